@@ -1,0 +1,1 @@
+"""batch-router: run Airflow tasks as AWS Batch jobs, routed per task."""

@@ -1,0 +1,276 @@
+"""``batch-router``: thin commands over the pieces (validate, plan, schema, local, demo).
+
+Every command answers in two forms: a readable table for people and ``--json`` for scripts. Exit
+codes are part of the interface: 0 good, 1 the input is wrong (with ``path: message`` lines), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from batch_router.errors import BatchRouterError, ExecConfigError, ProblemsError, RoutingError
+from batch_router.model import RouteTable, TaskIdentity
+
+PLAN_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "<workload>"]
+
+
+def _exec_config_arg(value: str) -> tuple[str, Any]:
+    """``--exec-config`` takes JSON inline or ``@path`` to a JSON/YAML file."""
+    if value.startswith("@"):
+        path = Path(value[1:])
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return str(path), yaml.safe_load(text)
+        return str(path), json.loads(text)
+    try:
+        return "--exec-config", json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc.msg} (use @file for a file)") from None
+
+
+def _print_problems(err: BatchRouterError) -> None:
+    if isinstance(err, ProblemsError):
+        for line in err.lines():
+            print(f"{err.source}: {line}")
+    else:
+        print(str(err))
+
+
+# ---------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from batch_router.exec_config import parse_exec_config
+    from batch_router.routes import read_route_file
+
+    ok = True
+    try:
+        table = read_route_file(args.routes_file)
+        print(f"{args.routes_file}: valid ({len(table.routes)} routes, default {table.default_route!r})")
+    except BatchRouterError as err:
+        _print_problems(err)
+        ok = False
+    for source, raw in args.exec_config or ():
+        try:
+            parse_exec_config(raw, source=source)
+            print(f"{source}: valid exec_config")
+        except ExecConfigError as err:
+            _print_problems(err)
+            ok = False
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------- plan
+
+
+def _base_settings(routes_file: Path) -> tuple[dict[str, Any], str, str]:
+    """SUBMIT_JOB_KWARGS, JOB_NAME and the default queue from this machine's Airflow config, if any."""
+    from batch_router.settings import load_settings
+
+    class WithRoutes:
+        def __init__(self, inner: Any):
+            self._inner = inner
+
+        def get(self, section: str, key: str, *a: Any, **kw: Any) -> Any:
+            if key in ("routes_file", "routes"):
+                return str(routes_file) if key == "routes_file" else None
+            return self._inner.get(section, key, *a, **kw)
+
+    from airflow.configuration import conf
+
+    settings = load_settings(WithRoutes(conf))
+    default_queue = conf.get("operators", "default_queue", fallback="default") or "default"
+    return settings.base_submit_job_kwargs(), settings.job_name, default_queue
+
+
+def _plan_one(
+    table: RouteTable,
+    *,
+    base: Mapping[str, Any],
+    prefix: str,
+    default_queue: str,
+    identity: TaskIdentity,
+    executor_config: Any,
+    queue: str | None,
+) -> dict[str, Any]:
+    from batch_router.planner import plan_task
+
+    row: dict[str, Any] = {"dag_id": identity.dag_id, "task_id": identity.task_id, "queue": queue}
+    try:
+        built = plan_task(
+            table,
+            base_kwargs=base,
+            job_name_prefix=prefix,
+            executor_config=executor_config,
+            queue=queue,
+            identity=identity,
+            command=PLAN_COMMAND,
+            default_queue=default_queue,
+        )
+    except (ExecConfigError, RoutingError) as err:
+        row.update(ok=False, error=str(err))
+        return row
+    row.update(
+        ok=True,
+        route=built.route.name,
+        compute=built.route.compute,
+        job_queue=built.route.job_queue,
+        why=built.reason,
+        notes=list(built.notes),
+        submit_job_kwargs=built.kwargs,
+    )
+    return row
+
+
+def _dag_tasks(dags_dir: Path) -> tuple[list[tuple[TaskIdentity, Any, str | None]], dict[str, str]]:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(dags_dir), safe_mode=False)
+    tasks = []
+    for dag_id in sorted(bag.dags):
+        dag = bag.dags[dag_id]
+        for task in sorted(dag.tasks, key=lambda t: t.task_id):
+            identity = TaskIdentity(dag_id=dag_id, task_id=task.task_id, run_id="manual__plan", try_number=1)
+            tasks.append((identity, task.executor_config or None, task.queue))
+    return tasks, dict(bag.import_errors)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from batch_router import examples
+    from batch_router.routes import read_route_file
+
+    if args.routes is None:
+        args.routes = examples.ROUTES_FILE
+    if args.dags is None and args.exec_config is None:
+        args.dags = examples.DAGS_DIR
+    try:
+        table = read_route_file(args.routes)
+        base, prefix, default_queue = _base_settings(args.routes)
+    except BatchRouterError as err:
+        _print_problems(err)
+        return 1
+    import_errors: dict[str, str] = {}
+    if args.dags:
+        tasks, import_errors = _dag_tasks(args.dags)
+    else:
+        identity = TaskIdentity(dag_id="adhoc", task_id="task", run_id="manual__plan", try_number=1)
+        tasks = [(identity, args.exec_config[1], args.queue)]
+    rows = [
+        _plan_one(table, base=base, prefix=prefix, default_queue=default_queue,
+                  identity=ident, executor_config=cfg, queue=queue)
+        for ident, cfg, queue in tasks
+    ]
+    if args.json:
+        json.dump({"routes_file": str(args.routes), "tasks": rows, "import_errors": import_errors},
+                  sys.stdout, indent=2, default=str)
+        print()
+    else:
+        _print_plan(rows, import_errors)
+    return 0 if all(r["ok"] for r in rows) and not import_errors else 1
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def _print_plan(rows: list[dict[str, Any]], import_errors: Mapping[str, str]) -> None:
+    summary = [
+        [f"{r['dag_id']}.{r['task_id']}", r.get("route", "-"), r.get("compute", "-"), r.get("job_queue", "-"),
+         r["why"] if r["ok"] else "ERROR"]
+        for r in rows
+    ]
+    print(_table(["task", "route", "compute", "job queue", "why"], summary))
+    for r in rows:
+        print(f"\n== {r['dag_id']}.{r['task_id']}")
+        if not r["ok"]:
+            print(r["error"])
+            continue
+        for note in r["notes"]:
+            print(f"note: {note}")
+        print(json.dumps(r["submit_job_kwargs"], indent=2, default=str))
+    for path, error in import_errors.items():
+        print(f"\nimport error in {path}:\n{error}")
+
+
+# ---------------------------------------------------------------- schema
+
+
+SCHEMA_NAMES = {"routes": "routes", "exec-config": "exec_config", "submit-job": "submit_job"}
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from batch_router.schemas import load_schema
+
+    json.dump(load_schema(SCHEMA_NAMES[args.name]), sys.stdout, indent=2)
+    print()
+    return 0
+
+
+# ---------------------------------------------------------------- local, demo
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from batch_router.local import run_local
+
+    return run_local(args.routes, args.port, args.region)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from batch_router.demo import run_demo
+
+    return run_demo(keep=args.keep, timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="batch-router", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a route table (and exec_configs) against the schemas")
+    p.add_argument("routes_file", type=Path)
+    p.add_argument("--exec-config", action="append", type=_exec_config_arg, metavar="JSON_OR_@FILE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plan", help="show the route and exact SubmitJob request for tasks")
+    p.add_argument("--routes", type=Path, default=None, help="route table (default: the bundled example)")
+    p.add_argument("--exec-config", type=_exec_config_arg, metavar="JSON_OR_@FILE")
+    p.add_argument("--queue", default=None)
+    p.add_argument("--dags", type=Path, help="a DAG folder, loaded with Airflow's DagBag (default: the examples)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("schema", help="print a JSON Schema")
+    p.add_argument("name", choices=sorted(SCHEMA_NAMES))
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("local", help="run a local AWS Batch (moto + a local job runner)")
+    p.add_argument("--routes", type=Path, default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--region", default="us-east-1")
+    p.set_defaults(func=cmd_local)
+
+    p = sub.add_parser("demo", help="run the demo DAG through the executor on the local Batch")
+    p.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME")
+    p.add_argument("--timeout", type=float, default=600.0)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Plain, immutable data that flows from settings and routes through the router to the job builder.
+
+No boto3, no Airflow: these types are what the pure layers take and return, so they can be built in
+tests (and by hypothesis) without any service running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+Compute = Literal["fargate", "ec2", "eks"]
+COMPUTE_TYPES: tuple[str, ...] = get_args(Compute)
+
+# exec_config keys that steer routing and sizing instead of being passed to SubmitJob.
+HINT_KEYS: tuple[str, ...] = ("route", "compute", "vcpu", "memory_mib", "gpu", "timeout_seconds")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One place a task can run: a job queue, a job definition and the kind of compute behind them."""
+
+    name: str
+    compute: Compute
+    job_queue: str
+    job_definition: str
+    max_vcpu: float | None = None
+    max_memory_mib: int | None = None
+    max_gpu: int = 0
+    queues: tuple[str, ...] = ()
+    submit_job_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Every route in file order, the route for tasks that say nothing, and where the table came from."""
+
+    routes: tuple[Route, ...]
+    default_route: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # submit_job_kwargs under every route
+    source: str = "<settings>"
+    implicit: bool = False  # True when built from JOB_QUEUE/JOB_DEFINITION (no route table given)
+
+    def get(self, name: str) -> Route | None:
+        for route in self.routes:
+            if route.name == name:
+                return route
+        return None
+
+
+@dataclass(frozen=True)
+class Hints:
+    """The reserved keys of a task's exec_config; ``None`` means the task did not say."""
+
+    route: str | None = None
+    compute: Compute | None = None
+    vcpu: float | None = None
+    memory_mib: int | None = None
+    gpu: int | None = None
+    timeout_seconds: int | None = None
+
+    @property
+    def has_resources(self) -> bool:
+        return any(v is not None for v in (self.compute, self.vcpu, self.memory_mib, self.gpu))
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """A task's exec_config split into routing/sizing hints and the SubmitJob kwargs to merge."""
+
+    hints: Hints = field(default_factory=Hints)
+    submit_job_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteChoice:
+    """The route the router picked and, in words, why (shown by ``plan`` and in task events)."""
+
+    route: Route
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskIdentity:
+    """What names one try of one task instance, on Airflow's side and on Batch's.
+
+    ``try_id`` is the scheduler's pre-assigned external executor id: it is written into the job's tags
+    and name hash so a submit whose answer was lost can be found again instead of submitted twice.
+    """
+
+    dag_id: str
+    task_id: str
+    run_id: str
+    try_number: int
+    map_index: int = -1
+    try_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltJob:
+    """The exact SubmitJob request for one task try, plus what the builder decided along the way."""
+
+    kwargs: Mapping[str, Any]
+    route: Route
+    reason: str
+    notes: tuple[str, ...] = ()  # e.g. "fargate: 0.3 vCPU/600 MiB rounded up to 0.25... "

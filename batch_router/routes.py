@@ -1,0 +1,193 @@
+"""The route table: read, validate and turn into a RouteTable, or stop start-up with every reason.
+
+A route file that is wrong must never half-load: a typo in one route would silently send tasks to the
+default route and to the wrong bill. So every check runs, every problem is reported with the file, the
+JSON path and a hint, and nothing is returned unless all of it is right.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from batch_router.errors import ConfigError, Problem
+from batch_router.model import HINT_KEYS, Route, RouteTable
+from batch_router.schema_problems import did_you_mean, validate
+from batch_router.schemas import load_schema
+from batch_router.settings import ExecutorSettings, camelize_keys
+
+IMPLICIT_ROUTE = "default"
+
+
+def read_route_file(path: Path | str) -> RouteTable:
+    """Load a route table from a YAML or JSON file."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            source, [Problem("", "file not found", "check ROUTES_FILE; relative paths are from the cwd")]
+        ) from None
+    except OSError as exc:
+        raise ConfigError(source, [Problem("", f"cannot be read: {exc.strerror}")]) from None
+    return parse_route_table(_parse_text(text, source, path.suffix.lower()), source)
+
+
+def _parse_text(text: str, source: str, suffix: str) -> Any:
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                source, [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+            ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [Problem("", f"not valid YAML: {reason}{where}")]) from None
+
+
+def parse_route_table(data: Any, source: str) -> RouteTable:
+    """Validate parsed route-table data (schema first, then the rules a schema cannot say)."""
+    problems = validate(load_schema("routes"), data)
+    if problems:
+        raise ConfigError(source, problems)
+    problems = _semantic_problems(data)
+    if problems:
+        raise ConfigError(source, problems)
+    defaults = camelize_keys(dict((data.get("defaults") or {}).get("submit_job_kwargs") or {}))
+    routes = tuple(_route(raw) for raw in data["routes"])
+    return RouteTable(
+        routes=routes,
+        default_route=data.get("default_route") or routes[0].name,
+        defaults=defaults,
+        source=source,
+    )
+
+
+def _route(raw: Mapping[str, Any]) -> Route:
+    return Route(
+        name=raw["name"],
+        compute=raw["compute"],
+        job_queue=raw["job_queue"],
+        job_definition=raw["job_definition"],
+        max_vcpu=raw.get("max_vcpu"),
+        max_memory_mib=raw.get("max_memory_mib"),
+        max_gpu=raw.get("max_gpu", 0),
+        queues=tuple(raw.get("queues", ())),
+        submit_job_kwargs=camelize_keys(dict(raw.get("submit_job_kwargs") or {})),
+    )
+
+
+def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    routes = data["routes"]
+    names = [r["name"] for r in routes]
+    seen: dict[str, int] = {}
+    queue_owner: dict[str, str] = {}
+    for i, route in enumerate(routes):
+        name = route["name"]
+        if name in seen:
+            problems.append(
+                Problem(
+                    f"routes[{i}].name",
+                    f"{name!r} is already the name of routes[{seen[name]}]",
+                    "route names must be unique",
+                )
+            )
+        seen.setdefault(name, i)
+        if route["compute"] == "fargate" and route.get("max_gpu", 0) > 0:
+            problems.append(
+                Problem(
+                    f"routes[{i}].max_gpu",
+                    "Fargate has no GPUs",
+                    "set max_gpu: 0, or use compute: ec2 or eks for GPU work",
+                )
+            )
+        for j, queue in enumerate(route.get("queues", ())):
+            owner = queue_owner.setdefault(queue, name)
+            if owner != name:
+                problems.append(
+                    Problem(
+                        f"routes[{i}].queues[{j}]",
+                        f"queue {queue!r} is already listed by route {owner!r}",
+                        "an Airflow queue can select only one route",
+                    )
+                )
+            elif queue in names and queue != name:
+                problems.append(
+                    Problem(
+                        f"routes[{i}].queues[{j}]",
+                        f"queue {queue!r} is also the name of another route",
+                        "a queue named like a route selects that route; rename one of them",
+                    )
+                )
+        for key in ("submit_job_kwargs",):
+            kwargs = route.get(key) or {}
+            problems += _kwargs_problems(kwargs, ["routes", i, key])
+    default = data.get("default_route")
+    if default is not None and default not in names:
+        problems.append(
+            Problem(
+                "default_route",
+                f"{default!r} is not the name of a route",
+                did_you_mean(default, names) or f"routes are: {', '.join(names)}",
+            )
+        )
+    problems += _kwargs_problems(
+        (data.get("defaults") or {}).get("submit_job_kwargs") or {}, ["defaults", "submit_job_kwargs"]
+    )
+    return problems
+
+
+def _kwargs_problems(kwargs: Mapping[str, Any], prefix: list[Any]) -> list[Problem]:
+    """Route and default SubmitJob kwargs are checked against SubmitJob's own shape, as exec_config is."""
+    hint_keys = [k for k in kwargs if k in HINT_KEYS]
+    camel = camelize_keys({k: v for k, v in kwargs.items() if k not in HINT_KEYS})
+    problems = validate(load_schema("exec_config"), camel, prefix)
+    for key in hint_keys:
+        problems.append(
+            Problem(
+                ".".join(map(str, prefix)) + f".{key}",
+                "is a task hint, not a SubmitJob argument",
+                "use max_vcpu / max_memory_mib / max_gpu on the route",
+            )
+        )
+    return problems
+
+
+def implicit_route_table(settings: ExecutorSettings) -> RouteTable:
+    """No route table: JOB_QUEUE/JOB_DEFINITION form one route, so reference-executor users change nothing.
+
+    The compute type is unknown here; ``ec2`` is assumed because its request shape
+    (containerOverrides) is the one the reference executor sends, and Fargate accepts it too.
+    """
+    if settings.job_queue is None or settings.job_definition is None:
+        raise ConfigError(
+            "executor settings [aws_batch_executor]",
+            [Problem("JOB_QUEUE", "JOB_QUEUE and JOB_DEFINITION are required without a route table")],
+        )
+    route = Route(
+        name=IMPLICIT_ROUTE,
+        compute="ec2",
+        job_queue=settings.job_queue,
+        job_definition=settings.job_definition,
+    )
+    return RouteTable(routes=(route,), default_route=IMPLICIT_ROUTE, source="<settings>", implicit=True)
+
+
+def route_table_from_settings(settings: ExecutorSettings) -> RouteTable:
+    """The route table the executor runs with: ROUTES_FILE, inline ROUTES, or the implicit one."""
+    if settings.routes_file is not None:
+        return read_route_file(settings.routes_file)
+    if settings.routes is not None:
+        return parse_route_table(settings.routes, "ROUTES (inline JSON setting)")
+    return implicit_route_table(settings)

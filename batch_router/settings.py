@@ -1,0 +1,284 @@
+"""Executor settings: the reference executor's ``[aws_batch_executor]`` options plus batch-router's own.
+
+Values are read through Airflow's configuration object rather than from ``os.environ`` directly, so
+everything Airflow users already rely on keeps working: ``AIRFLOW__AWS_BATCH_EXECUTOR__<OPTION>`` over
+``airflow.cfg`` over the default, ``_CMD``/``_SECRET`` variants, and per-team scoping
+(``AIRFLOW__<TEAM>___AWS_BATCH_EXECUTOR__<OPTION>``) when the executor runs for a team. pydantic-settings
+does the typing and validation; a failure becomes one ``ConfigError`` that names each option and the
+place its value came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from batch_router.errors import ConfigError, Problem
+
+SECTION = "aws_batch_executor"
+
+# Option names as users write them (airflow.cfg keys, upper-cased in environment variables), per field.
+# The first name is the one batch-router documents; later ones are accepted for drop-in compatibility
+# with the reference executor, whose connection option is really called ``conn_id``.
+OPTION_NAMES: dict[str, tuple[str, ...]] = {
+    "aws_conn_id": ("aws_conn_id", "conn_id"),
+}
+
+JSON_OPTIONS = frozenset({"submit_job_kwargs", "routes", "eks_properties_override", "node_override"})
+
+
+class ConfSource(Protocol):
+    """Anything that answers like Airflow's ``conf`` or an executor's team-aware ``ExecutorConf``."""
+
+    def get(self, section: str, key: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class MappingConf:
+    """A ConfSource over a plain mapping: for tests and for tools that run without an airflow.cfg."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = {k.lower(): v for k, v in values.items()}
+
+    def get(self, section: str, key: str, *args: Any, **kwargs: Any) -> Any:
+        if section != SECTION:
+            return kwargs.get("fallback")
+        return self._values.get(key.lower(), kwargs.get("fallback"))
+
+
+def option_name(field_name: str) -> str:
+    return OPTION_NAMES.get(field_name, (field_name,))[0].upper()
+
+
+def _env_names(key: str, team_name: str | None) -> list[str]:
+    team = f"{team_name.upper()}___" if team_name else ""
+    base = f"AIRFLOW__{team}{SECTION.upper()}__{key.upper()}"
+    return [base, f"{base}_CMD", f"{base}_SECRET"]
+
+
+def describe_origin(key: str, team_name: str | None) -> str:
+    """Where a value most likely came from, in the words a user would search their deployment for."""
+    for name in _env_names(key, team_name):
+        if name in os.environ:
+            return f"environment variable {name}"
+    section = f"{team_name}={SECTION}" if team_name else SECTION
+    return f"airflow.cfg [{section}] {key}"
+
+
+class AirflowConfSource(PydanticBaseSettingsSource):
+    """Reads every field from an Airflow-style configuration object; records where each value came from."""
+
+    def __init__(self, settings_cls: type[BaseSettings], conf: ConfSource, team_name: str | None):
+        super().__init__(settings_cls)
+        self._conf = conf
+        self._team_name = team_name
+        self.origins: dict[str, str] = {}
+        self.problems: list[Problem] = []
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for key in OPTION_NAMES.get(field_name, (field_name,)):
+            value = self._conf.get(SECTION, key, fallback=None)
+            if value is not None and value != "":
+                self.origins[field_name] = describe_origin(key, self._team_name)
+                return value, field_name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, field_name)
+            if value is None:
+                continue
+            if field_name in JSON_OPTIONS and isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    self.problems.append(
+                        Problem(
+                            option_name(field_name),
+                            f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                            f"from {self.origins[field_name]}",
+                            'write a JSON object, e.g. {"containerOverrides": {"environment": []}}',
+                        )
+                    )
+                    continue
+            data[key] = value
+        return data
+
+
+def _camelize(key: str) -> str:
+    head, *rest = key.split("_")
+    return head[:1].lower() + head[1:] + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def camelize_keys(value: Any, *, parent: str = "") -> Any:
+    """Accept ``job_queue`` or ``JobQueue`` where SubmitJob wants ``jobQueue``, as the reference does.
+
+    Keys under ``tags`` and ``parameters`` are the user's own names and are left alone.
+    """
+    if isinstance(value, dict):
+        if parent in ("tags", "parameters"):
+            return dict(value)
+        return {_camelize(k): camelize_keys(v, parent=_camelize(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camelize_keys(v, parent=parent) for v in value]
+    return value
+
+
+class ExecutorSettings(BaseSettings):
+    """Every option of the ``[aws_batch_executor]`` section. Documented in docs/settings.md."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    # The reference executor's options (the seed document); same names, same meaning.
+    job_queue: str | None = None
+    job_definition: str | None = None
+    job_name: str = "airflow-task"
+    region_name: str | None = None
+    aws_conn_id: str = "aws_default"
+    submit_job_kwargs: dict[str, Any] = Field(default_factory=dict)
+    eks_properties_override: dict[str, Any] | None = None
+    node_override: dict[str, Any] | None = None
+    max_submit_job_attempts: int = Field(default=3, ge=1)
+    check_health_on_startup: bool = True
+
+    # batch-router's own.
+    routes_file: Path | None = None
+    routes: dict[str, Any] | None = None
+    poll_interval: float = Field(default=5.0, gt=0)
+    api_concurrency: int = Field(default=4, ge=1, le=64)
+    log_group: str = "/aws/batch/job"
+    default_queue: str = "default"
+
+    @field_validator("submit_job_kwargs", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("node_override")
+    @classmethod
+    def _no_multi_node(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value:
+            raise ValueError("multi-node jobs are not supported; remove NODE_OVERRIDE")
+        return value
+
+    @model_validator(mode="after")
+    def _one_route_source(self) -> ExecutorSettings:
+        if self.routes_file is not None and self.routes is not None:
+            raise ValueError("ROUTES_FILE and ROUTES are both set; keep one of them")
+        return self
+
+    @property
+    def has_route_table(self) -> bool:
+        return self.routes_file is not None or self.routes is not None
+
+    def base_submit_job_kwargs(self) -> dict[str, Any]:
+        """SUBMIT_JOB_KWARGS as SubmitJob wants it: the lowest layer of every request."""
+        kwargs: dict[str, Any] = camelize_keys(self.submit_job_kwargs)
+        if self.eks_properties_override:
+            kwargs.setdefault("eksPropertiesOverride", camelize_keys(self.eks_properties_override))
+        return kwargs
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only explicit keyword arguments here; load_settings() binds the Airflow configuration source.
+        return (init_settings,)
+
+
+def _bind(conf: ConfSource, team_name: str | None) -> tuple[type[ExecutorSettings], list[AirflowConfSource]]:
+    """A subclass of ExecutorSettings whose only outside source is this configuration object.
+
+    Airflow's conf already layers environment over airflow.cfg over defaults (and team scopes); a
+    second, independent environment reader would disagree with it on teams and on _CMD options.
+    """
+    made: list[AirflowConfSource] = []
+
+    class BoundSettings(ExecutorSettings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            source = AirflowConfSource(settings_cls, conf, team_name)
+            made.append(source)
+            return (init_settings, source)
+
+    return BoundSettings, made
+
+
+def _default_conf() -> ConfSource:
+    from airflow.configuration import conf
+
+    return conf
+
+
+def load_settings(conf: ConfSource | None = None, *, team_name: str | None = None) -> ExecutorSettings:
+    """Read and validate the executor's settings, or raise one ConfigError listing every bad option."""
+    if conf is None:
+        conf = _default_conf()
+    team_name = team_name or getattr(conf, "team_name", None)
+    bound, made = _bind(conf, team_name)
+    try:
+        settings: ExecutorSettings = bound()
+    except ValidationError as exc:
+        source = made[-1]
+        problems = list(source.problems) + [
+            _problem_from_pydantic(err, source.origins) for err in exc.errors(include_url=False)
+        ]
+        raise ConfigError(f"executor settings [{SECTION}]", problems) from None
+    source = made[-1]
+    if source.problems:
+        raise ConfigError(f"executor settings [{SECTION}]", source.problems)
+    if not settings.has_route_table:
+        missing = [name for name in ("job_queue", "job_definition") if getattr(settings, name) is None]
+        if missing:
+            raise ConfigError(
+                f"executor settings [{SECTION}]",
+                [
+                    Problem(
+                        option_name(name),
+                        "is required when no route table is configured",
+                        f"set AIRFLOW__{SECTION.upper()}__{option_name(name)}, or point "
+                        f"AIRFLOW__{SECTION.upper()}__ROUTES_FILE at a route table",
+                    )
+                    for name in missing
+                ],
+            )
+    return settings
+
+
+def _problem_from_pydantic(err: Mapping[str, Any], origins: Mapping[str, str]) -> Problem:
+    loc = [str(part) for part in err.get("loc", ())]
+    field = loc[0] if loc else ""
+    if field in ExecutorSettings.model_fields:
+        name = option_name(field)
+        origin = origins.get(field, "its default")
+        detail = ".".join(loc[1:])
+        where = f"{name}.{detail}" if detail else name
+        hint = None
+        if err.get("type", "").startswith(("int_", "float_", "bool_")):
+            hint = f"give {name} a value of the right type, e.g. {_example(field)}"
+        return Problem(where, f"{err['msg']} (got {err.get('input')!r} from {origin})", hint)
+    return Problem("", str(err.get("msg", "invalid settings")).removeprefix("Value error, "))
+
+
+def _example(field: str) -> str:
+    default = ExecutorSettings.model_fields[field].default
+    return json.dumps(default) if not isinstance(default, str) else default

@@ -1,0 +1,181 @@
+"""The route table: valid files load, every mistake stops start-up with the file, JSON path and a hint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from batch_router import examples
+from batch_router.errors import ConfigError
+from batch_router.routes import (
+    implicit_route_table,
+    parse_route_table,
+    read_route_file,
+    route_table_from_settings,
+)
+from batch_router.settings import MappingConf, load_settings
+
+
+def _table(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": 1,
+        "default_route": "small",
+        "routes": [
+            {"name": "small", "compute": "fargate", "job_queue": "q-f", "job_definition": "d-f",
+             "max_vcpu": 4, "max_memory_mib": 30720, "queues": ["default", "light"]},
+            {"name": "gpu", "compute": "ec2", "job_queue": "q-g", "job_definition": "d-g:3", "max_gpu": 8},
+            {"name": "k8s", "compute": "eks", "job_queue": "arn:aws:batch:us-east-1:1:job-queue/k",
+             "job_definition": "d-k"},
+        ],
+    }
+    data.update(overrides)
+    return data
+
+
+def _problems(data: Any) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_route_table(data, "routes.yaml")
+    return info.value.lines()
+
+
+def test_a_valid_table_keeps_routes_in_file_order() -> None:
+    table = parse_route_table(_table(), "routes.yaml")
+    assert [r.name for r in table.routes] == ["small", "gpu", "k8s"]
+    assert table.default_route == "small"
+    assert table.get("small").queues == ("default", "light")  # type: ignore[union-attr]
+
+
+def test_default_route_defaults_to_the_first_route() -> None:
+    data = _table()
+    del data["default_route"]
+    assert parse_route_table(data, "r").default_route == "small"
+
+
+def test_yaml_and_json_files_load_the_same_table(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(_table()))
+    (tmp_path / "r.json").write_text(json.dumps(_table()))
+    assert read_route_file(tmp_path / "r.yaml").routes == read_route_file(tmp_path / "r.json").routes
+
+
+def test_a_misspelt_compute_names_the_path_the_choices_and_the_fix() -> None:
+    data = _table()
+    data["routes"][2]["compute"] = "fargte"
+    assert _problems(data) == [
+        "routes[2].compute: 'fargte' is not one of fargate, ec2, eks (hint: did you mean 'fargate'?)"
+    ]
+
+
+def test_an_unknown_key_gets_a_did_you_mean() -> None:
+    data = _table()
+    data["routes"][0]["job_qeue"] = data["routes"][0].pop("job_queue")
+    lines = _problems(data)
+    assert "routes[0].job_qeue: unknown key 'job_qeue' (hint: did you mean 'job_queue'?)" in lines
+    assert "routes[0].job_queue: is required" in lines
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    data = _table(version=2)
+    data["routes"][1]["max_gpu"] = -1
+    data["routes"][0]["name"] = "Small_Route"
+    paths = {line.split(":")[0] for line in _problems(data)}
+    assert paths == {"version", "routes[1].max_gpu", "routes[0].name"}
+
+
+def test_the_error_message_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "routes.yaml"
+    path.write_text(yaml.safe_dump(_table(version=3)))
+    with pytest.raises(ConfigError) as info:
+        read_route_file(path)
+    assert str(path) in str(info.value)
+    assert "version" in str(info.value)
+
+
+def test_duplicate_route_names_are_rejected() -> None:
+    data = _table()
+    data["routes"][1]["name"] = "small"
+    assert any(line.startswith("routes[1].name: 'small' is already") for line in _problems(data))
+
+
+def test_a_gpu_cap_on_fargate_is_rejected() -> None:
+    data = _table()
+    data["routes"][0]["max_gpu"] = 1
+    assert any("routes[0].max_gpu: Fargate has no GPUs" in line for line in _problems(data))
+
+
+def test_an_airflow_queue_listed_by_two_routes_is_rejected() -> None:
+    data = _table()
+    data["routes"][1]["queues"] = ["light"]
+    assert any("queue 'light' is already listed by route 'small'" in line for line in _problems(data))
+
+
+def test_an_unknown_default_route_is_rejected_with_a_suggestion() -> None:
+    assert _problems(_table(default_route="smal")) == [
+        "default_route: 'smal' is not the name of a route (hint: did you mean 'small'?)"
+    ]
+
+
+def test_route_submit_job_kwargs_are_checked_against_submit_job() -> None:
+    data = _table()
+    data["routes"][1]["submit_job_kwargs"] = {"containerOverride": {}}
+    lines = _problems(data)
+    assert any(
+        line.startswith("routes[1].submit_job_kwargs.containerOverride: unknown key") and "containerOverrides" in line
+        for line in lines
+    )
+
+
+def test_route_submit_job_kwargs_may_be_snake_case_like_the_reference_config() -> None:
+    data = _table()
+    data["routes"][1]["submit_job_kwargs"] = {"scheduling_priority_override": 5}
+    assert parse_route_table(data, "r").routes[1].submit_job_kwargs == {"schedulingPriorityOverride": 5}
+
+
+def test_a_missing_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        read_route_file(tmp_path / "nope.yaml")
+
+
+def test_broken_yaml_reports_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("version: 1\nroutes: [\n  - name: a\n")
+    with pytest.raises(ConfigError, match="not valid YAML.*line"):
+        read_route_file(path)
+
+
+def test_without_a_route_table_the_seed_options_form_one_implicit_route() -> None:
+    settings = load_settings(MappingConf({"job_queue": "q", "job_definition": "d"}))
+    table = route_table_from_settings(settings)
+    assert table.implicit
+    [route] = table.routes
+    assert (route.job_queue, route.job_definition) == ("q", "d")
+    assert table.default_route == route.name
+
+
+def test_routes_file_setting_loads_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(_table()))
+    table = route_table_from_settings(load_settings(MappingConf({"routes_file": str(path)})))
+    assert table.source == str(path)
+    assert not table.implicit
+
+
+def test_inline_routes_setting_is_validated_like_a_file() -> None:
+    bad = _table(default_route="nope")
+    settings = load_settings(MappingConf({"routes": json.dumps(bad)}))
+    with pytest.raises(ConfigError, match="ROUTES"):
+        route_table_from_settings(settings)
+
+
+def test_the_bundled_example_route_table_is_valid() -> None:
+    table = read_route_file(examples.ROUTES_FILE)
+    assert {r.compute for r in table.routes} == {"fargate", "ec2", "eks"}
+
+
+def test_implicit_table_needs_queue_and_definition() -> None:
+    settings = load_settings(MappingConf({"routes": json.dumps(_table())}))
+    with pytest.raises(ConfigError):
+        implicit_route_table(settings)
