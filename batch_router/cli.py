@@ -7,9 +7,11 @@ codes are part of the interface: 0 good, 1 the input is wrong (with ``path: mess
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,8 @@ def _base_settings(routes_file: Path) -> tuple[dict[str, Any], str, str]:
                 return str(routes_file) if key == "routes_file" else None
             return self._inner.get(section, key, *a, **kw)
 
-    from airflow.configuration import conf
+    with _stdout_to_stderr():  # importing Airflow's configuration may log
+        from airflow.configuration import conf
 
     settings = load_settings(WithRoutes(conf))
     default_queue = conf.get("operators", "default_queue", fallback="default") or "default"
@@ -129,10 +132,26 @@ def _plan_one(
     return row
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout, by Python or by loggers holding the raw stream, to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _dag_tasks(dags_dir: Path) -> tuple[list[tuple[TaskIdentity, Any, str | None]], dict[str, str]]:
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(dags_dir), safe_mode=False)
+    with _stdout_to_stderr():  # Airflow logs while parsing; stdout is for the plan
+        bag = DagBag(dag_folder=str(dags_dir), safe_mode=False)
     tasks = []
     for dag_id in sorted(bag.dags):
         dag = bag.dags[dag_id]
@@ -163,13 +182,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
         identity = TaskIdentity(dag_id="adhoc", task_id="task", run_id="manual__plan", try_number=1)
         tasks = [(identity, args.exec_config[1], args.queue)]
     rows = [
-        _plan_one(table, base=base, prefix=prefix, default_queue=default_queue,
-                  identity=ident, executor_config=cfg, queue=queue)
+        _plan_one(
+            table,
+            base=base,
+            prefix=prefix,
+            default_queue=default_queue,
+            identity=ident,
+            executor_config=cfg,
+            queue=queue,
+        )
         for ident, cfg, queue in tasks
     ]
     if args.json:
-        json.dump({"routes_file": str(args.routes), "tasks": rows, "import_errors": import_errors},
-                  sys.stdout, indent=2, default=str)
+        json.dump(
+            {"routes_file": str(args.routes), "tasks": rows, "import_errors": import_errors},
+            sys.stdout,
+            indent=2,
+            default=str,
+        )
         print()
     else:
         _print_plan(rows, import_errors)
@@ -184,10 +214,19 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(out)
 
 
+def _short(text: str, width: int = 72) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _print_plan(rows: list[dict[str, Any]], import_errors: Mapping[str, str]) -> None:
     summary = [
-        [f"{r['dag_id']}.{r['task_id']}", r.get("route", "-"), r.get("compute", "-"), r.get("job_queue", "-"),
-         r["why"] if r["ok"] else "ERROR"]
+        [
+            f"{r['dag_id']}.{r['task_id']}",
+            r.get("route", "-"),
+            r.get("compute", "-"),
+            r.get("job_queue", "-"),
+            _short(r["why"]) if r["ok"] else "ERROR (see below)",
+        ]
         for r in rows
     ]
     print(_table(["task", "route", "compute", "job queue", "why"], summary))
@@ -196,6 +235,7 @@ def _print_plan(rows: list[dict[str, Any]], import_errors: Mapping[str, str]) ->
         if not r["ok"]:
             print(r["error"])
             continue
+        print(f"why: {r['why']}")
         for note in r["notes"]:
             print(f"note: {note}")
         print(json.dumps(r["submit_job_kwargs"], indent=2, default=str))
@@ -245,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--routes", type=Path, default=None, help="route table (default: the bundled example)")
     p.add_argument("--exec-config", type=_exec_config_arg, metavar="JSON_OR_@FILE")
     p.add_argument("--queue", default=None)
-    p.add_argument("--dags", type=Path, help="a DAG folder, loaded with Airflow's DagBag (default: the examples)")
+    p.add_argument(
+        "--dags", type=Path, help="a DAG folder, loaded with Airflow's DagBag (default: the examples)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
 

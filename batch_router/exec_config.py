@@ -1,0 +1,263 @@
+"""A task's ``executor_config`` -> ``ExecConfig``: validated, split into hints and SubmitJob kwargs.
+
+The accepted format is the reference AWS Batch executor's (a dict of SubmitJob kwargs, merged over
+``SUBMIT_JOB_KWARGS``) plus a few reserved hint keys, so DAGs written for the reference executor keep
+working. A wrong executor_config fails only its own task, so every problem is reported at once, each
+with a path and a hint a DAG author can act on without reading the AWS docs.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from batch_router.errors import ExecConfigError, Problem
+from batch_router.model import HINT_KEYS, ExecConfig, Hints
+from batch_router.schema_problems import did_you_mean, json_path
+from batch_router.schemas import load_schema
+
+__all__ = ["EXECUTOR_OWNED_ENV", "parse_exec_config"]
+
+# Environment variables the executor sets on every job; a task overriding one would break the executor.
+EXECUTOR_OWNED_ENV: frozenset[str] = frozenset(
+    {"AIRFLOW_IS_EXECUTOR_CONTAINER", "BATCH_ROUTER_ROUTE", "BATCH_ROUTER_TRY_ID"}
+)
+
+_HINT_HELP: dict[str, str] = {
+    "route": "a route name from the route table: lowercase letters, digits and '-'",
+    "vcpu": "a number of vCPUs greater than 0, e.g. 0.5 or 4",
+    "memory_mib": "a whole number of MiB, e.g. 2048",
+    "gpu": "a whole number of GPUs, 0 or more",
+    "timeout_seconds": "a whole number of seconds, at least 60 (Batch's minimum attemptDurationSeconds)",
+}
+
+# Unknown top-level keys people reach for, and what to do instead.
+_UNKNOWN_TOP_LEVEL_HINTS: dict[str, str] = {
+    "command": "the executor sets the command to run the Airflow task; executor_config cannot override it",
+    "pod_override": "pod_override belongs to the KubernetesExecutor; for EKS jobs use eksPropertiesOverride",
+}
+
+_COMMAND_HINT = "remove it: the executor puts the Airflow task command there itself"
+
+
+def parse_exec_config(raw: Mapping[str, Any] | None, source: str = "executor_config") -> ExecConfig:
+    """Validate ``raw`` and split it; raises ``ExecConfigError`` listing every problem found.
+
+    The kwargs are a deep copy, so neither the caller's dict nor the returned one can change the other.
+    """
+    if raw is None:
+        return ExecConfig()
+    if not isinstance(raw, Mapping):
+        raise ExecConfigError(
+            source,
+            [
+                Problem(
+                    "",
+                    f"executor_config must be a dict, got {type(raw).__name__}",
+                    'e.g. executor_config={"vcpu": 2, "memory_mib": 4096}',
+                )
+            ],
+        )
+    data = _plain(raw)
+    problems = _dedupe(sorted([*_schema_problems(data), *_owned_problems(data)], key=_order))
+    if problems:
+        raise ExecConfigError(source, problems)
+    hints = _hints(data)
+    kwargs = {key: value for key, value in data.items() if key not in HINT_KEYS}
+    return ExecConfig(hints=hints, submit_job_kwargs=kwargs)
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy in JSON's own types: tuples become lists and any Mapping a dict, as botocore accepts."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return copy.deepcopy(value)
+
+
+def _hints(data: Mapping[str, Any]) -> Hints:
+    vcpu = data.get("vcpu")
+    return Hints(
+        route=data.get("route"),
+        compute=data.get("compute"),
+        vcpu=float(vcpu) if vcpu is not None else None,
+        memory_mib=_int_or_none(data.get("memory_mib")),
+        gpu=_int_or_none(data.get("gpu")),
+        timeout_seconds=_int_or_none(data.get("timeout_seconds")),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    # JSON Schema counts 2048.0 as an integer; the dataclass promises an int.
+    return int(value) if value is not None else None
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = load_schema("exec_config")
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _schema_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
+    for error in _validator().iter_errors(data):
+        yield from _from_error(error)
+
+
+def _from_error(error: ValidationError) -> Iterator[Problem]:
+    parts = list(error.absolute_path)
+    path = json_path(parts)
+    keyword = error.validator
+    expected: Any = error.validator_value
+    if keyword == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
+        for key in sorted(str(k) for k in error.instance if k not in allowed):
+            yield Problem(
+                json_path([*parts, key]), f"unknown key {key!r}", _unknown_key_hint(key, allowed, parts)
+            )
+        return
+    if keyword == "required" and isinstance(error.instance, Mapping):
+        for key in expected:
+            if key not in error.instance:
+                yield Problem(json_path([*parts, key]), "is required")
+        return
+    top = parts[0] if parts else None
+    hint = _HINT_HELP.get(top) if len(parts) == 1 and isinstance(top, str) else None
+    if keyword == "enum" and isinstance(error.instance, str):
+        hint = did_you_mean(error.instance, [str(v) for v in expected])
+    if path == "timeout" and keyword == "type":
+        hint = "use timeout_seconds: 3600, or timeout: {'attemptDurationSeconds': 3600}"
+    yield Problem(path, _message(error), hint)
+
+
+def _message(error: ValidationError) -> str:
+    keyword, instance = error.validator, error.instance
+    expected: Any = error.validator_value
+    if keyword == "type":
+        return f"expected {_type_words(expected)}, got {_json_type(instance)} {_short(instance)}"
+    if keyword == "enum":
+        return f"{_short(instance)} is not one of {', '.join(_short(v) for v in expected)}"
+    if keyword == "exclusiveMinimum":
+        return f"must be greater than {expected}, got {_short(instance)}"
+    if keyword == "minimum":
+        return f"must be at least {expected}, got {_short(instance)}"
+    if keyword == "maximum":
+        return f"must be at most {expected}, got {_short(instance)}"
+    if keyword == "pattern":
+        return f"{_short(instance)} does not match {expected}"
+    if keyword == "minLength":
+        return f"must be at least {expected} characters long"
+    if keyword == "maxLength":
+        return f"must be at most {expected} characters long"
+    if keyword in ("minItems", "minProperties"):
+        return f"must have at least {expected} entries"
+    if keyword in ("maxItems", "maxProperties"):
+        return f"must have at most {expected} entries"
+    return error.message
+
+
+def _type_words(expected: Any) -> str:
+    names = [expected] if isinstance(expected, str) else list(expected)
+    words = {"object": "a dict", "array": "a list", "integer": "an integer", "number": "a number"}
+    return " or ".join(words.get(name, f"a {name}") for name in names)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "dict"
+    if isinstance(value, Sequence):
+        return "list"
+    return type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unknown_key_hint(key: str, allowed: Sequence[str], parts: Sequence[str | int]) -> str:
+    if not parts and key in _UNKNOWN_TOP_LEVEL_HINTS:
+        return _UNKNOWN_TOP_LEVEL_HINTS[key]
+    return did_you_mean(key, allowed) or "allowed keys: " + ", ".join(allowed)
+
+
+def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
+    """Keys only the executor may set; the schema allows them because SubmitJob does."""
+    if "nodeOverrides" in data:
+        yield Problem(
+            "nodeOverrides",
+            "multi-node parallel jobs are not supported",
+            "remove nodeOverrides: each Airflow task runs as one single-node Batch job",
+        )
+    container = data.get("containerOverrides")
+    if isinstance(container, Mapping):
+        yield from _container_owned(["containerOverrides"], container, env_key="environment")
+    pod = _get(data, "eksPropertiesOverride", "podProperties")
+    for i, eks_container in _items(pod.get("containers") if pod else None):
+        path: list[str | int] = ["eksPropertiesOverride", "podProperties", "containers", i]
+        yield from _container_owned(path, eks_container, env_key="env")
+        if "args" in eks_container:
+            yield Problem(
+                json_path([*path, "args"]), "the executor owns the container's arguments", _COMMAND_HINT
+            )
+    ecs = data.get("ecsPropertiesOverride")
+    for i, task in _items(ecs.get("taskProperties") if isinstance(ecs, Mapping) else None):
+        for j, ecs_container in _items(task.get("containers")):
+            path = ["ecsPropertiesOverride", "taskProperties", i, "containers", j]
+            yield from _container_owned(path, ecs_container, env_key="environment")
+
+
+def _container_owned(path: list[str | int], container: Mapping[str, Any], env_key: str) -> Iterator[Problem]:
+    if "command" in container:
+        yield Problem(
+            json_path([*path, "command"]), "the executor owns the container's command", _COMMAND_HINT
+        )
+    for k, variable in _items(container.get(env_key)):
+        name = variable.get("name")
+        if isinstance(name, str) and name in EXECUTOR_OWNED_ENV:
+            yield Problem(
+                json_path([*path, env_key, k, "name"]),
+                f"environment variable {name!r} is set by the executor",
+                f"remove it; the executor owns {', '.join(sorted(EXECUTOR_OWNED_ENV))}",
+            )
+
+
+def _get(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any] | None:
+    node: Any = data
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, Mapping) else None
+
+
+def _items(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """The dict entries of a list, with their index; anything malformed is left to the schema to report."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, Mapping):
+                yield index, item
+
+
+def _order(problem: Problem) -> tuple[str, str]:
+    return (problem.path, problem.message)
+
+
+def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))

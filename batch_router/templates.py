@@ -1,0 +1,84 @@
+"""Ready-made executor_config dicts for DAG code: ``executor_config=templates.gpu(4)``.
+
+Templates are JSON files next to the schemas (``schemas/templates/<name>.json``) so that platform teams
+can read and review the sizes without reading Python. Every result is checked with
+``parse_exec_config`` here, so a bad override fails when the DAG file is parsed, not when the task runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from batch_router.exec_config import parse_exec_config
+from batch_router.schemas import templates_dir
+
+__all__ = ["eks", "fargate", "gpu", "template", "template_names"]
+
+
+def template_names() -> list[str]:
+    """Every template's name, sorted."""
+    return sorted(path.stem for path in templates_dir().glob("*.json"))
+
+
+def template(name: str, **overrides: Any) -> dict[str, Any]:
+    """A fresh copy of template ``name`` with ``overrides`` merged in.
+
+    Hints (``vcpu=2``) replace the template's; dict values (``containerOverrides={...}``) merge into the
+    template's dicts key by key; lists are replaced whole; ``None`` removes a key, e.g. ``memory_mib=None``
+    to take the route's memory instead.
+    """
+    result = copy.deepcopy(_load(name))
+    _merge_into(result, overrides)
+    parse_exec_config(result, source=f"template {name!r}")
+    return result
+
+
+def gpu(count: int = 1, **overrides: Any) -> dict[str, Any]:
+    """An EC2 GPU task with ``count`` GPUs (a ``gpu-<count>`` template must exist)."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TypeError(f"gpu count must be an int, got {type(count).__name__}")
+    name = f"gpu-{count}"
+    available = [n.removeprefix("gpu-") for n in template_names() if n.startswith("gpu-")]
+    if name not in template_names():
+        raise ValueError(
+            f"no GPU template for {count} GPU(s); available counts: {', '.join(sorted(available, key=int))} "
+            f"(or use template('gpu-<n>', gpu={count}, vcpu=..., memory_mib=...))"
+        )
+    return template(name, **overrides)
+
+
+def fargate(size: str = "small", **overrides: Any) -> dict[str, Any]:
+    """A Fargate task of a named size: ``small``, ``medium`` or ``large``."""
+    return template(f"fargate-{size}", **overrides)
+
+
+def eks(**overrides: Any) -> dict[str, Any]:
+    """A task on an EKS route, 1 vCPU and 2048 MiB unless overridden."""
+    return template("eks-default", **overrides)
+
+
+@functools.cache
+def _load(name: str) -> dict[str, Any]:
+    names = template_names()
+    if name not in names:
+        raise ValueError(f"unknown exec_config template {name!r}; templates: {', '.join(names)}")
+    data = json.loads((templates_dir() / f"{name}.json").read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"template {name!r} does not hold a JSON object")
+    return data
+
+
+def _merge_into(target: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for key, value in overrides.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Mapping):
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            _merge_into(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)

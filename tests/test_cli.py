@@ -1,0 +1,119 @@
+"""The command line: exit codes and output are an interface scripts depend on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from batch_router import examples
+from batch_router.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_validate_accepts_the_example_route_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(capsys, "validate", str(examples.ROUTES_FILE))
+    assert code == 0
+    assert "valid (4 routes, default 'fargate-small')" in out
+
+
+def test_validate_prints_path_message_lines_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = yaml.safe_load(examples.ROUTES_FILE.read_text())
+    data["routes"][2]["compute"] = "fargte"
+    bad = tmp_path / "routes.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    code, out = _run(capsys, "validate", str(bad))
+    assert code == 1
+    assert f"{bad}: routes[2].compute: 'fargte' is not one of fargate, ec2, eks" in out
+
+
+def test_validate_checks_exec_configs_with_a_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(
+        capsys, "validate", str(examples.ROUTES_FILE), "--exec-config", '{"containerOverride": {}}'
+    )
+    assert code == 1
+    assert "containerOverride" in out
+    assert "did you mean 'containerOverrides'?" in out
+
+
+def test_validate_reads_an_exec_config_from_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"vcpu": 2, "memory_mib": 4096}))
+    code, out = _run(capsys, "validate", str(examples.ROUTES_FILE), "--exec-config", f"@{path}")
+    assert code == 0
+    assert f"{path}: valid exec_config" in out
+
+
+def test_plan_json_gives_route_reason_and_exact_request(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(
+        capsys, "plan", "--routes", str(examples.ROUTES_FILE), "--exec-config", '{"gpu": 4}', "--json"
+    )
+    assert code == 0
+    [task] = json.loads(out)["tasks"]
+    assert task["route"] == "ec2-gpu"
+    assert "first route in file order" in task["why"]
+    requirements = {
+        r["type"]: r["value"] for r in task["submit_job_kwargs"]["containerOverrides"]["resourceRequirements"]
+    }
+    assert requirements["GPU"] == "4"
+    assert task["submit_job_kwargs"]["jobQueue"] == "airflow-gpu"
+
+
+def test_plan_picks_a_route_by_airflow_queue(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(capsys, "plan", "--exec-config", "{}", "--queue", "heavy", "--json")
+    assert code == 0
+    assert json.loads(out)["tasks"][0]["route"] == "ec2-large"
+
+
+def test_plan_reports_a_routing_error_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(capsys, "plan", "--exec-config", '{"route": "nope"}')
+    assert code == 1
+    assert "nope" in out
+    assert "fargate-small" in out  # every route is listed with why it was passed over
+
+
+def test_plan_with_no_arguments_plans_the_bundled_example_dags(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(capsys, "plan", "--json")
+    assert code == 0
+    routes = {t["task_id"]: t["route"] for t in json.loads(out)["tasks"]}
+    assert routes == {
+        "small": "fargate-small",
+        "train_on_gpu": "ec2-gpu",
+        "on_eks": "eks-general",
+        "heavy_report": "ec2-large",
+    }
+
+
+def test_plan_reports_dag_import_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "broken_dag.py").write_text(
+        "from airflow.sdk import dag\nraise RuntimeError('boom in dag file')\n"
+    )
+    code, out = _run(capsys, "plan", "--dags", str(tmp_path), "--json")
+    assert code == 1
+    errors = json.loads(out)["import_errors"]
+    assert any("boom in dag file" in text for text in errors.values())
+
+
+def test_plan_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(capsys, "plan", "--exec-config", '{"compute": "eks", "vcpu": 2}')
+    assert code == 0
+    header = out.splitlines()[0]
+    assert header.split() == ["task", "route", "compute", "job", "queue", "why"]
+    assert "eksPropertiesOverride" in out
+
+
+def test_schema_prints_each_schema_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    for name, title_key in (("routes", "routes"), ("exec-config", "vcpu"), ("submit-job", "jobQueue")):
+        code, out = _run(capsys, "schema", name)
+        assert code == 0
+        assert title_key in json.loads(out)["properties"]
