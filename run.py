@@ -44,7 +44,7 @@ def ensure_uv() -> Path:
 
 
 def ensure_env() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py must explain itself on old Pythons
         sys.exit(f"batch-router needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     uv = ensure_uv()
     env = dict(os.environ, UV_PYTHON_DOWNLOADS="never", UV_PROJECT_ENVIRONMENT=str(VENV))

@@ -152,7 +152,7 @@ def _dag_tasks(dags_dir: Path) -> tuple[list[tuple[TaskIdentity, Any, str | None
 
     with _stdout_to_stderr():  # Airflow logs while parsing; stdout is for the plan
         bag = DagBag(dag_folder=str(dags_dir), safe_mode=False)
-    tasks = []
+    tasks: list[tuple[TaskIdentity, Any, str | None]] = []
     for dag_id in sorted(bag.dags):
         dag = bag.dags[dag_id]
         for task in sorted(dag.tasks, key=lambda t: t.task_id):

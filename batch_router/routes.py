@@ -167,8 +167,9 @@ def _kwargs_problems(kwargs: Mapping[str, Any], prefix: list[Any]) -> list[Probl
 def implicit_route_table(settings: ExecutorSettings) -> RouteTable:
     """No route table: JOB_QUEUE/JOB_DEFINITION form one route, so reference-executor users change nothing.
 
-    The compute type is unknown here; ``ec2`` is assumed because its request shape
-    (containerOverrides) is the one the reference executor sends, and Fargate accepts it too.
+    The compute type is not configured here: ``eks`` when EKS_PROPERTIES_OVERRIDE is set (the job
+    definition must then be an EKS one), else ``ec2``, because its request shape (containerOverrides)
+    is the one the reference executor sends and Fargate job definitions accept it too.
     """
     if settings.job_queue is None or settings.job_definition is None:
         raise ConfigError(
@@ -177,7 +178,7 @@ def implicit_route_table(settings: ExecutorSettings) -> RouteTable:
         )
     route = Route(
         name=IMPLICIT_ROUTE,
-        compute="ec2",
+        compute="eks" if settings.eks_properties_override else "ec2",
         job_queue=settings.job_queue,
         job_definition=settings.job_definition,
     )

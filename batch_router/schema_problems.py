@@ -41,7 +41,8 @@ def problems_from_errors(errors: Iterable[ValidationError], prefix: Sequence[Any
     for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         base = [*prefix, *error.absolute_path]
         if error.validator == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {}))
+            schema = error.schema if isinstance(error.schema, dict) else {}
+            allowed = sorted(schema.get("properties", {}))
             extras = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
             for extra in extras:
                 hint = did_you_mean(extra, allowed) or (
@@ -50,7 +51,7 @@ def problems_from_errors(errors: Iterable[ValidationError], prefix: Sequence[Any
                 problems.append(Problem(json_path([*base, extra]), f"unknown key {extra!r}", hint))
             continue
         if error.validator == "enum":
-            options = [str(o) for o in error.validator_value]
+            options = [str(o) for o in error.validator_value]  # type: ignore[union-attr]
             hint = did_you_mean(str(error.instance), options) if isinstance(error.instance, str) else None
             problems.append(
                 Problem(json_path(base), f"{error.instance!r} is not one of {', '.join(options)}", hint)

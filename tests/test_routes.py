@@ -25,11 +25,22 @@ def _table(**overrides: Any) -> dict[str, Any]:
         "version": 1,
         "default_route": "small",
         "routes": [
-            {"name": "small", "compute": "fargate", "job_queue": "q-f", "job_definition": "d-f",
-             "max_vcpu": 4, "max_memory_mib": 30720, "queues": ["default", "light"]},
+            {
+                "name": "small",
+                "compute": "fargate",
+                "job_queue": "q-f",
+                "job_definition": "d-f",
+                "max_vcpu": 4,
+                "max_memory_mib": 30720,
+                "queues": ["default", "light"],
+            },
             {"name": "gpu", "compute": "ec2", "job_queue": "q-g", "job_definition": "d-g:3", "max_gpu": 8},
-            {"name": "k8s", "compute": "eks", "job_queue": "arn:aws:batch:us-east-1:1:job-queue/k",
-             "job_definition": "d-k"},
+            {
+                "name": "k8s",
+                "compute": "eks",
+                "job_queue": "arn:aws:batch:us-east-1:1:job-queue/k",
+                "job_definition": "d-k",
+            },
         ],
     }
     data.update(overrides)
@@ -123,7 +134,8 @@ def test_route_submit_job_kwargs_are_checked_against_submit_job() -> None:
     data["routes"][1]["submit_job_kwargs"] = {"containerOverride": {}}
     lines = _problems(data)
     assert any(
-        line.startswith("routes[1].submit_job_kwargs.containerOverride: unknown key") and "containerOverrides" in line
+        line.startswith("routes[1].submit_job_kwargs.containerOverride: unknown key")
+        and "containerOverrides" in line
         for line in lines
     )
 
@@ -142,7 +154,7 @@ def test_a_missing_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
 def test_broken_yaml_reports_the_line(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text("version: 1\nroutes: [\n  - name: a\n")
-    with pytest.raises(ConfigError, match="not valid YAML.*line"):
+    with pytest.raises(ConfigError, match=r"not valid YAML.*line"):
         read_route_file(path)
 
 
@@ -179,3 +191,12 @@ def test_implicit_table_needs_queue_and_definition() -> None:
     settings = load_settings(MappingConf({"routes": json.dumps(_table())}))
     with pytest.raises(ConfigError):
         implicit_route_table(settings)
+
+
+def test_implicit_route_is_eks_when_the_eks_override_option_is_set() -> None:
+    settings = load_settings(
+        MappingConf(
+            {"job_queue": "q", "job_definition": "d", "eks_properties_override": '{"podProperties": {}}'}
+        )
+    )
+    assert route_table_from_settings(settings).routes[0].compute == "eks"

@@ -37,7 +37,11 @@ def test_seed_options_are_read_from_environment_variables(monkeypatch: pytest.Mo
     monkeypatch.setenv(f"{ENV}CHECK_HEALTH_ON_STARTUP", "False")
     monkeypatch.setenv(f"{ENV}SUBMIT_JOB_KWARGS", json.dumps({"tags": {"a": "b"}}))
     settings = load_settings()
-    assert (settings.job_queue, settings.job_definition, settings.job_name) == ("myJobQueue", "myJobDef", "myJob")
+    assert (settings.job_queue, settings.job_definition, settings.job_name) == (
+        "myJobQueue",
+        "myJobDef",
+        "myJob",
+    )
     assert settings.region_name == "eu-central-1"
     assert settings.max_submit_job_attempts == 7
     assert settings.check_health_on_startup is False

@@ -1,0 +1,84 @@
+"""Job names and tags for one task try.
+
+The name is what a person sees in the Batch console, so it reads ``<prefix>-<dag>-<task>-<try>-<hash>``;
+the hash makes it unique per task try across DAG runs even when long ids are cut. The name is
+deterministic because after a SubmitJob whose answer was lost the executor looks the job up by name.
+Tags carry the full, uncut identity for searching and cost allocation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+
+from batch_router.model import TaskIdentity
+
+MAX_JOB_NAME = 128
+MAX_TAG_VALUE = 256
+_ILLEGAL_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+_TAG_PUNCTUATION = frozenset(" +-=._:/@")
+
+
+def identity_hash(identity: TaskIdentity) -> str:
+    """First 8 hex digits of sha256 over the fields that name one task try."""
+    key = json.dumps(
+        [identity.dag_id, identity.task_id, identity.run_id, identity.map_index, identity.try_number],
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(key.encode("ascii")).hexdigest()[:8]
+
+
+def job_name(prefix: str, identity: TaskIdentity) -> str:
+    """A legal Batch job name: 1-128 of ``[A-Za-z0-9_-]``, starting with a letter or digit."""
+    tail = [str(identity.map_index)] if identity.map_index >= 0 else []
+    tail += [str(identity.try_number), identity_hash(identity)]
+    tail_text = _clean_name_part("-".join(tail))
+    head = _clean_name_part(prefix)
+    dag = _clean_name_part(identity.dag_id)
+    task = _clean_name_part(identity.task_id)
+    # Room left for dag and task once prefix, tail and the three separators around them are placed.
+    budget = MAX_JOB_NAME - len(tail_text) - len(head) - 3
+    if budget < 0:  # only an absurdly long prefix gets here: cut it too, never the try or the hash
+        head = head[: max(0, len(head) + budget)]
+        budget = 0
+    dag, task = _cut_pair(dag, task, budget)
+    name = "-".join(part for part in (head, dag, task, tail_text) if part)
+    return name.lstrip("-_")[:MAX_JOB_NAME]
+
+
+def _clean_name_part(text: str) -> str:
+    return _ILLEGAL_NAME_CHARS.sub("-", text)
+
+
+def _cut_pair(first: str, second: str, budget: int) -> tuple[str, str]:
+    """Cut two parts to ``budget`` characters together, sharing it evenly when both are long."""
+    if len(first) + len(second) <= budget:
+        return first, second
+    first_len = min(len(first), max(budget // 2, budget - len(second)))
+    return first[:first_len], second[: budget - first_len]
+
+
+def job_tags(identity: TaskIdentity, route: str) -> dict[str, str]:
+    """Tags naming the task try and the route, so jobs can be found and billed per DAG and task."""
+    tags = {
+        "airflow:dag_id": identity.dag_id,
+        "airflow:task_id": identity.task_id,
+        "airflow:run_id": identity.run_id,
+        "airflow:map_index": str(identity.map_index),
+        "airflow:try_number": str(identity.try_number),
+        "batch-router:route": route,
+    }
+    if identity.try_id is not None:
+        tags["batch-router:try-id"] = identity.try_id
+    return {key: tag_value(value) for key, value in tags.items()}
+
+
+def tag_value(text: str) -> str:
+    """``text`` within AWS's tag value rules: at most 256 letters, digits, spaces and ``+-=._:/@``."""
+    return "".join(ch if _tag_char_ok(ch) else "-" for ch in text)[:MAX_TAG_VALUE]
+
+
+def _tag_char_ok(ch: str) -> bool:
+    return ch in _TAG_PUNCTUATION or unicodedata.category(ch)[0] in ("L", "N")

@@ -1,0 +1,130 @@
+"""Pick the route a task runs on, and say why in words a person can check.
+
+The rules, in order: an explicit ``route`` in exec_config; an Airflow queue named by a route; the
+first route (in file order) that can hold the task's resource hints; the table's default route. The
+Airflow default queue is on every task, so it only picks a route for tasks that give no resource hints.
+A route named explicitly (by exec_config or queue) that cannot hold the hints is an error, never a
+silent fallback: the task would otherwise run somewhere its author did not ask for.
+"""
+
+from __future__ import annotations
+
+from batch_router.errors import PassedOver, RoutingError
+from batch_router.fargate import round_up
+from batch_router.model import Hints, Route, RouteChoice, RouteTable
+
+
+def choose_route(
+    table: RouteTable, hints: Hints, queue: str | None, *, default_queue: str = "default"
+) -> RouteChoice:
+    """The route for a task with these hints on this Airflow queue; raises ``RoutingError``."""
+    if hints.route is not None:
+        route = table.get(hints.route)
+        if route is None:
+            raise RoutingError(
+                f"exec_config route={hints.route!r} is not a route in {table.source}; "
+                f"routes are: {_names(table)}"
+            )
+        return _explicit(route, hints, f"exec_config route={hints.route!r}")
+
+    weak_queue = queue == default_queue and hints.has_resources
+    if queue is not None and not weak_queue:
+        queue_choice = _route_for_queue(table, queue)
+        if queue_choice is not None:
+            route, how = queue_choice
+            return _explicit(route, hints, f"Airflow queue {queue!r} {how} route {route.name!r}")
+
+    if hints.has_resources:
+        return _first_fit(table, hints)
+
+    default = table.get(table.default_route)
+    if default is None:
+        raise RoutingError(
+            f"default_route {table.default_route!r} is not a route in {table.source}; "
+            f"routes are: {_names(table)}"
+        )
+    reason = f"no hints: default_route {default.name!r}"
+    if queue is not None and queue != default_queue:
+        reason += f" (Airflow queue {queue!r} names no route)"
+    return RouteChoice(default, reason)
+
+
+def misfits(route: Route, hints: Hints) -> list[str]:
+    """Every reason ``route`` cannot hold ``hints`` (empty when it can), in words."""
+    reasons: list[str] = []
+    if hints.compute is not None and hints.compute != route.compute:
+        reasons.append(f"runs on {route.compute}, task asks for compute={hints.compute}")
+    gpu = hints.gpu or 0
+    if gpu > 0 and route.compute == "fargate":
+        reasons.append("GPU never runs on Fargate")
+    elif gpu > route.max_gpu:
+        reasons.append(f"allows at most {route.max_gpu} GPU, task asks for {gpu}")
+
+    vcpu, memory = hints.vcpu, hints.memory_mib
+    if route.compute == "fargate" and (vcpu is not None or memory is not None):
+        try:
+            vcpu, memory = round_up(vcpu, memory)
+        except ValueError as exc:
+            return [*reasons, str(exc)]
+    rounded = False
+    if route.max_vcpu is not None and vcpu is not None and vcpu > route.max_vcpu:
+        rounded |= vcpu != hints.vcpu
+        asks = "asks for" if vcpu == hints.vcpu else "needs"
+        reasons.append(f"allows at most {route.max_vcpu:g} vCPU, task {asks} {vcpu:g}")
+    if route.max_memory_mib is not None and memory is not None and memory > route.max_memory_mib:
+        rounded |= memory != hints.memory_mib
+        asks = "asks for" if memory == hints.memory_mib else "needs"
+        reasons.append(f"allows at most {route.max_memory_mib} MiB memory, task {asks} {memory} MiB")
+    if rounded:  # "needs" above: say where the size came from, once
+        reasons[-1] += (
+            f" (Fargate's smallest size holding {describe_hints(hints, sizes_only=True)}"
+            f" is {vcpu:g} vCPU / {memory} MiB)"
+        )
+    return reasons
+
+
+def describe_hints(hints: Hints, *, sizes_only: bool = False) -> str:
+    """``compute=ec2, vcpu=2, gpu=1``: the hints a task gave, as written in exec_config."""
+    parts: list[str] = []
+    if hints.compute is not None and not sizes_only:
+        parts.append(f"compute={hints.compute}")
+    if hints.vcpu is not None:
+        parts.append(f"vcpu={hints.vcpu:g}")
+    if hints.memory_mib is not None:
+        parts.append(f"memory_mib={hints.memory_mib}")
+    if hints.gpu is not None and not sizes_only:
+        parts.append(f"gpu={hints.gpu}")
+    return ", ".join(parts) or "no resource hints"
+
+
+def _explicit(route: Route, hints: Hints, reason: str) -> RouteChoice:
+    problems = misfits(route, hints)
+    if problems:
+        raise RoutingError(f"route {route.name!r} {' and '.join(problems)} ({reason})")
+    return RouteChoice(route, reason)
+
+
+def _route_for_queue(table: RouteTable, queue: str) -> tuple[Route, str] | None:
+    for route in table.routes:
+        if route.name == queue:
+            return route, "names"
+        if queue in route.queues:
+            return route, "is listed by"
+    return None
+
+
+def _first_fit(table: RouteTable, hints: Hints) -> RouteChoice:
+    passed_over: list[PassedOver] = []
+    for route in table.routes:
+        problems = misfits(route, hints)
+        if not problems:
+            reason = f"first route in file order that fits {describe_hints(hints)}"
+            if passed_over:
+                reason += " (passed over: " + "; ".join(f"{p.route}: {p.reason}" for p in passed_over) + ")"
+            return RouteChoice(route, reason)
+        passed_over.append(PassedOver(route.name, " and ".join(problems)))
+    raise RoutingError(f"no route in {table.source} can hold {describe_hints(hints)}", passed_over)
+
+
+def _names(table: RouteTable) -> str:
+    return ", ".join(route.name for route in table.routes) or "(none)"
