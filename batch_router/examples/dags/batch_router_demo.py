@@ -51,7 +51,7 @@ def batch_router_demo() -> None:
     def heavy_report(answer: int, where: str) -> None:
         print(f"heavy report on the 'heavy' queue: {_where()}; answer={answer} from={where}")
 
-    heavy_report(train_on_gpu(small()), on_eks())
+    heavy_report(train_on_gpu(small()), on_eks())  # type: ignore[arg-type]  # TaskFlow passes XComArgs
 
 
 batch_router_demo()

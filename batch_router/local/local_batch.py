@@ -1,0 +1,188 @@
+"""The local AWS Batch: moto's server on 127.0.0.1 whose Batch jobs run as local processes.
+
+moto keeps its state in process-wide backends, so one ``LocalBatch`` at a time owns them: ``start``
+clears them, installs the local job runner and (given a route table) provisions it; ``stop`` kills
+every job's process group, stops the server, puts moto's own job class back and clears the state.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.moto_api._internal.models import moto_api_backend
+
+from batch_router.errors import BatchRouterError
+from batch_router.local import runner
+from batch_router.local.moto_server import HOST, MotoHttpServer
+from batch_router.local.provision import provision
+from batch_router.model import RouteTable
+
+# Fake credentials: moto accepts any, and setting them keeps real ones from ever being used.
+ACCESS_KEY_ID = "batch-router-local"
+SECRET_ACCESS_KEY = "batch-router-local"
+
+_active_lock = threading.Lock()
+_active: LocalBatch | None = None
+
+
+class LocalBatchError(BatchRouterError):
+    """The local Batch cannot start (e.g. another one already runs in this process)."""
+
+
+class LocalBatch:
+    """Start with ``start()`` or ``with LocalBatch(...) as batch:``; point clients at ``env()``."""
+
+    def __init__(
+        self,
+        table: RouteTable | None = None,
+        *,
+        port: int | None = None,
+        region: str = "us-east-1",
+        work_dir: Path | None = None,
+        transition_seconds: float = 0.25,
+        kill_grace_seconds: float = 5.0,
+        max_concurrent_jobs: int = 256,
+    ):
+        self.table = table
+        self.region = region
+        self._requested_port = port or 0
+        self._work_dir = Path(work_dir) if work_dir is not None else None
+        self._transition_seconds = transition_seconds
+        self._kill_grace_seconds = kill_grace_seconds
+        self._max_concurrent_jobs = max_concurrent_jobs
+        self._server: MotoHttpServer | None = None
+        self._runtime: runner.JobRuntime | None = None
+        self._temp_dir: Path | None = None
+
+    # ------------------------------------------------------------------ where it is
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise LocalBatchError("the local Batch is not running; call start() first")
+        return self._server.port
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def work_dir(self) -> Path:
+        """Where each job runs, in its own ``<jobId>`` folder (a temporary one unless given)."""
+        if self._work_dir is not None:
+            return self._work_dir
+        if self._temp_dir is None:
+            raise LocalBatchError("the local Batch is not running; call start() first")
+        return self._temp_dir
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point boto3 and Airflow's amazon provider at this server."""
+        endpoint = self.endpoint_url
+        connection = {
+            "conn_type": "aws",
+            "login": ACCESS_KEY_ID,
+            "password": SECRET_ACCESS_KEY,
+            "extra": {"endpoint_url": endpoint, "region_name": self.region},
+        }
+        return {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL_BATCH": endpoint,
+            "AWS_ENDPOINT_URL_LOGS": endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection, separators=(",", ":")),
+        }
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` on this server."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalBatch:
+        global _active
+        if self._server is not None:
+            return self
+        server = MotoHttpServer(HOST, self._requested_port)  # raises PortInUseError at once
+        with _active_lock:
+            if _active is not None:
+                server.stop()
+                raise LocalBatchError(
+                    f"a local Batch already runs in this process at {_active.endpoint_url}; stop it first"
+                )
+            _active = self
+        try:
+            moto_api_backend.reset()
+            if self._work_dir is None:
+                self._temp_dir = Path(tempfile.mkdtemp(prefix="batch-router-local-"))
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            self._server = server
+            self._runtime = runner.JobRuntime(
+                runner.RunnerSettings(
+                    work_dir=self.work_dir,
+                    base_env=self.env(),
+                    transition_seconds=self._transition_seconds,
+                    kill_grace_seconds=self._kill_grace_seconds,
+                    max_concurrent_jobs=self._max_concurrent_jobs,
+                )
+            )
+            runner.install(self._runtime)
+            server.start()
+            atexit.register(self.stop)
+            if self.table is not None:
+                provision(self.table, self.client("batch"))
+        except BaseException:
+            self.stop()
+            server.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every job (no process is left behind), then the server; safe to call twice."""
+        global _active
+        if _active is not self:
+            return
+        atexit.unregister(self.stop)
+        try:
+            if self._server is not None:
+                self._server.stop()
+            if self._runtime is not None:
+                self._runtime.stop_all()
+        finally:
+            runner.uninstall()
+            moto_api_backend.reset()
+            if self._temp_dir is not None:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._server = None
+            self._runtime = None
+            self._temp_dir = None
+            with _active_lock:
+                _active = None
+
+    def __enter__(self) -> LocalBatch:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
