@@ -18,8 +18,9 @@ from jsonschema.exceptions import ValidationError
 
 from batch_router.errors import ExecConfigError, Problem
 from batch_router.model import HINT_KEYS, ExecConfig, Hints
-from batch_router.schema_problems import did_you_mean, json_path
+from batch_router.schema_problems import did_you_mean
 from batch_router.schemas import load_schema
+from batch_router.tree import dict_items, dig, json_path
 
 __all__ = ["EXECUTOR_OWNED_ENV", "parse_exec_config"]
 
@@ -208,8 +209,8 @@ def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     container = data.get("containerOverrides")
     if isinstance(container, Mapping):
         yield from _container_owned(["containerOverrides"], container, env_key="environment")
-    pod = _get(data, "eksPropertiesOverride", "podProperties")
-    for i, eks_container in _items(pod.get("containers") if pod else None):
+    pod = dig(data, "eksPropertiesOverride", "podProperties")
+    for i, eks_container in dict_items(pod.get("containers") if pod else None):
         path: list[str | int] = ["eksPropertiesOverride", "podProperties", "containers", i]
         yield from _container_owned(path, eks_container, env_key="env")
         if "args" in eks_container:
@@ -217,8 +218,8 @@ def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
                 json_path([*path, "args"]), "the executor owns the container's arguments", _COMMAND_HINT
             )
     ecs = data.get("ecsPropertiesOverride")
-    for i, task in _items(ecs.get("taskProperties") if isinstance(ecs, Mapping) else None):
-        for j, ecs_container in _items(task.get("containers")):
+    for i, task in dict_items(ecs.get("taskProperties") if isinstance(ecs, Mapping) else None):
+        for j, ecs_container in dict_items(task.get("containers")):
             path = ["ecsPropertiesOverride", "taskProperties", i, "containers", j]
             yield from _container_owned(path, ecs_container, env_key="environment")
 
@@ -228,7 +229,7 @@ def _container_owned(path: list[str | int], container: Mapping[str, Any], env_ke
         yield Problem(
             json_path([*path, "command"]), "the executor owns the container's command", _COMMAND_HINT
         )
-    for k, variable in _items(container.get(env_key)):
+    for k, variable in dict_items(container.get(env_key)):
         name = variable.get("name")
         if isinstance(name, str) and name in EXECUTOR_OWNED_ENV:
             yield Problem(
@@ -236,23 +237,6 @@ def _container_owned(path: list[str | int], container: Mapping[str, Any], env_ke
                 f"environment variable {name!r} is set by the executor",
                 f"remove it; the executor owns {', '.join(sorted(EXECUTOR_OWNED_ENV))}",
             )
-
-
-def _get(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any] | None:
-    node: Any = data
-    for key in keys:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node if isinstance(node, Mapping) else None
-
-
-def _items(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """The dict entries of a list, with their index; anything malformed is left to the schema to report."""
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, Mapping):
-                yield index, item
 
 
 def _order(problem: Problem) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from batch_router.exec_config import EXECUTOR_OWNED_ENV
 from batch_router.merge import deep_merge, plain_copy
 from batch_router.model import BuiltJob, ExecConfig, Hints, Route, RouteChoice, RouteTable, TaskIdentity
 from batch_router.naming import job_name, job_tags
+from batch_router.tree import dict_items, dig, json_path
 
 ROUTE_ENV = "BATCH_ROUTER_ROUTE"
 TRY_ID_ENV = "BATCH_ROUTER_TRY_ID"
@@ -181,8 +182,8 @@ def _owned_problems(label: str, layer: Mapping[str, Any], owned_env: frozenset[s
     containers: list[tuple[list[str | int], Any, str]] = [
         (["containerOverrides"], layer.get("containerOverrides"), "environment")
     ]
-    pod = _dig(layer, "eksPropertiesOverride", "podProperties")
-    for i, container in _dict_items(pod.get("containers") if pod else None):
+    pod = dig(layer, "eksPropertiesOverride", "podProperties")
+    for i, container in dict_items(pod.get("containers") if pod else None):
         containers.append((["eksPropertiesOverride", "podProperties", "containers", i], container, "env"))
     for path, container, env_key in containers:
         if not isinstance(container, Mapping):
@@ -190,15 +191,15 @@ def _owned_problems(label: str, layer: Mapping[str, Any], owned_env: frozenset[s
         for key in ("command", "args"):
             if container.get(key):
                 yield Problem(
-                    _path([*path, key]),
+                    json_path([*path, key]),
                     f"{label} sets the container's {key}; the executor owns it",
                     _COMMAND_HINT,
                 )
-        for k, variable in _dict_items(container.get(env_key)):
+        for k, variable in dict_items(container.get(env_key)):
             name = variable.get("name")
             if name in owned_env:
                 yield Problem(
-                    _path([*path, env_key, k, "name"]),
+                    json_path([*path, env_key, k, "name"]),
                     f"{label} sets environment variable {name!r}, which the executor sets",
                     f"remove it; the executor owns {', '.join(sorted(owned_env))}",
                 )
@@ -282,8 +283,8 @@ def _write_container(
 
 
 def _layer_requirement(kwargs: Mapping[str, Any], kind: str) -> float | None:
-    overrides = _dig(kwargs, "containerOverrides") or {}
-    for _, requirement in _dict_items(overrides.get("resourceRequirements")):
+    overrides = dig(kwargs, "containerOverrides") or {}
+    for _, requirement in dict_items(overrides.get("resourceRequirements")):
         if requirement.get("type") == kind:
             try:
                 return float(requirement.get("value", ""))
@@ -381,23 +382,3 @@ def _container_to_eks(
 
 
 # --- small helpers ---------------------------------------------------------------------------------
-
-
-def _path(parts: Sequence[str | int]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
-
-
-def _dig(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any] | None:
-    node: Any = data
-    for key in keys:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node if isinstance(node, Mapping) else None
-
-
-def _dict_items(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            if isinstance(item, Mapping):
-                yield index, item

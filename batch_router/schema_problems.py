@@ -14,17 +14,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from batch_router.errors import Problem
-
-
-def json_path(parts: Iterable[Any]) -> str:
-    """``["routes", 2, "compute"]`` -> ``routes[2].compute``."""
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
+from batch_router.tree import json_path
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
