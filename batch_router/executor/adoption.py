@@ -1,0 +1,131 @@
+"""Finding the jobs of tries a dead scheduler left behind, so they are tracked instead of run twice.
+
+The scheduler hands over each try with its ``external_executor_id``: the Batch job id if the job was
+reported running, else the try's pre-assigned id. Ids are described in chunks of at most 100; an id
+Batch does not know as a job is looked up as a try id, by the try's job name and try-id tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from airflow.executors.workloads import ExecuteTask
+
+from batch_router.batch_client import DESCRIBE_JOBS_MAX, BatchClient, chunked
+from batch_router.executor import calls
+from batch_router.executor.planning import Plan
+from batch_router.executor.tracker import Stage, TryRecord
+from batch_router.executor.workloads import workload_from_job
+from batch_router.model import TaskIdentity
+
+if TYPE_CHECKING:
+    from airflow.models.taskinstance import TaskInstance
+
+UNKNOWN_ROUTE = "unrouted"
+ROUTE_TAG = "batch-router:route"
+
+
+def ti_identity(ti: TaskInstance, try_id: str) -> TaskIdentity:
+    return TaskIdentity(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        try_number=ti.try_number,
+        map_index=-1 if ti.map_index is None else int(ti.map_index),
+        try_id=try_id,
+    )
+
+
+def find_adoptable(
+    plan: Plan, client: BatchClient, pool: ThreadPoolExecutor, tis: Sequence[TaskInstance], *, timeout: float
+) -> tuple[list[TryRecord], list[TaskInstance]]:
+    """(records to track, tries to hand back). Waits up to ``timeout`` per round of calls.
+
+    A try whose job exists is adopted, finished or not. A try with no job is handed back. A try AWS
+    could not be asked about is adopted too, as a record that looks its job up later: handing it back
+    could run a live job twice.
+    """
+    candidates = [ti for ti in tis if ti.external_executor_id]
+    not_adopted = [ti for ti in tis if not ti.external_executor_id]
+    if not candidates:
+        return [], not_adopted
+    ids = list(dict.fromkeys(str(ti.external_executor_id) for ti in candidates))
+    polls = [pool.submit(calls.poll, client, chunk) for chunk in chunked(ids, DESCRIBE_JOBS_MAX)]
+    wait(polls, timeout=timeout)
+    described: dict[str, Any] = {}
+    unchecked: set[str] = set()
+    for future in polls:
+        polled = future.result() if future.done() else None
+        if polled is None:
+            unchecked.update(ids)
+        elif polled.error is not None:
+            unchecked.update(polled.job_ids)
+        else:
+            described.update({str(job["jobId"]): job for job in polled.jobs})
+
+    lookups: dict[int, Future[calls.LookupResult]] = {}
+    for index, ti in enumerate(candidates):
+        ext = str(ti.external_executor_id)
+        if ext not in described and ext not in unchecked:
+            places = plan.places(ti_identity(ti, ext), ti.executor_config, ti.queue)
+            lookups[index] = pool.submit(calls.look_up, client, places, frozenset({ext}))
+    wait(lookups.values(), timeout=timeout)
+
+    records: list[TryRecord] = []
+    for index, ti in enumerate(candidates):
+        ext = str(ti.external_executor_id)
+        job = described.get(ext)
+        if job is None and index in lookups:
+            lookup = lookups[index]
+            found = lookup.result() if lookup.done() else None
+            if found is not None and found.error is None:
+                if found.job is None:
+                    not_adopted.append(ti)  # no job runs it: the scheduler may queue it again
+                    continue
+                job = dict(found.job)
+        records.append(adopted_record(plan, ti, ext, job))
+    return records, not_adopted
+
+
+def adopted_record(plan: Plan, ti: TaskInstance, ext: str, job: Any | None) -> TryRecord:
+    """The record of an adopted try; without ``job`` (AWS did not answer) its job is looked up later."""
+    if job is None:
+        (job_queue, job_name), *_ = plan.places(ti_identity(ti, ext), ti.executor_config, ti.queue)
+        return TryRecord(
+            key=ti.key,
+            identity=ti_identity(ti, ext),
+            route=UNKNOWN_ROUTE,
+            job_queue=job_queue,
+            job_name=job_name,
+            workload=None,
+            request=None,
+            executor_config=ti.executor_config,
+            queue=ti.queue,
+            attempts=1,
+            lookup_first=True,
+            submit_if_missing=False,
+        )
+    tags = job.get("tags") or {}
+    try_id = str(tags.get(calls.TRY_ID_TAG) or ext)
+    workload = workload_from_job(job)  # so a job that dies before start can be submitted again
+    if isinstance(workload, ExecuteTask):
+        known = {"external_executor_id": try_id, "executor_config": ti.executor_config}  # not in the JSON
+        dto = workload.ti.model_copy(update=known)
+        workload = workload.model_copy(update={"ti": dto})
+    return TryRecord(
+        key=ti.key,
+        identity=ti_identity(ti, try_id),
+        route=str(tags.get(ROUTE_TAG) or UNKNOWN_ROUTE),
+        job_queue=str(job.get("jobQueue")),
+        job_name=str(job.get("jobName")),
+        workload=workload,
+        request=None,
+        executor_config=ti.executor_config,
+        queue=ti.queue,
+        attempts=1,
+        stage=Stage.TRACKED,
+        job_id=str(job["jobId"]),
+        status=str(job.get("status")),
+    )

@@ -1,0 +1,167 @@
+"""Start-up check that every route can run a job, so a typo stops the scheduler instead of every task.
+
+For each route: the credentials work, its job queue exists and is ENABLED and VALID, the queue's compute
+environments are the route's kind of compute, and its job definition exists and is ACTIVE. All
+problems are reported at once, each naming its route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from batch_router.batch_client import BatchApiError, BatchClient
+from batch_router.errors import ConfigError, Problem
+from batch_router.model import Route, RouteTable
+
+SOURCE = "AWS Batch health check ([aws_batch_executor] CHECK_HEALTH_ON_STARTUP)"
+_SKIP_HINT = "or set AIRFLOW__AWS_BATCH_EXECUTOR__CHECK_HEALTH_ON_STARTUP=False to start without this check"
+
+# What DescribeComputeEnvironments says for each kind of compute a route can name.
+COMPUTE_RESOURCE_TYPES: Mapping[str, frozenset[str]] = {
+    "fargate": frozenset({"FARGATE", "FARGATE_SPOT"}),
+    "ec2": frozenset({"EC2", "SPOT"}),
+    "eks": frozenset({"EC2", "SPOT"}),
+}
+
+
+def orchestration(env: Mapping[str, Any]) -> str:
+    """ECS or EKS; older answers lack ``containerOrchestrationType`` but carry ``eksConfiguration``."""
+    declared = env.get("containerOrchestrationType")
+    if declared:
+        return str(declared)
+    return "EKS" if env.get("eksConfiguration") else "ECS"
+
+
+def env_kind(env: Mapping[str, Any]) -> str:
+    """The env's compute in the words a route uses: its resource type, and EKS when it runs pods."""
+    resources = (env.get("computeResources") or {}).get("type") or ("UNMANAGED" if env.get("type") else "?")
+    return f"{resources} on {orchestration(env)}"
+
+
+def compute_problem(route: Route, env: Mapping[str, Any], implicit: bool) -> str | None:
+    """Why ``env`` cannot run ``route``'s jobs, or None when it can."""
+    orch = orchestration(env)
+    resource_type = (env.get("computeResources") or {}).get("type")
+    name = env.get("computeEnvironmentName", env.get("computeEnvironmentArn", "?"))
+    if implicit:  # JOB_QUEUE/JOB_DEFINITION without a route table: any ECS compute takes containerOverrides
+        if orch == "EKS":
+            return (
+                f"compute environment {name!r} runs on EKS, but without a route table jobs are sent "
+                f"as ECS containers"
+            )
+        return None
+    wants_eks = route.compute == "eks"
+    if wants_eks != (orch == "EKS"):
+        return f"compute environment {name!r} is {env_kind(env)}, but the route says compute: {route.compute}"
+    if resource_type is not None and resource_type not in COMPUTE_RESOURCE_TYPES[route.compute]:
+        return f"compute environment {name!r} is {env_kind(env)}, but the route says compute: {route.compute}"
+    return None
+
+
+def definition_problem(route: Route, definitions: list[dict[str, Any]], implicit: bool) -> str | None:
+    active = [jd for jd in definitions if jd.get("status") == "ACTIVE"]
+    if not active:
+        state = "is INACTIVE" if definitions else "does not exist"
+        return f"job definition {route.job_definition!r} {state}"
+    if implicit:
+        return None
+    newest = max(active, key=lambda jd: int(jd.get("revision") or 0))
+    capabilities = set(newest.get("platformCapabilities") or ["EC2"])
+    if route.compute == "eks" and not newest.get("eksProperties"):
+        return (
+            f"job definition {route.job_definition!r} has no eksProperties, but the route says compute: eks"
+        )
+    if route.compute == "fargate" and "FARGATE" not in capabilities:
+        return (
+            f"job definition {route.job_definition!r} has platformCapabilities {sorted(capabilities)}, "
+            "but the route says compute: fargate"
+        )
+    if route.compute == "ec2" and "EC2" not in capabilities:
+        return (
+            f"job definition {route.job_definition!r} has platformCapabilities {sorted(capabilities)}, "
+            "but the route says compute: ec2"
+        )
+    return None
+
+
+def check_routes(client: BatchClient, table: RouteTable) -> None:
+    """Raise ``ConfigError`` naming every route that cannot run jobs, and what is wrong with it."""
+    try:
+        queues = {
+            key: queue
+            for queue in client.describe_job_queues(sorted({r.job_queue for r in table.routes}))
+            for key in (queue.get("jobQueueName"), queue.get("jobQueueArn"))
+        }
+    except BatchApiError as exc:
+        raise ConfigError(
+            SOURCE,
+            [
+                Problem(
+                    "",
+                    f"cannot reach AWS Batch: {exc.reason}",
+                    f"check the AWS connection and region, {_SKIP_HINT}",
+                )
+            ],
+        ) from None
+    problems: list[Problem] = []
+    env_arns = {
+        order["computeEnvironment"]
+        for queue in queues.values()
+        for order in queue.get("computeEnvironmentOrder", [])
+    }
+    envs: dict[str, dict[str, Any]] = {}
+    if env_arns:
+        try:
+            for env in client.describe_compute_environments(sorted(env_arns)):
+                envs[str(env.get("computeEnvironmentArn"))] = env
+                envs[str(env.get("computeEnvironmentName"))] = env
+        except BatchApiError as exc:
+            problems.append(Problem("", f"cannot read compute environments: {exc.reason}", _SKIP_HINT))
+    for route in table.routes:
+        problems += [
+            Problem(f"route {route.name!r}", text, _SKIP_HINT)
+            for text in _route_problems(client, table, route, queues, envs)
+        ]
+    if problems:
+        raise ConfigError(SOURCE, problems)
+
+
+def _route_problems(
+    client: BatchClient,
+    table: RouteTable,
+    route: Route,
+    queues: Mapping[Any, dict[str, Any]],
+    envs: Mapping[str, dict[str, Any]],
+) -> list[str]:
+    found: list[str] = []
+    queue = queues.get(route.job_queue)
+    if queue is None:
+        found.append(f"job queue {route.job_queue!r} does not exist in this account and region")
+    else:
+        if queue.get("state") != "ENABLED":
+            found.append(f"job queue {route.job_queue!r} is {queue.get('state')}, not ENABLED")
+        if queue.get("status") != "VALID":
+            found.append(
+                f"job queue {route.job_queue!r} is {queue.get('status')}, not VALID: "
+                f"{queue.get('statusReason', '')}"
+            )
+        for order in queue.get("computeEnvironmentOrder", []):
+            env = envs.get(order["computeEnvironment"])
+            if env is None:
+                found.append(
+                    f"compute environment {order['computeEnvironment']!r} of the job queue was not found"
+                )
+                continue
+            problem = compute_problem(route, env, table.implicit)
+            if problem:
+                found.append(problem)
+    try:
+        problem = definition_problem(
+            route, client.describe_job_definitions(route.job_definition), table.implicit
+        )
+    except BatchApiError as exc:
+        problem = f"cannot read job definition {route.job_definition!r}: {exc.reason}"
+    if problem:
+        found.append(problem)
+    return found

@@ -1,0 +1,61 @@
+"""Per-route counters and gauges, through Airflow's own metrics layer (StatsD, Datadog or OpenTelemetry).
+
+Every metric is sent twice: ``batch_router.<name>`` tagged with the route (for backends with tags) and
+``batch_router.<name>.<route>`` (for plain StatsD, which drops tags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+PREFIX = "batch_router"
+COUNTERS = ("submitted", "running", "succeeded", "failed", "retried", "throttled")
+GAUGES = ("pending", "queued", "running")
+
+
+class MetricsSink(Protocol):
+    """What the executor needs of Airflow's ``stats`` module."""
+
+    def incr(self, stat: str, count: int | None = None, rate: Any = None, *, tags: Any = None) -> None: ...
+
+    def gauge(
+        self, stat: str, value: float, rate: Any = None, delta: Any = None, *, tags: Any = None
+    ) -> None: ...
+
+
+def _airflow_stats() -> MetricsSink:
+    from airflow._shared.observability.metrics import stats
+
+    return stats  # type: ignore[return-value]
+
+
+class ExecutorMetrics:
+    def __init__(self, team_name: str | None = None, sink: MetricsSink | None = None):
+        self._sink = sink if sink is not None else _airflow_stats()
+        self._team_name = team_name
+
+    def _tags(self, route: str) -> dict[str, str]:
+        tags = {"route": route}
+        if self._team_name:
+            tags["team_name"] = self._team_name
+        return tags
+
+    def count(self, name: str, route: str, by: int = 1) -> None:
+        """Add ``by`` to counter ``name`` (one of COUNTERS) for ``route``."""
+        try:
+            self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route))
+            self._sink.incr(f"{PREFIX}.{name}.{route}", by)
+        except Exception:  # metrics must never cost a task or a heartbeat
+            pass
+
+    def gauges(self, counts_by_route: Mapping[str, Mapping[str, int]]) -> None:
+        """Set the GAUGES for every route that has tries."""
+        try:
+            for route, counts in counts_by_route.items():
+                for name in GAUGES:
+                    value = float(counts.get(name, 0))
+                    self._sink.gauge(f"{PREFIX}.jobs.{name}", value, tags=self._tags(route))
+                    self._sink.gauge(f"{PREFIX}.jobs.{name}.{route}", value)
+        except Exception:
+            pass

@@ -1,0 +1,122 @@
+"""What a DescribeJobs answer means for the Airflow task behind the job.
+
+Batch statuses map onto four phases: SUBMITTED, PENDING, RUNNABLE and STARTING are all still *queued*
+for Airflow (nothing is reported), RUNNING is *running*, SUCCEEDED is *success* and FAILED is *failed*.
+Failures split further: a job that failed before its container ran the task (image pull, capacity,
+a host lost while starting) never used the task's try, so it is submitted again; a job that failed
+after the task started is the task's own failure and is reported as such.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from typing import Any
+
+WAITING_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE", "STARTING"})
+CANCELLABLE_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})  # CancelJob still stops these
+FINISHED_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
+
+# Status reasons AWS Batch and ECS give when the container never got to run the task.
+PRE_START_REASONS = re.compile(
+    "|".join(
+        (
+            r"CannotPullContainer",
+            r"CannotStartContainer",
+            r"CannotCreateContainer",
+            r"CannotInspectContainer",
+            r"ResourceInitializationError",
+            r"DockerTimeoutError",
+            r"TaskFailedToStart",
+            r"Host EC2 .*terminated",
+            r"[Ss]pot .*interrupt|interrupted",
+            r"InsufficientInstanceCapacity|[Ii]nsufficient capacity|capacity is not available",
+            r"Essential container in task exited before start",
+        )
+    )
+)
+
+
+class Phase(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def phase_of(job: Mapping[str, Any]) -> Phase:
+    status = str(job.get("status", ""))
+    if status == "RUNNING":
+        return Phase.RUNNING
+    if status == "SUCCEEDED":
+        return Phase.SUCCEEDED
+    if status == "FAILED":
+        return Phase.FAILED
+    return Phase.QUEUED  # the waiting statuses, and any status a newer API might add
+
+
+def _last_attempt(job: Mapping[str, Any]) -> Mapping[str, Any]:
+    attempts = job.get("attempts") or []
+    return attempts[-1] if attempts else {}
+
+
+def status_reason(job: Mapping[str, Any]) -> str:
+    """Why the job stopped, from the job or, failing that, its container or last attempt."""
+    attempt = _last_attempt(job)
+    for text in (
+        job.get("statusReason"),
+        (job.get("container") or {}).get("reason"),
+        attempt.get("statusReason"),
+        (attempt.get("container") or {}).get("reason"),
+    ):
+        if text:
+            return str(text)
+    return "no reason given"
+
+
+def exit_code(job: Mapping[str, Any]) -> int | None:
+    for container in ((job.get("container") or {}), (_last_attempt(job).get("container") or {})):
+        if container.get("exitCode") is not None:
+            return int(container["exitCode"])
+    return None
+
+
+def log_stream(job: Mapping[str, Any]) -> str | None:
+    for container in ((job.get("container") or {}), (_last_attempt(job).get("container") or {})):
+        if container.get("logStreamName"):
+            return str(container["logStreamName"])
+    return None
+
+
+def log_group(job: Mapping[str, Any], default: str) -> str:
+    """The awslogs group the job writes to: its own log configuration's, else the setting's."""
+    options = ((job.get("container") or {}).get("logConfiguration") or {}).get("options") or {}
+    return str(options.get("awslogs-group") or default)
+
+
+def failed_before_start(job: Mapping[str, Any], *, seen_running: bool) -> bool:
+    """True when the task never ran in this job, so submitting it again cannot run it twice.
+
+    A job we saw RUNNING, or one that stopped with an exit code, ran the task. Otherwise a job with no
+    ``startedAt`` never reached RUNNING; a start time with an infrastructure reason (image pull, host
+    or Spot loss, capacity) marks a container that died before the task could start.
+    """
+    if seen_running or exit_code(job) is not None:
+        return False
+    if not job.get("startedAt"):
+        return True
+    return PRE_START_REASONS.search(status_reason(job)) is not None
+
+
+def failure_info(job: Mapping[str, Any], default_log_group: str) -> str:
+    """One line for the task's failure info and event log: reason, exit code and where the logs are."""
+    code = exit_code(job)
+    stream = log_stream(job)
+    where = (
+        f"{log_group(job, default_log_group)}/{stream}" if stream else "none (the container never started)"
+    )
+    return (
+        f"AWS Batch job {job.get('jobName', '?')} ({job.get('jobId', '?')}) {job.get('status', '?')}: "
+        f"{status_reason(job)}; exit code {'none' if code is None else code}; log stream {where}"
+    )

@@ -1,0 +1,78 @@
+"""Live task logs for the Airflow UI, read from CloudWatch Logs, without remote logging configured.
+
+The API server asks the executor for the logs of a running try. The job is found by the id the
+scheduler stored (the Batch job id, or the try's pre-assigned id when the job was not yet reported
+running), else by its deterministic name, which includes the try number, so earlier tries work too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from batch_router.batch_client import BatchApiError, BatchClient
+from batch_router.executor import states
+from batch_router.executor.calls import TRY_ID_TAG
+from batch_router.executor.planning import Plan
+from batch_router.model import TaskIdentity
+
+LogResult = tuple[list[str], list[str]]  # (messages for the reader, log lines)
+
+
+def _identity(ti: Any, try_number: int) -> TaskIdentity:
+    map_index = getattr(ti, "map_index", -1)
+    return TaskIdentity(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        try_number=try_number,
+        map_index=-1 if map_index is None else int(map_index),
+    )
+
+
+def find_job_for_try(client: BatchClient, plan: Plan, ti: Any, try_number: int) -> dict[str, Any] | None:
+    """The Batch job that ran (or runs) ``try_number`` of ``ti``; the newest one if it was resubmitted."""
+    external_id = getattr(ti, "external_executor_id", None)
+    current_try = try_number == getattr(ti, "try_number", None)
+    if current_try and external_id:
+        for job in client.describe_jobs([external_id]):
+            return job
+    identity = _identity(ti, try_number)
+    candidates: list[dict[str, Any]] = []
+    for job_queue, name in plan.places(
+        identity, getattr(ti, "executor_config", None), getattr(ti, "queue", None)
+    ):
+        candidates += client.find_jobs_named(job_queue, name)
+    if current_try and external_id:
+        candidates = [
+            j for j in candidates if (j.get("tags") or {}).get(TRY_ID_TAG) == external_id
+        ] or candidates
+    if not candidates:
+        return None
+    return max(candidates, key=lambda job: job.get("createdAt") or 0)
+
+
+def read_task_log(client: BatchClient, plan: Plan, ti: Any, try_number: int) -> LogResult:
+    """(messages, lines) for the UI; problems become messages, never exceptions."""
+    try:
+        job = find_job_for_try(client, plan, ti, try_number)
+    except BatchApiError as exc:
+        return [f"batch-router could not look up the AWS Batch job of try {try_number}: {exc.reason}"], []
+    if job is None:
+        return [f"batch-router found no AWS Batch job for try {try_number} of this task"], []
+    return _read_stream(client, plan, job)
+
+
+def _read_stream(client: BatchClient, plan: Plan, job: Mapping[str, Any]) -> LogResult:
+    job_text = f"AWS Batch job {job.get('jobName')} ({job.get('jobId')}, {job.get('status')})"
+    stream = states.log_stream(job)
+    if stream is None:
+        if job.get("eksProperties"):
+            return [f"{job_text} runs on EKS, which writes no CloudWatch log stream; see the pod's logs"], []
+        return [f"{job_text} has no log stream yet (its container has not started)"], []
+    group = states.log_group(job, plan.settings.log_group)
+    try:
+        lines = client.log_lines(group, stream)
+    except BatchApiError as exc:
+        return [f"{job_text}: could not read CloudWatch Logs {group}/{stream}: {exc.reason}"], []
+    return [f"{job_text}: CloudWatch Logs {group}/{stream}"], lines

@@ -1,0 +1,141 @@
+"""Tracking jobs: failures before the task started are submitted again with a fresh token; vanished jobs
+fail; callbacks run on the default route."""
+
+from __future__ import annotations
+
+import uuid
+
+from airflow.executors.workloads import BundleInfo, ExecuteCallback
+from airflow.executors.workloads.callback import CallbackDTO, CallbackFetchMethod
+from airflow.models.callback import CallbackKey
+from airflow.utils.state import CallbackState, TaskInstanceState
+from batch_world import BatchWorld, Faults
+from executor_kit import Recorder, drive, events, make_workload, queue_all
+
+from batch_router.executor import BatchRouterExecutor
+
+
+def _token_of(world: BatchWorld, job_id: str) -> str:
+    import json
+
+    return json.loads(world.describe(job_id)["container"]["command"][-1])["token"]
+
+
+def test_a_job_that_failed_before_the_task_started_is_submitted_again_with_a_fresh_token(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload(token="token-signed-at-queue-time")
+    queue_all(executor, workload)
+    first = drive(executor, lambda: world.job_ids())[0]
+    world.fail(first, "CannotPullContainerError: pull access denied for apache/airflow", started=False)
+    second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
+
+    assert _token_of(world, first) == "token-signed-at-queue-time"
+    assert _token_of(world, second) not in ("", "token-signed-at-queue-time")
+    assert world.describe(second)["jobName"] == world.describe(first)["jobName"]
+    assert world.describe(second)["tags"]["batch-router:try-id"] == workload.ti.external_executor_id
+    [(event, extra)] = events(executor, workload.ti.key)
+    assert event == "batch-router: resubmitting"
+    assert "CannotPullContainerError" in extra
+
+
+def test_a_host_lost_while_starting_counts_as_before_start(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    first = drive(executor, lambda: world.job_ids())[0]
+    world.fail(first, "Host EC2 (instance i-0abc) terminated.", started=False)
+
+    drive(executor, lambda: len(world.job_ids()) == 2)
+
+
+def test_a_resubmitted_try_that_keeps_failing_before_start_fails_after_max_submit_job_attempts(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    recorder = Recorder(executor)
+    failed: set[str] = set()
+
+    def fail_new_jobs() -> bool:
+        for job_id in set(world.job_ids()) - failed:
+            failed.add(job_id)
+            world.fail(job_id, "ResourceInitializationError: unable to pull secrets", started=False)
+        return TaskInstanceState.FAILED in recorder.states(workload.ti.key)
+
+    drive(executor, fail_new_jobs)
+
+    assert len(world.job_ids()) == 3
+    (info,) = recorder.info(workload.ti.key)
+    assert "ResourceInitializationError" in info and "MAX_SUBMIT_JOB_ATTEMPTS=3 used up" in info
+
+
+def test_a_job_seen_running_that_fails_is_not_submitted_again(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    recorder = Recorder(executor)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.run(job_id)
+    drive(executor, lambda: recorder.states(workload.ti.key))
+    world.fail(job_id, "Host EC2 (instance i-0abc) terminated.", started=True)
+    drive(executor, lambda: TaskInstanceState.FAILED in recorder.states(workload.ti.key))
+
+    assert faults.count("SubmitJob") == 1
+
+
+def test_a_job_batch_no_longer_knows_fails_with_that_reason(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    recorder = Recorder(executor)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.forget(job_id)
+    drive(executor, lambda: TaskInstanceState.FAILED in recorder.states(workload.ti.key))
+
+    (info,) = recorder.info(workload.ti.key)
+    assert f"AWS Batch no longer knows job {job_id}" in info
+    assert events(executor, workload.ti.key)[0][0] == "batch-router: job vanished"
+
+
+def test_waiting_statuses_report_nothing(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    recorder = Recorder(executor)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    for status in ("PENDING", "RUNNABLE", "STARTING"):
+        world.move(job_id, status)
+        polls = faults.count("DescribeJobs")
+        drive(executor, lambda polls=polls: faults.count("DescribeJobs") >= polls + 2)
+
+    assert recorder.states(workload.ti.key) == []
+
+
+def test_callbacks_run_as_jobs_on_the_default_route(executor: BatchRouterExecutor, world: BatchWorld) -> None:
+    callback_id = str(uuid.uuid4())
+    workload = ExecuteCallback(
+        callback=CallbackDTO(
+            id=callback_id,
+            fetch_method=CallbackFetchMethod.IMPORT_PATH,
+            data={"path": "alerts.notify_on_call", "kwargs": {}},
+        ),
+        dag_rel_path="dags/etl.py",
+        token="t",
+        log_path=f"executor_callbacks/etl/run/{callback_id}",
+        bundle_info=BundleInfo(name="dags-folder"),
+    )
+    executor.queue_workload(workload, session=None)  # type: ignore[arg-type]
+    recorder = Recorder(executor)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.succeed(job_id)
+    drive(executor, lambda: recorder.states(CallbackKey(id=callback_id)))
+
+    job = world.describe(job_id)
+    assert job["jobQueue"].endswith("/airflow-fargate")
+    assert job["container"]["command"][-1] == workload.model_dump_json()
+    assert CallbackState.SUCCESS in recorder.states(CallbackKey(id=callback_id))

@@ -1,0 +1,120 @@
+"""Live task logs from CloudWatch for the UI, and per-route metrics through Airflow's stats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from airflow._shared.observability.metrics import stats
+from batch_world import BatchWorld, Faults
+from executor_kit import drive, make_workload, queue_all, task_instance
+
+from batch_router.executor import BatchRouterExecutor
+
+
+def test_task_log_returns_the_jobs_cloudwatch_lines_found_by_job_id(
+    executor: BatchRouterExecutor, world: BatchWorld, default_route: str
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.run(job_id, ["starting task", "extracted 42 rows"])
+    reader = BatchRouterExecutor()  # the API server loads its own, never started, executor
+
+    messages, lines = reader.get_task_log(task_instance(workload, external_executor_id=job_id), 1)
+
+    assert lines == ["starting task", "extracted 42 rows"]
+    assert f"/aws/batch/job/airflow-task/default/{job_id}" in messages[0]
+
+
+def test_task_log_finds_the_job_by_name_when_only_the_try_id_is_known(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.run(job_id, ["hello from batch"])
+
+    ti = task_instance(workload, external_executor_id=workload.ti.external_executor_id)
+    _, lines = BatchRouterExecutor().get_task_log(ti, 1)
+
+    assert lines == ["hello from batch"]
+
+
+def test_task_log_explains_instead_of_raising_when_aws_fails(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    faults.error("*", "ServerException", 500, times=100)
+
+    messages, lines = BatchRouterExecutor().get_task_log(task_instance(workload, external_executor_id="x"), 1)
+
+    assert lines == []
+    assert "ServerException" in messages[0]
+
+
+def test_task_log_says_so_when_the_container_has_not_started(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+
+    messages, lines = BatchRouterExecutor().get_task_log(
+        task_instance(workload, external_executor_id=job_id), 1
+    )
+
+    assert lines == []
+    assert "no log stream yet" in messages[0]
+
+
+class _Backend:
+    """A stats backend (Airflow's own factory seam) that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any, Any]] = []
+
+    def incr(self, stat: str, count: int = 1, rate: float = 1, *, tags: Any = None) -> None:
+        self.sent.append(("incr", stat, count, tags))
+
+    def gauge(
+        self, stat: str, value: float, rate: float = 1, delta: bool = False, *, tags: Any = None
+    ) -> None:
+        self.sent.append(("gauge", stat, value, tags))
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+@pytest.fixture
+def sent_metrics(executor: BatchRouterExecutor) -> Iterator[_Backend]:
+    backend = _Backend()
+    stats.initialize(factory=lambda: backend, export_legacy_names=False)
+    yield backend
+    stats.initialize(factory=lambda: _Backend(), export_legacy_names=False)
+
+
+def test_per_route_counters_for_submitted_running_succeeded_and_throttled(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, sent_metrics: _Backend
+) -> None:
+    faults.error("SubmitJob", "TooManyRequestsException", 429)
+    queue_all(executor, make_workload())
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.run(job_id)
+    drive(executor, lambda: executor.event_buffer)
+    world.succeed(job_id)
+    drive(executor, lambda: ("incr", "batch_router.succeeded.default", 1, None) in sent_metrics.sent)
+
+    counters = {stat for kind, stat, _, _ in sent_metrics.sent if kind == "incr"}
+    for name in ("submitted", "running", "succeeded", "throttled"):
+        assert f"batch_router.{name}.default" in counters
+        assert ("incr", f"batch_router.{name}", 1, {"route": "default"}) in sent_metrics.sent
+
+
+def test_per_route_gauges_count_jobs_waiting_in_batch(
+    executor: BatchRouterExecutor, world: BatchWorld, sent_metrics: _Backend
+) -> None:
+    queue_all(executor, make_workload(task_id="a"), make_workload(task_id="b"))
+    drive(executor, lambda: len(world.job_ids()) == 2)
+    drive(executor, lambda: ("gauge", "batch_router.jobs.queued.default", 2.0, None) in sent_metrics.sent)

@@ -1,0 +1,91 @@
+"""Polling: DescribeJobs only for unfinished jobs, at most 100 ids a call, never empty, once per
+POLL_INTERVAL; the scheduler's heartbeat never waits on AWS."""
+
+from __future__ import annotations
+
+import time
+
+from batch_world import BatchWorld, Faults
+from executor_kit import drive, make_workload, queue_all
+
+from batch_router.executor import BatchRouterExecutor
+
+
+def test_describe_jobs_asks_about_at_most_100_jobs_per_call_and_covers_them_all(
+    default_route: str, world: BatchWorld, faults: Faults
+) -> None:
+    executor = BatchRouterExecutor(parallelism=400)
+    executor.start()
+    try:
+        queue_all(executor, *(make_workload(task_id=f"task-{i}") for i in range(230)))
+        drive(executor, lambda: len(world.job_ids()) == 230, timeout=60)
+        rounds_before = len(faults.params("DescribeJobs"))
+        drive(executor, lambda: len(faults.params("DescribeJobs")) >= rounds_before + 6)
+    finally:
+        executor.end()
+
+    sizes = [len(p["jobs"]) for p in faults.params("DescribeJobs")[rounds_before:]]
+    assert max(sizes) <= 100
+    assert min(sizes) >= 1
+    polled = {job_id for p in faults.params("DescribeJobs")[rounds_before:] for job_id in p["jobs"]}
+    assert polled == set(world.job_ids())
+
+
+def test_finished_jobs_are_not_polled_and_nothing_is_polled_without_jobs(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    queue_all(executor, make_workload())
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.succeed(job_id)
+    drive(executor, lambda: executor.event_buffer)
+    polls = faults.count("DescribeJobs")
+    for _ in range(50):
+        executor.heartbeat()
+        time.sleep(0.005)
+
+    assert faults.count("DescribeJobs") == polls
+    assert all(p["jobs"] for p in faults.params("DescribeJobs"))
+
+
+def test_polls_are_paced_by_poll_interval_however_often_the_scheduler_heartbeats(
+    world: BatchWorld, faults: Faults, default_route: str, set_option
+) -> None:
+    set_option(poll_interval=0.25)
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        queue_all(executor, make_workload())
+        drive(executor, lambda: faults.count("DescribeJobs") >= 1)
+        start, polls, beats = time.monotonic(), faults.count("DescribeJobs"), 0
+        while time.monotonic() - start < 1.0:
+            executor.heartbeat()
+            beats += 1
+            time.sleep(0.002)
+        rounds = faults.count("DescribeJobs") - polls
+    finally:
+        executor.end()
+
+    assert beats > 100
+    assert 2 <= rounds <= 5  # one per 0.25 s in a second, with a little slack for timing
+
+
+def test_heartbeat_returns_quickly_while_every_aws_call_takes_a_second(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    queue_all(executor, make_workload(task_id="warm-up"))  # first planning loads models: CPU, not AWS
+    drive(executor, lambda: world.job_ids())
+    faults.delay = 1.0
+    queue_all(executor, *(make_workload(task_id=f"task-{i}") for i in range(8)))
+    slowest = 0.0
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        executor.heartbeat()
+        slowest = max(slowest, time.monotonic() - began)
+        time.sleep(0.01)
+    submitted = len(world.job_ids()) - 1
+    faults.delay = 0.0
+    time.sleep(1.1)  # let the calls under way finish while moto is still there
+
+    assert submitted >= 4  # the work did get done, on the pool
+    assert slowest < 0.25

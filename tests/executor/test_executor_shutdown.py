@@ -1,0 +1,134 @@
+"""Revoke, end and terminate: a revoked job never runs on its dead token; end() leaves jobs to the next
+scheduler and returns at once; terminate() stops every job it owns."""
+
+from __future__ import annotations
+
+import time
+
+from airflow.utils.state import TaskInstanceState
+from batch_world import BatchWorld, Faults
+from executor_kit import Recorder, drive, make_workload, queue_all, task_instance
+
+from batch_router.executor import BatchRouterExecutor
+from batch_router.executor.core import REVOKE_REASON, TERMINATE_REASON
+
+
+def test_revoking_a_waiting_job_cancels_it_and_forgets_the_task_without_events(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.move(job_id, "RUNNABLE")
+    recorder = Recorder(executor)
+
+    executor.revoke_task(ti=task_instance(workload, external_executor_id=workload.ti.external_executor_id))
+    drive(executor, lambda: world.stopped(job_id))
+
+    assert world.stopped(job_id) == REVOKE_REASON
+    assert faults.count("CancelJob") == 1 and faults.count("TerminateJob") == 0
+    assert workload.ti.key not in executor.running
+    assert recorder() == []
+    assert not executor._task_event_logs
+
+
+def test_revoking_a_started_job_terminates_it(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.move(job_id, "STARTING")
+
+    executor.revoke_task(ti=task_instance(workload, external_executor_id=job_id))
+    drive(executor, lambda: world.stopped(job_id))
+
+    assert faults.count("TerminateJob") == 1 and faults.count("CancelJob") == 0
+
+
+def test_revoking_while_the_submit_is_under_way_stops_the_job_it_makes(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    faults.delay = 0.3
+    workload = make_workload()
+    queue_all(executor, workload)
+    drive(executor, lambda: faults.count("SubmitJob"))
+    executor.revoke_task(ti=task_instance(workload, external_executor_id=workload.ti.external_executor_id))
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    faults.delay = 0.0
+    drive(executor, lambda: world.stopped(job_id))
+
+    assert world.stopped(job_id) == REVOKE_REASON
+
+
+def test_revoke_never_raises_even_when_aws_fails_or_the_task_is_unknown(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    drive(executor, lambda: world.job_ids())
+    faults.error("*", "ServerException", 500, times=100)
+
+    executor.revoke_task(ti=task_instance(workload, external_executor_id=None))
+    executor.revoke_task(ti=task_instance(make_workload(task_id="never-queued"), external_executor_id=None))
+    for _ in range(20):
+        executor.heartbeat()
+
+    assert workload.ti.key not in executor.running
+
+
+def test_end_returns_at_once_and_leaves_running_jobs_alone(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.run(job_id)
+    faults.delay = 1.0  # calls under way must not hold end() up either
+    executor.heartbeat()
+
+    began = time.monotonic()
+    executor.end()
+    elapsed = time.monotonic() - began
+    faults.delay = 0.0
+    time.sleep(1.1)
+
+    assert elapsed < 0.5
+    assert world.stopped(job_id) is None
+    assert world.describe(job_id)["status"] == "RUNNING"
+
+
+def test_terminate_stops_every_job_it_owns_and_submits_nothing_more(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    running, waiting, unsent = (
+        make_workload(task_id="a"),
+        make_workload(task_id="b"),
+        make_workload(task_id="c"),
+    )
+    queue_all(executor, running, waiting)
+    jobs = drive(executor, lambda: len(world.job_ids()) == 2 and world.job_ids())
+    world.run(jobs[0])
+    drive(executor, lambda: executor.event_buffer)
+    queue_all(executor, unsent)
+
+    executor.terminate()
+    for _ in range(10):
+        executor.heartbeat()
+
+    assert {world.stopped(j) for j in jobs} == {TERMINATE_REASON}
+    assert faults.count("TerminateJob") == 2
+    assert len(world.job_ids()) == 2
+
+
+def test_a_heartbeat_after_end_does_nothing_and_raises_nothing(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    executor.end()
+    queue_all(executor, make_workload())
+    recorder = Recorder(executor)
+    for _ in range(5):
+        executor.heartbeat()
+
+    assert world.job_ids() == []
+    assert TaskInstanceState.FAILED not in [s for _, s, _ in recorder()]

@@ -1,0 +1,126 @@
+"""Start-up: settings and routes come from Airflow's configuration; the health check names each route
+that cannot run jobs and stops the scheduler."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from batch_world import BatchWorld
+
+from batch_router.errors import ConfigError
+from batch_router.executor import BatchRouterExecutor
+
+
+def _routes(*routes: dict[str, str]) -> str:
+    return json.dumps({"version": 1, "routes": list(routes)})
+
+
+def test_start_fails_naming_the_route_whose_job_queue_does_not_exist(
+    world: BatchWorld, set_option: Callable[..., None]
+) -> None:
+    set_option(
+        job_queue="typo-queue", job_definition=world.job_definition("airflow-task"), region_name="us-east-1"
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        BatchRouterExecutor().start()
+
+    assert "route 'default'" in str(raised.value)
+    assert "job queue 'typo-queue' does not exist" in str(raised.value)
+
+
+def test_start_fails_when_a_fargate_route_sits_on_ec2_compute(
+    world: BatchWorld, set_option: Callable[..., None]
+) -> None:
+    set_option(
+        routes=_routes(
+            {
+                "name": "small",
+                "compute": "fargate",
+                "job_queue": world.queue("fg"),
+                "job_definition": world.job_definition("fg-def"),
+            },
+            {
+                "name": "gpu",
+                "compute": "fargate",
+                "job_queue": world.queue("ec2", compute="EC2"),
+                "job_definition": world.job_definition("ec2-def", fargate=False),
+            },
+        ),
+        region_name="us-east-1",
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        BatchRouterExecutor().start()
+
+    text = str(raised.value)
+    assert "route 'gpu'" in text and "EC2 on ECS, but the route says compute: fargate" in text
+    assert "route 'small'" not in text
+
+
+def test_start_fails_when_a_job_queue_is_disabled(world: BatchWorld, set_option: Callable[..., None]) -> None:
+    set_option(
+        job_queue=world.queue("off", state="DISABLED"),
+        job_definition=world.job_definition("airflow-task"),
+        region_name="us-east-1",
+    )
+
+    with pytest.raises(ConfigError, match="job queue 'off' is DISABLED, not ENABLED"):
+        BatchRouterExecutor().start()
+
+
+def test_start_fails_when_a_job_definition_is_missing_or_inactive(
+    world: BatchWorld, set_option: Callable[..., None]
+) -> None:
+    world.batch.deregister_job_definition(jobDefinition=world.job_definition("retired") + ":1")
+    set_option(
+        routes=_routes(
+            {"name": "a", "compute": "fargate", "job_queue": world.queue("q1"), "job_definition": "retired"},
+            {"name": "b", "compute": "fargate", "job_queue": "q1", "job_definition": "never-registered"},
+        ),
+        region_name="us-east-1",
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        BatchRouterExecutor().start()
+
+    text = str(raised.value)
+    assert "route 'a'" in text and "job definition 'retired'" in text
+    assert "route 'b'" in text and "job definition 'never-registered' does not exist" in text
+
+
+def test_the_health_check_can_be_turned_off(world: BatchWorld, set_option: Callable[..., None]) -> None:
+    set_option(
+        job_queue="typo-queue",
+        job_definition="nothing",
+        region_name="us-east-1",
+        check_health_on_startup=False,
+    )
+    executor = BatchRouterExecutor()
+
+    executor.start()
+    executor.end()
+
+
+def test_start_fails_with_the_settings_problem_when_no_queue_is_configured(world: BatchWorld) -> None:
+    with pytest.raises(ConfigError, match="JOB_QUEUE"):
+        BatchRouterExecutor().start()
+
+
+def test_settings_are_read_for_the_executors_team(
+    world: BatchWorld, set_option: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_option(
+        job_queue="wrong-team-queue",
+        job_definition=world.job_definition("airflow-task"),
+        region_name="us-east-1",
+    )
+    monkeypatch.setenv("AIRFLOW__CORE__MULTI_TEAM", "True")
+    monkeypatch.setenv("AIRFLOW__TEAM_A___AWS_BATCH_EXECUTOR__JOB_QUEUE", world.queue("team-a-queue"))
+    monkeypatch.setenv("AIRFLOW__TEAM_A___AWS_BATCH_EXECUTOR__JOB_DEFINITION", "airflow-task")
+
+    executor = BatchRouterExecutor(team_name="team_a")
+    executor.start()  # the health check would fail on the global queue, which does not exist
+    executor.end()
