@@ -42,9 +42,7 @@ TERMINAL_BATCH_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
 def executor_env(routes_file: Path, region: str = "us-east-1", poll_interval: float = 1.0) -> dict[str, str]:
     """The executor's settings for a local run: the route table, and polling fast enough for a demo.
 
-    The start-up health check stays off: moto does not keep a compute environment's
-    ``eksConfiguration``, so against the local Batch the check would call the EKS route's environment
-    ECS and refuse to start.
+    The start-up health check is on, as it should be in production: the local Batch answers it like AWS.
     """
     prefix = "AIRFLOW__AWS_BATCH_EXECUTOR__"
     return {
@@ -52,7 +50,7 @@ def executor_env(routes_file: Path, region: str = "us-east-1", poll_interval: fl
         f"{prefix}ROUTES_FILE": str(routes_file),
         f"{prefix}REGION_NAME": region,
         f"{prefix}POLL_INTERVAL": str(poll_interval),
-        f"{prefix}CHECK_HEALTH_ON_STARTUP": "False",
+        f"{prefix}CHECK_HEALTH_ON_STARTUP": "True",
         f"{prefix}MAX_SUBMIT_JOB_ATTEMPTS": "3",
         f"{prefix}JOB_NAME": "batch-router-demo",
     }

@@ -20,7 +20,7 @@ import boto3
 from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.errors import BatchRouterError
-from batch_router.local import runner
+from batch_router.local import eks_environments, runner
 from batch_router.local.moto_server import HOST, MotoHttpServer
 from batch_router.local.provision import provision
 from batch_router.model import RouteTable
@@ -147,6 +147,7 @@ class LocalBatch:
                 )
             )
             runner.install(self._runtime)
+            eks_environments.install()
             server.start()
             atexit.register(self.stop)
             if self.table is not None:
@@ -170,6 +171,7 @@ class LocalBatch:
                 self._runtime.stop_all()
         finally:
             runner.uninstall()
+            eks_environments.uninstall()
             moto_api_backend.reset()
             if self._temp_dir is not None:
                 shutil.rmtree(self._temp_dir, ignore_errors=True)

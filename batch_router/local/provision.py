@@ -158,7 +158,7 @@ def compute_environment_request(name: str, compute: Compute, network: Network, r
         "computeResources": resources,
     }
     if compute == "eks":
-        # moto accepts this but neither stores nor returns it; real Batch needs it for EKS.
+        # moto alone drops this; local/eks_environments.py makes it stored and returned, as on AWS.
         request["eksConfiguration"] = {
             "eksClusterArn": f"arn:aws:eks:{region}:123456789012:cluster/{EKS_CLUSTER}",
             "kubernetesNamespace": "default",
