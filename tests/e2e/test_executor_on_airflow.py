@@ -211,7 +211,14 @@ def test_task_whose_job_is_terminated_ends_failed(terminated_run: FinishedRun) -
 
 
 def test_termination_reason_is_visible_in_airflow(stack: AirflowStack, terminated_run: FinishedRun) -> None:
-    assert TERMINATE_REASON in event_texts(stack, terminated_run, "sleeps")
+    # The task process may record its own failure (it gets SIGTERM) before the executor's next poll
+    # sees the FAILED job, so the executor's event with the reason can land a few seconds after the run.
+    deadline = time.monotonic() + 30
+    texts = event_texts(stack, terminated_run, "sleeps")
+    while TERMINATE_REASON not in texts and time.monotonic() < deadline:
+        time.sleep(0.5)
+        texts = event_texts(stack, terminated_run, "sleeps")
+    assert TERMINATE_REASON in texts
 
 
 # ---------------------------------------------------------------- an invalid exec_config
