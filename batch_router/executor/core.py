@@ -11,7 +11,6 @@ sent again, and a scheduler that died between submitting and reporting can still
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -26,6 +25,7 @@ from batch_router.executor import calls, states
 from batch_router.executor.adoption import UNKNOWN_ROUTE, find_adoptable
 from batch_router.executor.health import check_routes
 from batch_router.executor.metrics import ExecutorMetrics
+from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import Plan
 from batch_router.executor.task_logs import read_task_log
 from batch_router.executor.tracker import Stage, Tracker, TryRecord
@@ -76,10 +76,7 @@ class BatchRouterExecutor(BaseExecutor):
         self._stopping = False
         self._polls_in_flight = 0
         self._last_poll_at = float("-inf")
-        self._throttled_until = 0.0
-        self._throttle_streak = 0
-        self._credentials_until = 0.0
-        self._credentials_streak = 0
+        self._pacing = Pacing(self.RETRY_BASE_SECONDS, self.RETRY_MAX_SECONDS)
         self._metrics = ExecutorMetrics(self.team_name)
 
     # -- life cycle ------------------------------------------------------------------------------------
@@ -247,17 +244,10 @@ class BatchRouterExecutor(BaseExecutor):
             except Exception:
                 self.log.exception("batch-router: could not apply the result of an AWS call")
 
-    def _paused(self, now: float) -> bool:
-        return now < max(self._throttled_until, self._credentials_until)
-
-    def _backoff(self, n: int) -> float:
-        delay = min(self.RETRY_MAX_SECONDS, self.RETRY_BASE_SECONDS * 2 ** max(n - 1, 0))
-        return float(delay * random.uniform(0.5, 1.0))
-
     # -- submitting ------------------------------------------------------------------------------------
 
     def _dispatch_submits(self, now: float) -> None:
-        if self._paused(now) or self._plan is None:
+        if self._pacing.paused(now) or self._plan is None:
             return
         room = self._plan.settings.api_concurrency - self._tracker.in_flight()
         for record in self._tracker.due(now, room):
@@ -287,7 +277,7 @@ class BatchRouterExecutor(BaseExecutor):
                 self._stop(outcome.job_id)
             return
         if outcome.job_id is not None:
-            self._credentials_streak = self._throttle_streak = 0
+            self._pacing.recovered()
             status = (outcome.job or {}).get("status")
             self._tracker.attach_job(record, outcome.job_id, status=str(status) if status else None)
             if outcome.job is None:
@@ -321,26 +311,24 @@ class BatchRouterExecutor(BaseExecutor):
         now = time.monotonic()
         record.stage = Stage.PENDING
         if error.kind is ErrorKind.THROTTLED:
-            self._throttled(now)
-            record.next_attempt_at = self._throttled_until
+            record.next_attempt_at = self._throttled(now)
             self._metrics.count("throttled", record.route)
             return
         if error.kind is ErrorKind.CREDENTIALS:
-            self._credentials_failed(now, error)
-            record.next_attempt_at = self._credentials_until
+            record.next_attempt_at = self._credentials_failed(now, error)
             return
         if error.kind is ErrorKind.PERMANENT:
             self._finish_failed(record, "batch-router: SubmitJob refused", error.reason)
             return
         record.last_error = error.reason
         if not submitting:  # a failed look-up: retry it, it costs the task nothing
-            record.next_attempt_at = now + self._backoff(1)
+            record.next_attempt_at = now + self._pacing.backoff(1)
             return
         record.attempts += 1
         if error.kind is ErrorKind.OUTCOME_UNKNOWN:
             record.lookup_first = True
         if record.attempts < self._max_attempts:
-            record.next_attempt_at = now + self._backoff(record.attempts)
+            record.next_attempt_at = now + self._pacing.backoff(record.attempts)
             self._metrics.count("retried", record.route)
             self.log.warning(
                 "batch-router: SubmitJob for %s failed (attempt %d of %d), retrying: %s",
@@ -359,30 +347,27 @@ class BatchRouterExecutor(BaseExecutor):
                 f"gave up after {record.attempts} attempts: {error.reason}",
             )
 
-    def _throttled(self, now: float) -> None:
-        self._throttle_streak += 1
-        self._throttled_until = max(self._throttled_until, now + self._backoff(self._throttle_streak))
-        self.log.warning(
-            "batch-router: AWS Batch is throttling; pausing calls for %.1fs",
-            self._throttled_until - now,
-        )
+    def _throttled(self, now: float) -> float:
+        until = self._pacing.throttled(now)
+        self.log.warning("batch-router: AWS Batch is throttling; pausing calls for %.1fs", until - now)
+        return until
 
-    def _credentials_failed(self, now: float, error: BatchApiError) -> None:
-        self._credentials_streak += 1
-        self._credentials_until = now + self._backoff(self._credentials_streak)
+    def _credentials_failed(self, now: float, error: BatchApiError) -> float:
+        until = self._pacing.credentials_failed(now)
         self.log.error(
             "batch-router: AWS credentials are missing or expired (%s). Nothing is lost: queued work "
             "is kept and retried with freshly loaded credentials in %.0fs.",
             error.reason,
-            self._credentials_until - now,
+            until - now,
         )
         if self._client is not None:
             self._client.reset()
+        return until
 
     # -- polling ---------------------------------------------------------------------------------------
 
     def _dispatch_poll(self, now: float) -> None:
-        if self._plan is None or self._polls_in_flight or self._paused(now):
+        if self._plan is None or self._polls_in_flight or self._pacing.paused(now):
             return
         if now - self._last_poll_at < self._plan.settings.poll_interval:
             return
@@ -408,7 +393,7 @@ class BatchRouterExecutor(BaseExecutor):
                     "batch-router: DescribeJobs failed, polling again later: %s", result.error.reason
                 )
             return
-        self._credentials_streak = self._throttle_streak = 0
+        self._pacing.recovered()
         seen: set[str] = set()
         for job in result.jobs:
             job_id = str(job.get("jobId"))
@@ -481,7 +466,8 @@ class BatchRouterExecutor(BaseExecutor):
         record.workload, record.request = workload, built.kwargs
         record.job_queue, record.job_name = str(built.kwargs["jobQueue"]), str(built.kwargs["jobName"])
         record.submit_if_missing, record.lookup_first = True, False
-        self._tracker.detach_job(record, next_attempt_at=time.monotonic() + self._backoff(record.attempts))
+        due = time.monotonic() + self._pacing.backoff(record.attempts)
+        self._tracker.detach_job(record, next_attempt_at=due)
         self._metrics.count("retried", record.route)
         self.log_task_event(
             event="batch-router: resubmitting",

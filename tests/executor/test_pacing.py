@@ -1,0 +1,46 @@
+"""Pacing: how long the executor holds its AWS calls after throttling and credential failures."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batch_router.executor.pacing import Pacing
+
+
+@given(st.integers(min_value=1, max_value=60))
+def test_backoff_grows_but_never_passes_the_cap(n: int) -> None:
+    pacing = Pacing(base_seconds=2.0, max_seconds=120.0)
+    delay = pacing.backoff(n)
+    assert 0.5 * min(120.0, 2.0 * 2 ** (n - 1)) <= delay <= min(120.0, 2.0 * 2 ** (n - 1))
+
+
+def test_throttling_pauses_every_call_until_the_returned_time() -> None:
+    pacing = Pacing(base_seconds=10.0, max_seconds=10.0)
+    until = pacing.throttled(now=100.0)
+    assert 105.0 <= until <= 110.0
+    assert pacing.paused(until - 0.01)
+    assert not pacing.paused(until)
+
+
+def test_throttling_in_a_row_pauses_longer_each_time() -> None:
+    pacing = Pacing(base_seconds=1.0, max_seconds=1000.0)
+    first = pacing.throttled(now=0.0)
+    second = pacing.throttled(now=first) - first
+    third = pacing.throttled(now=first + second) - (first + second)
+    assert third >= 2.0 > first  # streak 3 waits at least 0.5 * 4 s; streak 1 at most 1 s
+
+
+def test_a_successful_call_resets_the_streak() -> None:
+    pacing = Pacing(base_seconds=1.0, max_seconds=1000.0)
+    for _ in range(5):
+        pacing.throttled(now=0.0)
+    pacing.recovered()
+    assert pacing.throttled(now=1000.0) <= 1001.0
+
+
+def test_credential_failures_pause_calls_too() -> None:
+    pacing = Pacing(base_seconds=4.0, max_seconds=4.0)
+    until = pacing.credentials_failed(now=0.0)
+    assert pacing.paused(until / 2)
+    assert not pacing.paused(until)
