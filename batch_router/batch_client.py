@@ -28,6 +28,7 @@ from botocore.exceptions import (
     ParamValidationError,
     PartialCredentialsError,
 )
+from botocore.retries.bucket import Clock, TokenBucket
 
 from batch_router.errors import BatchRouterError
 
@@ -146,12 +147,22 @@ class BatchClient:
     Every method raises only ``BatchApiError``.
     """
 
-    def __init__(self, *, aws_conn_id: str | None, region_name: str | None, retry_mode: str = "adaptive"):
+    def __init__(
+        self,
+        *,
+        aws_conn_id: str | None,
+        region_name: str | None,
+        retry_mode: str = "adaptive",
+        submit_rate_limit: float = 0.0,
+    ):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.retry_mode = retry_mode
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        # SubmitJob has a fixed per-account quota (50/s); sending at that rate from the start keeps
+        # every thread's calls under it instead of learning it from throttling answers.
+        self.submit_bucket = TokenBucket(submit_rate_limit, Clock()) if submit_rate_limit > 0 else None
 
     # -- clients -------------------------------------------------------------------------------------
 
@@ -174,8 +185,12 @@ class BatchClient:
             ).conn
         from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
 
-        if purpose == "submit":  # one attempt, no client-side rate limiter: the executor paces submits
-            config = self._config(max_attempts=1, mode="standard")
+        if purpose == "submit":
+            # One attempt: botocore would retry a read timeout, and a SubmitJob that timed out may
+            # already have made a job (the executor looks before it submits again). With no fixed
+            # rate, adaptive mode's client-side limiter paces SubmitJob once AWS starts throttling.
+            mode = "standard" if self.submit_bucket is not None else "adaptive"
+            config = self._config(max_attempts=1, mode=mode)
         else:
             config = self._config(max_attempts=READ_MAX_ATTEMPTS, mode=self.retry_mode)
         return BatchClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config).conn
@@ -202,6 +217,8 @@ class BatchClient:
 
     def submit_job(self, request: Mapping[str, Any]) -> str:
         """Submit once, without botocore retries; the new job's id."""
+        if self.submit_bucket is not None:
+            self.submit_bucket.acquire()  # blocks this API thread, never the scheduler's
         response = self._call("submit", "SubmitJob", lambda c: c.submit_job(**request))
         return str(response["jobId"])
 

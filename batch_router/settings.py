@@ -153,6 +153,8 @@ class ExecutorSettings(BaseSettings):
     routes: dict[str, Any] | None = None
     poll_interval: float = Field(default=5.0, gt=0)
     api_concurrency: int = Field(default=4, ge=1, le=64)
+    # AWS Batch allows 50 SubmitJob calls per second per account and Region (a fixed quota).
+    submit_rate_limit: float = Field(default=50.0, ge=0)
     log_group: str = "/aws/batch/job"
     default_queue: str = "default"
 

@@ -11,6 +11,7 @@ sent again, and a scheduler that died between submitting and reporting can still
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -65,6 +66,12 @@ class BatchRouterExecutor(BaseExecutor):
     ADOPT_TIMEOUT_SECONDS: ClassVar[float] = 120.0
     TERMINATE_TIMEOUT_SECONDS: ClassVar[float] = 20.0
     VANISHED_AFTER_POLLS: ClassVar[int] = 2  # DescribeJobs rounds in a row without the job
+    # Planning (routing, building, validating a request) is CPU work on the scheduler thread: at most
+    # this long per heartbeat, the rest on the next one, so queueing 5,000 tasks never holds the loop.
+    PLAN_BUDGET_SECONDS: ClassVar[float] = 0.01
+    # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
+    # heartbeats (the scheduler may loop only every few seconds), few enough to react to throttling.
+    SUBMIT_PIPELINE_DEPTH: ClassVar[int] = 500
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -72,10 +79,12 @@ class BatchRouterExecutor(BaseExecutor):
         self._client: BatchClient | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._tracker = Tracker()
+        self._unplanned: dict[WorkloadKey, Workload] = {}  # accepted, not yet planned; in arrival order
         self._calls: list[tuple[Future[Any], Callable[[Any], None]]] = []
         self._stopping = False
         self._polls_in_flight = 0
         self._last_poll_at = float("-inf")
+        self._throttled_submits = 0
         self._pacing = Pacing(self.RETRY_BASE_SECONDS, self.RETRY_MAX_SECONDS)
         self._metrics = ExecutorMetrics(self.team_name)
 
@@ -95,6 +104,11 @@ class BatchRouterExecutor(BaseExecutor):
             max_workers=plan.settings.api_concurrency, thread_name_prefix="batch-router-api"
         )
         self._stopping = False
+        # What the scheduler has loaded by now (Airflow, providers, botocore models: ~200,000 objects)
+        # lives as long as the process. Moving it out of the collector's reach keeps every later full
+        # collection, which may fall in any heartbeat, from scanning it again (100-200 ms each here).
+        gc.collect()
+        gc.freeze()
         self.log.info(
             "batch-router started: %d route(s) from %s, %d API threads, polling every %ss",
             len(plan.table.routes),
@@ -108,7 +122,11 @@ class BatchRouterExecutor(BaseExecutor):
             self._plan = Plan.load(self.conf)
         if self._client is None:
             settings = self._plan.settings
-            self._client = BatchClient(aws_conn_id=settings.aws_conn_id, region_name=settings.region_name)
+            self._client = BatchClient(
+                aws_conn_id=settings.aws_conn_id,
+                region_name=settings.region_name,
+                submit_rate_limit=settings.submit_rate_limit,
+            )
         return self._plan, self._client
 
     @property
@@ -118,6 +136,7 @@ class BatchRouterExecutor(BaseExecutor):
     def end(self) -> None:
         """Stop submitting and return at once; jobs keep running in Batch and stay adoptable."""
         try:
+            gc.unfreeze()
             self._stopping = True
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
@@ -175,9 +194,22 @@ class BatchRouterExecutor(BaseExecutor):
                     self.log.error("batch-router cannot run %s workloads", type(workload).__name__)
                     continue
                 self.running.add(key)
+                self._unplanned[key] = workload
+            except Exception as exc:
+                self._fail_now(key, "batch-router could not accept the task", f"{type(exc).__name__}: {exc}")
+
+    def _plan_accepted(self, budget_seconds: float) -> None:
+        """Plan accepted workloads, oldest first, until the budget is spent (always at least one)."""
+        deadline = time.monotonic() + budget_seconds
+        while self._unplanned:
+            key = next(iter(self._unplanned))
+            workload = self._unplanned.pop(key)
+            try:
                 self._accept(workload)
             except Exception as exc:
                 self._fail_now(key, "batch-router could not accept the task", f"{type(exc).__name__}: {exc}")
+            if time.monotonic() >= deadline:
+                break
 
     def _accept(self, workload: Workload) -> None:
         plan, _ = self._runtime()
@@ -214,6 +246,7 @@ class BatchRouterExecutor(BaseExecutor):
             self._collect()
             if self._pool is None or self._stopping:
                 return
+            self._plan_accepted(self.PLAN_BUDGET_SECONDS)
             now = time.monotonic()
             self._dispatch_submits(now)
             self._dispatch_poll(now)
@@ -247,9 +280,16 @@ class BatchRouterExecutor(BaseExecutor):
     # -- submitting ------------------------------------------------------------------------------------
 
     def _dispatch_submits(self, now: float) -> None:
+        if self._throttled_submits:
+            self.log.warning(
+                "batch-router: AWS Batch throttled %d SubmitJob call(s) since the last heartbeat; "
+                "they are queued again and the submit rate adapts",
+                self._throttled_submits,
+            )
+            self._throttled_submits = 0
         if self._pacing.paused(now) or self._plan is None:
             return
-        room = self._plan.settings.api_concurrency - self._tracker.in_flight()
+        room = self.SUBMIT_PIPELINE_DEPTH - self._tracker.in_flight()
         for record in self._tracker.due(now, room):
             self._start_submit(record)
 
@@ -311,8 +351,12 @@ class BatchRouterExecutor(BaseExecutor):
         now = time.monotonic()
         record.stage = Stage.PENDING
         if error.kind is ErrorKind.THROTTLED:
-            record.next_attempt_at = self._throttled(now)
+            # No pause of the whole pipeline: the submit client's adaptive rate limiter (botocore) has
+            # just lowered its sending rate for every thread, which is the pacing that keeps submits
+            # near the rate AWS accepts. This try goes back in line; it uses none of its attempts.
+            record.next_attempt_at = now
             self._metrics.count("throttled", record.route)
+            self._throttled_submits += 1
             return
         if error.kind is ErrorKind.CREDENTIALS:
             record.next_attempt_at = self._credentials_failed(now, error)
@@ -511,6 +555,7 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             key = ti.key
             self.queued_tasks.pop(key, None)
+            self._unplanned.pop(key, None)
             self.running.discard(key)
             record = self._tracker.get(key)
             if record is None:

@@ -53,7 +53,7 @@ def queue_all(executor: BatchRouterExecutor, *workloads: ExecuteTask) -> None:
         executor.queue_workload(workload, session=None)  # type: ignore[arg-type]
 
 
-def drive(executor: BatchRouterExecutor, until: Callable[[], Any], *, timeout: float = 10.0) -> Any:
+def drive(executor: BatchRouterExecutor, until: Callable[[], Any], *, timeout: float = 30.0) -> Any:
     """Heartbeat as the scheduler does until ``until()`` is truthy; its value, or AssertionError."""
     deadline = time.monotonic() + timeout
     while True:
