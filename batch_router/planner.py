@@ -35,7 +35,9 @@ def plan_task(
     Raises ``ExecConfigError`` (bad executor_config or request) or ``RoutingError`` (no route fits);
     either fails this task only.
     """
-    exec_config = parse_exec_config(executor_config)
+    exec_config = parse_exec_config(
+        executor_config, source=f"executor_config of {identity.dag_id}.{identity.task_id}"
+    )
     choice = choose_route(table, exec_config.hints, queue, default_queue=default_queue)
     return build_submit_job(
         base_kwargs=base_kwargs,
