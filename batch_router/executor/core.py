@@ -68,7 +68,7 @@ class BatchRouterExecutor(BaseExecutor):
     VANISHED_AFTER_POLLS: ClassVar[int] = 2  # DescribeJobs rounds in a row without the job
     # Planning (routing, building, validating a request) is CPU work on the scheduler thread: at most
     # this long per heartbeat, the rest on the next one, so queueing 5,000 tasks never holds the loop.
-    PLAN_BUDGET_SECONDS: ClassVar[float] = 0.01
+    PLAN_BUDGET_SECONDS: ClassVar[float] = 0.02
     # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
     # heartbeats (the scheduler may loop only every few seconds), few enough to react to throttling.
     SUBMIT_PIPELINE_DEPTH: ClassVar[int] = 500

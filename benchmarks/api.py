@@ -1,0 +1,116 @@
+"""The fake AWS Batch API process: moto's server on loopback, provisioned, behind the latency proxy.
+
+Run by the harness as ``python -m benchmarks.api ...``; it prints one JSON line with the proxy's URL
+when it is ready and serves until it is terminated. One process per measured run, so every executor
+meets an API in the same fresh state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from benchmarks import fake_batch
+from benchmarks.latency_proxy import LatencyProxy
+from benchmarks.rate_limit import TokenBucket
+
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    latency_ms: float
+    rate: float
+    burst: float
+    job_queue: str
+    job_definition: str
+    hold_jobs: bool = True
+
+    def argv(self) -> list[str]:
+        args = [
+            "--latency-ms",
+            str(self.latency_ms),
+            "--rate",
+            str(self.rate),
+            "--burst",
+            str(self.burst),
+            "--job-queue",
+            self.job_queue,
+            "--job-definition",
+            self.job_definition,
+        ]
+        return args if self.hold_jobs else [*args, "--no-hold"]
+
+
+def provision(moto_url: str, job_queue: str, job_definition: str) -> None:
+    """One EC2 job queue and one container job definition, created straight on moto (not counted)."""
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+    iam = boto3.client("iam", endpoint_url=moto_url, **creds)
+    role = iam.create_role(
+        RoleName="bench-batch-service-role",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    batch = boto3.client("batch", endpoint_url=moto_url, **creds)
+    env = batch.create_compute_environment(
+        computeEnvironmentName="bench-ec2", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName=job_queue,
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
+    )
+    batch.register_job_definition(
+        jobDefinitionName=job_definition,
+        type="container",
+        platformCapabilities=["EC2"],
+        containerProperties={"image": "apache/airflow:3.3.2", "vcpus": 1, "memory": 512, "command": ["true"]},
+    )
+
+
+def serve(config: ApiConfig) -> LatencyProxy:
+    """Start moto and the proxy in this process; returns the proxy, not yet serving."""
+    fake_batch.install(hold_jobs=config.hold_jobs)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request would cost more than moto
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    provision(f"http://{host}:{port}", config.job_queue, config.job_definition)
+    bucket = TokenBucket(config.rate, config.burst, time.monotonic()) if config.rate > 0 else None
+    return LatencyProxy(
+        ("127.0.0.1", 0), upstream=(host, port), latency=config.latency_ms / 1000, bucket=bucket
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.api", description=__doc__)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--rate", type=float, default=50.0, help="SubmitJob calls per second; 0 for no limit")
+    parser.add_argument("--burst", type=float, default=5.0)
+    parser.add_argument("--job-queue", default="bench-queue")
+    parser.add_argument("--job-definition", default="bench-jobdef")
+    parser.add_argument("--no-hold", action="store_true", help="finish jobs at once instead of holding them")
+    args = parser.parse_args(argv)
+    config = ApiConfig(
+        latency_ms=args.latency_ms,
+        rate=args.rate,
+        burst=args.burst,
+        job_queue=args.job_queue,
+        job_definition=args.job_definition,
+        hold_jobs=not args.no_hold,
+    )
+    proxy = serve(config)
+    print(json.dumps({"endpoint": proxy.url}), flush=True)
+    proxy.serve_forever(poll_interval=0.2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

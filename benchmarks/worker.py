@@ -1,0 +1,242 @@
+"""One executor under load, driven the way Airflow's scheduler drives it; runs in its own process.
+
+``python -m benchmarks.worker`` builds the executor from the environment the harness prepared, lets it
+warm up (a scheduler runs its executor long before tasks arrive), queues every workload through
+``queue_workload`` and then calls ``heartbeat()`` and ``get_event_buffer()`` once per loop, as
+``SchedulerJobRunner`` does. The measured run has these phases, told apart by what the fake API has seen:
+
+- submit: until every task has a job (or has failed);
+- settle: one more sweep of DescribeJobs, so the executor has taken in every job id;
+- poll: every job is held RUNNING while the executor polls at least ``--polls`` times over all of them;
+- drain: the jobs are released as SUCCEEDED and the loop goes on until every task has a final state.
+
+Everything is appended to a JSON-lines progress file as it happens, flushed at once, so the harness
+can still report a run it had to kill at its time cap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+TERMINAL = {"success": "succeeded", "failed": "failed"}
+WARMUP_TASKS_CAP_SECONDS = 120.0
+
+
+def peak_rss_kib() -> int:
+    """The process's high-water mark; often set while importing Airflow, so it hides later growth."""
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage // 1024 if sys.platform == "darwin" else usage  # macOS counts bytes, Linux KiB
+
+
+def current_rss_kib() -> int:
+    return int(psutil.Process().memory_info().rss // 1024)
+
+
+class Progress:
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        fields.update(event=event, at=time.monotonic(), rss_kib=current_rss_kib(), maxrss_kib=peak_rss_kib())
+        self._stream.write(json.dumps(fields) + "\n")
+        self._stream.flush()
+
+
+def api_stats(endpoint: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{endpoint}/_bench/stats", timeout=30) as response:
+        stats: dict[str, Any] = json.load(response)
+    stats.pop("submit_ok_at", None)
+    return stats
+
+
+def api_release(endpoint: str, *, keep_holding: bool = False) -> int:
+    query = "?hold=1" if keep_holding else ""
+    request = urllib.request.Request(f"{endpoint}/_bench/release{query}", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return int(json.load(response)["released"])
+
+
+def load_executor(class_path: str, parallelism: int) -> Any:
+    module_name, class_name = class_path.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(parallelism=parallelism)
+
+
+def warm_up(
+    args: argparse.Namespace,
+    executor: Any,
+    beat: Callable[[str], dict[str, int]],
+    sleep_rest: Callable[[float], None],
+) -> None:
+    """Bring the executor to the state it is in inside a scheduler that has been up for a while.
+
+    First idle heartbeats (the reference executor, started without a health check, makes no call for
+    its first 4 s), then a few tasks run to the end, so clients, threads and connections exist before
+    anything is measured and their fixed cost is not charged to the measured tasks.
+    """
+    from benchmarks.workloads import make_workloads
+
+    warm_until = time.monotonic() + args.warmup
+    while time.monotonic() < warm_until:
+        started = time.monotonic()
+        beat("warmup")
+        sleep_rest(started)
+    if args.warmup_tasks <= 0:
+        return
+    for workload in make_workloads(args.warmup_tasks, dag_id="benchmark_warmup"):
+        executor.queue_workload(workload, session=None)
+    released = False
+    give_up = time.monotonic() + WARMUP_TASKS_CAP_SECONDS
+    while time.monotonic() < give_up:
+        started = time.monotonic()
+        counts = beat("warmup")
+        if counts["success"] + counts["failed"] >= args.warmup_tasks:
+            return
+        if not released and api_stats(args.endpoint)["submit_ok"] >= args.warmup_tasks:
+            api_release(args.endpoint, keep_holding=True)
+            released = True
+        sleep_rest(started)
+    raise RuntimeError(
+        f"the {args.warmup_tasks} warm-up tasks did not finish in {WARMUP_TASKS_CAP_SECONDS:.0f} s"
+    )
+
+
+def _state_word(state: Any) -> str:
+    return str(getattr(state, "value", state)).lower()
+
+
+def run(args: argparse.Namespace, progress: Progress) -> bool:
+    """Drive the executor through the three phases; False if the run was cut short at its deadline."""
+    from benchmarks.workloads import make_workloads
+
+    size: int = args.size
+    executor = load_executor(args.executor_class, parallelism=max(size, 1) + args.warmup_tasks)
+    executor.start()
+    workloads = make_workloads(size)
+    states: dict[Any, str] = {}
+
+    def beat(phase: str) -> dict[str, int]:
+        started = time.monotonic()
+        progress("heartbeat_start", phase=phase)
+        executor.heartbeat()
+        seconds = time.monotonic() - started
+        for key, (state, _info) in executor.get_event_buffer().items():
+            states[key] = _state_word(state)
+        counts = Counter(states.values())
+        progress(
+            "heartbeat",
+            phase=phase,
+            started=started,
+            seconds=seconds,
+            succeeded=counts["success"],
+            failed=counts["failed"],
+        )
+        return {"success": counts["success"], "failed": counts["failed"]}
+
+    def sleep_rest(started: float) -> None:
+        time.sleep(max(0.0, args.loop_interval - (time.monotonic() - started)))
+
+    warm_up(args, executor, beat, sleep_rest)
+    states.clear()
+    before = api_stats(args.endpoint)
+    progress("ready", api=before)
+    queued_at = time.monotonic()
+    deadline = queued_at + args.deadline
+    for workload in workloads:
+        executor.queue_workload(workload, session=None)
+    progress("queued", started=queued_at, seconds=time.monotonic() - queued_at)
+
+    phase = "submit"
+    window_start: dict[str, Any] = {}
+    phase_started = time.monotonic()
+    while True:
+        started = time.monotonic()
+        beat(phase)
+        stats = api_stats(args.endpoint)
+        failed = Counter(states.values())["failed"]
+        if phase == "submit" and stats["submit_ok"] - before["submit_ok"] + failed >= size:
+            progress("all_submitted", api=stats, failed=failed)
+            phase, phase_started, window_start = "settle", time.monotonic(), stats
+        elif phase == "settle" and (
+            stats["describe_ids"] - window_start["describe_ids"] >= size
+            or time.monotonic() - phase_started > args.poll_window_cap
+        ):
+            # One sweep has gone by since the last SubmitJob: the executor now knows every job id,
+            # so every poll in the window asks about all N.
+            phase, phase_started, window_start = "poll", time.monotonic(), stats
+        elif phase == "poll" and (
+            stats["describe_ids"] - window_start["describe_ids"] >= args.polls * size
+            or time.monotonic() - phase_started > args.poll_window_cap
+        ):
+            progress("poll_window", start=window_start, end=stats)
+            progress("released", jobs=api_release(args.endpoint))
+            phase, phase_started = "drain", time.monotonic()
+        elif phase == "drain":
+            done = sum(1 for s in states.values() if s in TERMINAL)
+            if done >= size:
+                progress("drained")
+                break
+            if time.monotonic() - phase_started > args.drain_cap:
+                progress("drain_cap_reached", done=done)
+                break
+        if time.monotonic() > deadline:
+            # end() would now submit, serially, whatever is still queued: not worth waiting for.
+            progress("deadline", phase=phase)
+            api_release(args.endpoint)
+            return False
+        sleep_rest(started)
+
+    ended_at = time.monotonic()
+    executor.end()
+    progress("ended", seconds=time.monotonic() - ended_at)
+    final = {TERMINAL[s]: 0 for s in TERMINAL}
+    for state in states.values():
+        if state in TERMINAL:
+            final[TERMINAL[state]] += 1
+    progress("done", **final)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.worker", description=__doc__)
+    parser.add_argument("--executor-class", required=True)
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--progress", type=Path, required=True)
+    parser.add_argument("--loop-interval", type=float, default=1.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--warmup-tasks", type=int, default=10)
+    parser.add_argument("--polls", type=int, default=3)
+    parser.add_argument("--poll-window-cap", type=float, default=60.0)
+    parser.add_argument("--drain-cap", type=float, default=120.0)
+    parser.add_argument("--deadline", type=float, default=900.0, help="seconds from queueing to giving up")
+    args = parser.parse_args(argv)
+    with args.progress.open("a", encoding="utf-8") as stream:
+        progress = Progress(stream)
+        progress("started")
+        try:
+            finished = run(args, progress)
+        except BaseException as exc:
+            progress("error", error=f"{type(exc).__name__}: {exc}")
+            raise
+    if not finished:
+        # The executor's threads may still be busy with API calls nobody will read; don't wait for them.
+        os._exit(0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
