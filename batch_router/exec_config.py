@@ -22,7 +22,7 @@ from batch_router.schema_problems import did_you_mean
 from batch_router.schemas import load_schema
 from batch_router.tree import dict_items, dig, json_path
 
-__all__ = ["EXECUTOR_OWNED_ENV", "parse_exec_config"]
+__all__ = ["COMMAND_HINT", "EXECUTOR_OWNED_ENV", "parse_exec_config"]
 
 # Environment variables the executor sets on every job; a task overriding one would break the executor.
 EXECUTOR_OWNED_ENV: frozenset[str] = frozenset(
@@ -43,7 +43,7 @@ _UNKNOWN_TOP_LEVEL_HINTS: dict[str, str] = {
     "pod_override": "pod_override belongs to the KubernetesExecutor; for EKS jobs use eksPropertiesOverride",
 }
 
-_COMMAND_HINT = "remove it: the executor puts the Airflow task command there itself"
+COMMAND_HINT = "remove it: the executor puts the Airflow task command there itself"
 
 
 def parse_exec_config(raw: Mapping[str, Any] | None, source: str = "executor_config") -> ExecConfig:
@@ -215,7 +215,7 @@ def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
         yield from _container_owned(path, eks_container, env_key="env")
         if "args" in eks_container:
             yield Problem(
-                json_path([*path, "args"]), "the executor owns the container's arguments", _COMMAND_HINT
+                json_path([*path, "args"]), "the executor owns the container's arguments", COMMAND_HINT
             )
     ecs = data.get("ecsPropertiesOverride")
     for i, task in dict_items(ecs.get("taskProperties") if isinstance(ecs, Mapping) else None):
@@ -227,7 +227,7 @@ def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
 def _container_owned(path: list[str | int], container: Mapping[str, Any], env_key: str) -> Iterator[Problem]:
     if "command" in container:
         yield Problem(
-            json_path([*path, "command"]), "the executor owns the container's command", _COMMAND_HINT
+            json_path([*path, "command"]), "the executor owns the container's command", COMMAND_HINT
         )
     for k, variable in dict_items(container.get(env_key)):
         name = variable.get("name")

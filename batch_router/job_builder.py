@@ -22,15 +22,23 @@ from botocore.validate import ParamValidator, ValidationErrors
 
 from batch_router import fargate
 from batch_router.errors import ExecConfigError, Problem
-from batch_router.exec_config import EXECUTOR_OWNED_ENV
+from batch_router.exec_config import COMMAND_HINT, EXECUTOR_OWNED_ENV
 from batch_router.merge import deep_merge, plain_copy
-from batch_router.model import BuiltJob, ExecConfig, Hints, Route, RouteChoice, RouteTable, TaskIdentity
+from batch_router.model import (
+    MIN_TIMEOUT_SECONDS,
+    BuiltJob,
+    ExecConfig,
+    Hints,
+    Route,
+    RouteChoice,
+    RouteTable,
+    TaskIdentity,
+)
 from batch_router.naming import job_name, job_tags
 from batch_router.tree import dict_items, dig, json_path
 
 ROUTE_ENV = "BATCH_ROUTER_ROUTE"
 TRY_ID_ENV = "BATCH_ROUTER_TRY_ID"
-MIN_TIMEOUT_SECONDS = 60  # Batch refuses a shorter attemptDurationSeconds
 _API_HINT = "see SubmitJob in the AWS Batch API reference for its fields and their types"
 _JSON_NAMES = {
     "str": "string",
@@ -42,7 +50,6 @@ _JSON_NAMES = {
     "bool": "boolean",
     "Decimal": "number",
 }
-_COMMAND_HINT = "remove it: the executor puts the Airflow task command there itself"
 # Layers shared by every route may carry settings for another kind of compute; those are dropped.
 _SHARED_LAYERS = ("SUBMIT_JOB_KWARGS", "route table defaults")
 
@@ -193,7 +200,7 @@ def _owned_problems(label: str, layer: Mapping[str, Any], owned_env: frozenset[s
                 yield Problem(
                     json_path([*path, key]),
                     f"{label} sets the container's {key}; the executor owns it",
-                    _COMMAND_HINT,
+                    COMMAND_HINT,
                 )
         for k, variable in dict_items(container.get(env_key)):
             name = variable.get("name")

@@ -16,6 +16,8 @@ COMPUTE_TYPES: tuple[str, ...] = get_args(Compute)
 # exec_config keys that steer routing and sizing instead of being passed to SubmitJob.
 HINT_KEYS: tuple[str, ...] = ("route", "compute", "vcpu", "memory_mib", "gpu", "timeout_seconds")
 
+MIN_TIMEOUT_SECONDS = 60  # Batch rejects an attemptDurationSeconds below 60
+
 
 @dataclass(frozen=True)
 class Route:

@@ -26,12 +26,11 @@ import botocore
 import botocore.session
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StringShape, StructureShape
 
-from batch_router.model import COMPUTE_TYPES
+from batch_router.model import COMPUTE_TYPES, MIN_TIMEOUT_SECONDS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SUBMIT_JOB_FILE = "submit_job.schema.json"
 EXEC_CONFIG_FILE = "exec_config.schema.json"
-MIN_TIMEOUT_SECONDS = 60  # Batch rejects attemptDurationSeconds below 60
 _MAX_DESCRIPTION = 300
 _MAX_DIFF_LINES = 40
 
