@@ -24,6 +24,7 @@ from batch_router.batch_client import DESCRIBE_JOBS_MAX, BatchApiError, BatchCli
 from batch_router.errors import ConfigError, ExecConfigError, RoutingError
 from batch_router.executor import calls, states
 from batch_router.executor.adoption import UNKNOWN_ROUTE, find_adoptable
+from batch_router.executor.event_log import EventLogQueue
 from batch_router.executor.health import check_routes
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.pacing import Pacing
@@ -87,6 +88,7 @@ class BatchRouterExecutor(BaseExecutor):
         self._throttled_submits = 0
         self._pacing = Pacing(self.RETRY_BASE_SECONDS, self.RETRY_MAX_SECONDS)
         self._metrics = ExecutorMetrics(self.team_name)
+        self._task_event_logs: EventLogQueue = EventLogQueue()
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -178,6 +180,7 @@ class BatchRouterExecutor(BaseExecutor):
 
     def heartbeat(self) -> None:
         try:
+            self._task_event_logs.release()  # the scheduler saved them after the last heartbeat
             super().heartbeat()
         except Exception:
             self.log.exception("batch-router heartbeat failed; trying again on the next one")

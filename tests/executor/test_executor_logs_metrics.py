@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,3 +119,44 @@ def test_per_route_gauges_count_jobs_waiting_in_batch(
     queue_all(executor, make_workload(task_id="a"), make_workload(task_id="b"))
     drive(executor, lambda: len(world.job_ids()) == 2)
     drive(executor, lambda: ("gauge", "batch_router.jobs.queued.default", 2.0, None) in sent_metrics.sent)
+
+
+def saved_task_events(executor: BatchRouterExecutor) -> list[tuple[str | None, str | None, str | None]]:
+    """Save the executor's task events the way Airflow's scheduler loop does, into a real table."""
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.log import Log
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    engine = create_engine("sqlite://")
+    Log.__table__.create(engine)  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        SchedulerJobRunner._process_task_event_logs(executor._task_event_logs, session)
+        session.commit()
+        return [(row.task_id, row.event, row.extra) for row in session.scalars(select(Log))]
+
+
+def test_failure_events_survive_the_schedulers_bulk_save(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload(task_id="misconfigured", executor_config={"containerOverride": {}})
+    queue_all(executor, workload)
+    drive(executor, lambda: executor.get_event_buffer())
+
+    [(task_id, event, extra)] = saved_task_events(executor)
+
+    assert (task_id, event) == ("misconfigured", "batch-router: task not submitted")
+    assert extra is not None and "containerOverrides" in extra
+
+
+def test_saved_events_are_let_go_on_the_next_heartbeat(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    queue_all(executor, make_workload(executor_config={"containerOverride": {}}))
+    drive(executor, lambda: executor.get_event_buffer())
+    saved_task_events(executor)
+    event = weakref.ref(executor._task_event_logs._handed_out[0])
+
+    executor.heartbeat()
+
+    assert event() is None
