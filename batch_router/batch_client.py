@@ -202,6 +202,15 @@ class BatchClient:
                 client = self._clients[purpose] = self._make(purpose)
             return client
 
+    def prepare(self) -> None:
+        """Make the Batch clients now rather than on the first call (no request is sent).
+
+        A client holds tens of thousands of objects (its service model, endpoint rules, handlers); made
+        before the scheduler freezes its start-up heap, they never weigh on a later garbage collection.
+        """
+        for purpose in ("submit", "read"):
+            self._call(purpose, "CreateClient", lambda client: client)
+
     def reset(self) -> None:
         """Forget the clients; the next call makes new ones with freshly resolved credentials."""
         with self._lock:

@@ -83,7 +83,7 @@ class RouteChoice:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskIdentity:
     """What names one try of one task instance, on Airflow's side and on Batch's.
 

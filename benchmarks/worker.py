@@ -129,8 +129,8 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
     states: dict[Any, str] = {}
 
     def beat(phase: str) -> dict[str, int]:
+        progress("heartbeat_start", phase=phase)  # so a heartbeat cut short at the time cap is seen
         started = time.monotonic()
-        progress("heartbeat_start", phase=phase)
         executor.heartbeat()
         seconds = time.monotonic() - started
         for key, (state, _info) in executor.get_event_buffer().items():

@@ -52,7 +52,7 @@ def find_adoptable(
     if not candidates:
         return [], not_adopted
     ids = list(dict.fromkeys(str(ti.external_executor_id) for ti in candidates))
-    polls = [pool.submit(calls.poll, client, chunk) for chunk in chunked(ids, DESCRIBE_JOBS_MAX)]
+    polls = [pool.submit(calls.describe, client, chunk) for chunk in chunked(ids, DESCRIBE_JOBS_MAX)]
     wait(polls, timeout=timeout)
     described: dict[str, Any] = {}
     unchecked: set[str] = set()
@@ -100,7 +100,6 @@ def adopted_record(plan: Plan, ti: TaskInstance, ext: str, job: Any | None) -> T
             job_queue=job_queue,
             job_name=job_name,
             workload=None,
-            request=None,
             executor_config=ti.executor_config,
             queue=ti.queue,
             attempts=1,
@@ -121,7 +120,6 @@ def adopted_record(plan: Plan, ti: TaskInstance, ext: str, job: Any | None) -> T
         job_queue=str(job.get("jobQueue")),
         job_name=str(job.get("jobName")),
         workload=workload,
-        request=None,
         executor_config=ti.executor_config,
         queue=ti.queue,
         attempts=1,

@@ -1,7 +1,9 @@
 """The work that runs on the API thread pool: submit or find a try's job, poll jobs, stop a job.
 
 Each function takes an immutable ticket and returns a result value; none raises and none touches the
-executor's state, so the scheduler thread can hand work over and pick results up without locks.
+executor's state, so the scheduler thread can hand work over and pick results up without locks. The
+CPU work around a call (building the request, reading 100 job descriptions) is done here too, so the
+scheduler thread only applies what changed.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from batch_router.batch_client import BatchApiError, BatchClient, classify
+from batch_router.errors import BatchRouterError
+from batch_router.executor import states
+from batch_router.executor.planning import JobSpec
 from batch_router.executor.states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 
 if TYPE_CHECKING:
+    import logging
+
     from airflow.executors.workloads.types import WorkloadKey
 
 TRY_ID_TAG = "batch-router:try-id"  # written by naming.job_tags on every job
@@ -25,7 +32,7 @@ class SubmitTicket:
 
     key: WorkloadKey
     serial: int
-    request: Mapping[str, Any] | None
+    spec: JobSpec | None  # what to submit; None when there is nothing of ours to submit
     job_queue: str
     job_name: str
     match_ids: frozenset[str]  # a job whose id or try-id tag is one of these belongs to the try
@@ -40,10 +47,30 @@ class SubmitOutcome:
     job_id: str | None = None
     job: Mapping[str, Any] | None = None  # set when an existing job was found instead of submitting
     error: BatchApiError | None = None
+    refused: str | None = None  # the request could not be built (bad exec_config, no route)
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """What a poll learned about one job whose status changed, already read for the executor."""
+
+    job_id: str
+    status: str
+    phase: states.Phase
+    info: str | None = None  # failed jobs: reason, exit code and log stream, for the task
+    failed_before_start: bool = False  # failed jobs: the task did not run (unless it was seen RUNNING)
 
 
 @dataclass(frozen=True)
 class PollResult:
+    job_ids: tuple[str, ...]
+    updates: tuple[JobUpdate, ...] = ()  # only jobs whose status differs from what the executor knew
+    missing: tuple[str, ...] = ()  # asked about, not returned
+    error: BatchApiError | None = None
+
+
+@dataclass(frozen=True)
+class DescribeResult:
     job_ids: tuple[str, ...]
     jobs: tuple[Mapping[str, Any], ...] = ()
     error: BatchApiError | None = None
@@ -71,26 +98,67 @@ def find_try_job(
     return max(jobs, key=lambda job: (job.get("status") not in FINISHED_STATUSES, job.get("createdAt") or 0))
 
 
-def submit_or_find(client: BatchClient, ticket: SubmitTicket) -> SubmitOutcome:
-    """Look for the try's job when an earlier submit may have made it, else submit once."""
+def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: logging.Logger) -> SubmitOutcome:
+    """Look for the try's job when an earlier submit may have made it, else build and submit once."""
     try:
         if ticket.look_first:
             job = find_try_job(client, ticket.job_queue, ticket.job_name, ticket.match_ids, ticket.exclude)
             if job is not None:
                 return SubmitOutcome(ticket, job_id=str(job["jobId"]), job=job)
-        if not ticket.submit or ticket.request is None:
+        if not ticket.submit or ticket.spec is None:
             return SubmitOutcome(ticket)
-        return SubmitOutcome(ticket, job_id=client.submit_job(ticket.request))
+        try:
+            built = ticket.spec.build()
+        except BatchRouterError as exc:
+            return SubmitOutcome(ticket, refused=str(exc))
+        job_id = client.submit_job(built.kwargs)
     except Exception as exc:
         return SubmitOutcome(ticket, error=classify("SubmitJob", exc))
+    log.info("batch-router: submitted %s to route %r as job %s", ticket.key, built.route.name, job_id)
+    return SubmitOutcome(ticket, job_id=job_id)
 
 
-def poll(client: BatchClient, job_ids: Sequence[str]) -> PollResult:
-    """One DescribeJobs call for at most 100 ids."""
+def describe(client: BatchClient, job_ids: Sequence[str]) -> DescribeResult:
+    """One DescribeJobs call for at most 100 ids, answered in full."""
     try:
-        return PollResult(tuple(job_ids), tuple(client.describe_jobs(job_ids)))
+        return DescribeResult(tuple(job_ids), tuple(client.describe_jobs(job_ids)))
     except Exception as exc:
-        return PollResult(tuple(job_ids), error=classify("DescribeJobs", exc))
+        return DescribeResult(tuple(job_ids), error=classify("DescribeJobs", exc))
+
+
+def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -> PollResult:
+    """One DescribeJobs call for at most 100 ids; ``known`` is each job's status as the executor has it.
+
+    Only changes come back: with 5,000 jobs running, a poll that finds them all still RUNNING hands
+    the scheduler thread nothing to do.
+    """
+    job_ids = tuple(known)
+    try:
+        jobs = client.describe_jobs(job_ids)
+    except Exception as exc:
+        return PollResult(job_ids, error=classify("DescribeJobs", exc))
+    updates: list[JobUpdate] = []
+    seen: set[str] = set()
+    for job in jobs:
+        job_id, status = str(job.get("jobId")), str(job.get("status"))
+        seen.add(job_id)
+        phase = states.phase_of(job)
+        if status == known.get(job_id) and phase not in (states.Phase.SUCCEEDED, states.Phase.FAILED):
+            continue
+        if phase is states.Phase.FAILED:
+            updates.append(
+                JobUpdate(
+                    job_id,
+                    status,
+                    phase,
+                    info=states.failure_info(job, log_group),
+                    failed_before_start=states.failed_before_start(job, seen_running=False),
+                )
+            )
+        else:
+            updates.append(JobUpdate(job_id, status, phase))
+    missing = tuple(job_id for job_id in job_ids if job_id not in seen)
+    return PollResult(job_ids, tuple(updates), missing)
 
 
 def stop_job(client: BatchClient, job_id: str, reason: str) -> BatchApiError | None:

@@ -1,8 +1,10 @@
 """BatchRouterExecutor: every Airflow task try (and callback) as its own AWS Batch job, on its route.
 
-The scheduler thread never waits on AWS. ``heartbeat()`` plans new tries (pure, CPU only), hands
-SubmitJob, DescribeJobs and stop calls to a bounded thread pool, and applies the results of calls that
-have finished since the last heartbeat. All bookkeeping stays on the scheduler thread.
+The scheduler thread never waits on AWS and does no CPU-heavy work. ``heartbeat()`` hands new tries to
+a planning thread (routing and checking them), SubmitJob, DescribeJobs and stop calls to a bounded pool
+of API threads (which also build each request and read each answer), and applies what came back, within
+a time budget, so a scheduler with thousands of tasks in flight is never held for long. All
+bookkeeping stays on the scheduler thread.
 
 A try is named by the scheduler's pre-assigned ``external_executor_id``; it is in the job's tags, and
 the job's name is deterministic per try. So a SubmitJob whose answer was lost is looked up before it is
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,24 +24,17 @@ from airflow.executors.base_executor import BaseExecutor
 from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
 from batch_router.batch_client import DESCRIBE_JOBS_MAX, BatchApiError, BatchClient, ErrorKind, chunked
-from batch_router.errors import ConfigError, ExecConfigError, RoutingError
+from batch_router.errors import ConfigError
 from batch_router.executor import calls, states
 from batch_router.executor.adoption import UNKNOWN_ROUTE, find_adoptable
 from batch_router.executor.event_log import EventLogQueue
 from batch_router.executor.health import check_routes
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.pacing import Pacing
-from batch_router.executor.planning import Plan
+from batch_router.executor.planning import JobSpec, Plan, Planned, plan_workloads
 from batch_router.executor.task_logs import read_task_log
 from batch_router.executor.tracker import Stage, Tracker, TryRecord
-from batch_router.executor.workloads import (
-    Workload,
-    executor_config_of,
-    queue_of,
-    task_identity,
-    with_fresh_token,
-    workload_command,
-)
+from batch_router.executor.workloads import Workload, with_fresh_token
 
 if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey
@@ -67,9 +63,14 @@ class BatchRouterExecutor(BaseExecutor):
     ADOPT_TIMEOUT_SECONDS: ClassVar[float] = 120.0
     TERMINATE_TIMEOUT_SECONDS: ClassVar[float] = 20.0
     VANISHED_AFTER_POLLS: ClassVar[int] = 2  # DescribeJobs rounds in a row without the job
-    # Planning (routing, building, validating a request) is CPU work on the scheduler thread: at most
-    # this long per heartbeat, the rest on the next one, so queueing 5,000 tasks never holds the loop.
-    PLAN_BUDGET_SECONDS: ClassVar[float] = 0.02
+    # Applying results (reporting states, taking in planned tries) stops after this long in one
+    # heartbeat; the rest waits for the next one, so 5,000 jobs finishing at once never hold the loop.
+    APPLY_BUDGET_SECONDS: ClassVar[float] = 0.015
+    # Handing SubmitJob calls to the pool stops after this long in one heartbeat (filling the pipeline
+    # with 500 calls at once would hold the scheduler thread while the API threads want the GIL too).
+    DISPATCH_BUDGET_SECONDS: ClassVar[float] = 0.005
+    # Planned tries the planning thread hands back at a time.
+    PLAN_CHUNK: ClassVar[int] = 100
     # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
     # heartbeats (the scheduler may loop only every few seconds), few enough to react to throttling.
     SUBMIT_PIPELINE_DEPTH: ClassVar[int] = 500
@@ -79,9 +80,16 @@ class BatchRouterExecutor(BaseExecutor):
         self._plan: Plan | None = None
         self._client: BatchClient | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._planner: ThreadPoolExecutor | None = None
         self._tracker = Tracker()
         self._unplanned: dict[WorkloadKey, Workload] = {}  # accepted, not yet planned; in arrival order
-        self._calls: list[tuple[Future[Any], Callable[[Any], None]]] = []
+        self._planning: dict[WorkloadKey, Workload] = {}  # on the planning thread now
+        # Finished calls, appended by the pool threads (deque appends are atomic), and the work their
+        # results make for the scheduler thread, applied in order within APPLY_BUDGET_SECONDS.
+        self._finished: deque[tuple[Future[Any], Callable[[Any], None]]] = deque()
+        self._work: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._planned: deque[list[Planned]] = deque()  # appended by the planning thread as it goes
+        self._missing_job_ids: set[str] = set()  # jobs the last polls did not return
         self._stopping = False
         self._polls_in_flight = 0
         self._last_poll_at = float("-inf")
@@ -105,7 +113,9 @@ class BatchRouterExecutor(BaseExecutor):
         self._pool = ThreadPoolExecutor(
             max_workers=plan.settings.api_concurrency, thread_name_prefix="batch-router-api"
         )
+        self._planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-router-plan")
         self._stopping = False
+        self._warm_up(plan, client)
         # What the scheduler has loaded by now (Airflow, providers, botocore models: ~200,000 objects)
         # lives as long as the process. Moving it out of the collector's reach keeps every later full
         # collection, which may fall in any heartbeat, from scanning it again (100-200 ms each here).
@@ -118,6 +128,18 @@ class BatchRouterExecutor(BaseExecutor):
             plan.settings.api_concurrency,
             plan.settings.poll_interval,
         )
+
+    def _warm_up(self, plan: Plan, client: BatchClient) -> None:
+        """Make now what the first tasks would otherwise make: the AWS clients and the request checks.
+
+        What exists before the heap is frozen (below) is never scanned by a later garbage collection.
+        Nothing here is needed to start: what fails is made again on first use.
+        """
+        try:
+            client.prepare()
+        except BatchApiError as exc:
+            self.log.warning("batch-router: AWS clients will be made on first use: %s", exc.reason)
+        plan.warm_up()
 
     def _runtime(self) -> tuple[Plan, BatchClient]:
         if self._plan is None:
@@ -140,8 +162,9 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             gc.unfreeze()
             self._stopping = True
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            for pool in (self._pool, self._planner):
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
             self.log.info(
                 "batch-router stopped; %d job(s) left to AWS Batch for the next scheduler to adopt",
                 sum(1 for r in self._tracker if r.job_id),
@@ -201,84 +224,102 @@ class BatchRouterExecutor(BaseExecutor):
             except Exception as exc:
                 self._fail_now(key, "batch-router could not accept the task", f"{type(exc).__name__}: {exc}")
 
-    def _plan_accepted(self, budget_seconds: float) -> None:
-        """Plan accepted workloads, oldest first, until the budget is spent (always at least one)."""
-        deadline = time.monotonic() + budget_seconds
-        while self._unplanned:
-            key = next(iter(self._unplanned))
-            workload = self._unplanned.pop(key)
-            try:
-                self._accept(workload)
-            except Exception as exc:
-                self._fail_now(key, "batch-router could not accept the task", f"{type(exc).__name__}: {exc}")
-            if time.monotonic() >= deadline:
-                break
-
-    def _accept(self, workload: Workload) -> None:
-        plan, _ = self._runtime()
-        identity = task_identity(workload)
-        executor_config, queue = executor_config_of(workload), queue_of(workload)
-        try:
-            built = plan.build(
-                identity=identity,
-                executor_config=executor_config,
-                queue=queue,
-                command=workload_command(workload),
-            )
-        except (ExecConfigError, RoutingError) as exc:
-            self._fail_now(workload.key, "batch-router: task not submitted", str(exc))
-            return
-        self._tracker.add(
-            TryRecord(
-                key=workload.key,
-                identity=identity,
-                route=built.route.name,
-                job_queue=str(built.kwargs["jobQueue"]),
-                job_name=str(built.kwargs["jobName"]),
-                workload=workload,
-                request=built.kwargs,
-                executor_config=executor_config,
-                queue=queue,
-            )
-        )
-        self.log.info("batch-router: %s -> route %r (%s)", workload.key, built.route.name, built.reason)
-
     def sync(self) -> None:
-        """Apply finished calls, then hand over due submits and, once per POLL_INTERVAL, a poll."""
+        """Apply finished calls, then hand over new tries, due submits and, once per POLL_INTERVAL, a poll."""
         try:
-            self._collect()
+            self._apply_finished(self.APPLY_BUDGET_SECONDS)
             if self._pool is None or self._stopping:
                 return
-            self._plan_accepted(self.PLAN_BUDGET_SECONDS)
+            self._dispatch_planning()
             now = time.monotonic()
             self._dispatch_submits(now)
             self._dispatch_poll(now)
             self._emit_gauges()
         except Exception:
             self.log.exception("batch-router sync failed; trying again on the next heartbeat")
+        finally:
+            self._metrics.flush()
 
-    def _hand_over(self, apply: Callable[[Any], None], fn: Callable[..., Any], *args: Any) -> bool:
-        if self._pool is None:
+    def _hand_over(
+        self,
+        apply: Callable[[Any], None],
+        fn: Callable[..., Any],
+        *args: Any,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> bool:
+        pool = pool or self._pool
+        if pool is None:
             return False
         try:
-            future = self._pool.submit(fn, *args)
+            future = pool.submit(fn, *args)
         except RuntimeError:  # the pool was shut down by end()
             return False
-        self._calls.append((future, apply))
+        future.add_done_callback(lambda done: self._finished.append((done, apply)))
         return True
 
-    def _collect(self) -> None:
-        pending, self._calls = self._calls, []
-        for future, apply in pending:
-            if not future.done():
-                self._calls.append((future, apply))
-                continue
+    def _apply_finished(self, budget_seconds: float) -> None:
+        """Apply results in the order they came, until the budget is spent (always at least one)."""
+        deadline = time.monotonic() + budget_seconds
+        while True:
+            while self._planned:  # cheap: turns what came back into work items
+                self._work.extend((self._accept, p) for p in self._planned.popleft())
+            while self._finished:
+                future, apply = self._finished.popleft()
+                if not future.cancelled():
+                    self._work.append((apply, future))
+            if not self._work:
+                return
+            apply, item = self._work.popleft()
             try:
-                if future.cancelled():
-                    continue
-                apply(future.result())
+                apply(item.result() if isinstance(item, Future) else item)
             except Exception:
                 self.log.exception("batch-router: could not apply the result of an AWS call")
+            if time.monotonic() >= deadline:
+                return
+
+    # -- planning --------------------------------------------------------------------------------------
+
+    def _dispatch_planning(self) -> None:
+        """Hand every try accepted since the last heartbeat to the planning thread, in one call."""
+        if not self._unplanned or self._plan is None:
+            return
+        workloads = list(self._unplanned.values())
+        if self._hand_over(
+            self._ignore,
+            plan_workloads,
+            self._plan,
+            workloads,
+            self.log,
+            self._planned.append,
+            self.PLAN_CHUNK,
+            pool=self._planner,
+        ):
+            self._planning.update(self._unplanned)
+            self._unplanned.clear()
+
+    @staticmethod
+    def _ignore(_: Any) -> None:
+        pass
+
+    def _accept(self, planned: Planned) -> None:
+        if self._planning.pop(planned.key, None) is None:
+            return  # revoked while it was being planned
+        if planned.error is not None:
+            self._fail_now(planned.key, "batch-router: task not submitted", planned.error)
+            return
+        self._tracker.add(
+            TryRecord(
+                key=planned.key,
+                identity=planned.identity,
+                route=planned.route,
+                job_queue=planned.job_queue,
+                job_name=planned.job_name,
+                workload=planned.workload,
+                executor_config=planned.executor_config,
+                queue=planned.queue,
+                next_attempt_at=time.monotonic(),
+            )
+        )
 
     # -- submitting ------------------------------------------------------------------------------------
 
@@ -293,24 +334,36 @@ class BatchRouterExecutor(BaseExecutor):
         if self._pacing.paused(now) or self._plan is None:
             return
         room = self.SUBMIT_PIPELINE_DEPTH - self._tracker.in_flight()
-        for record in self._tracker.due(now, room):
-            self._start_submit(record)
+        if room <= 0:
+            return
+        plan, client = self._runtime()
+        deadline = time.monotonic() + self.DISPATCH_BUDGET_SECONDS
+        due = self._tracker.due(now, room)
+        for index, record in enumerate(due):
+            self._start_submit(plan, client, record, now)
+            if time.monotonic() >= deadline:  # always at least one
+                self._tracker.put_back(due[index + 1 :])
+                return
 
-    def _start_submit(self, record: TryRecord) -> None:
+    def _start_submit(self, plan: Plan, client: BatchClient, record: TryRecord, now: float) -> None:
+        spec = None
+        if record.submit_if_missing and record.workload is not None:
+            spec = JobSpec(plan, record.identity, record.executor_config, record.queue, record.workload)
         ticket = calls.SubmitTicket(
             key=record.key,
             serial=record.serial,
-            request=record.request,
+            spec=spec,
             job_queue=record.job_queue,
             job_name=record.job_name,
             match_ids=frozenset(i for i in (record.identity.try_id,) if i),
             exclude=frozenset(record.old_job_ids),
             look_first=record.lookup_first,
-            submit=record.submit_if_missing and record.request is not None,
+            submit=spec is not None,
         )
-        _, client = self._runtime()
-        if self._hand_over(self._on_submit_outcome, calls.submit_or_find, client, ticket):
-            record.stage = Stage.IN_FLIGHT
+        if self._hand_over(self._on_submit_outcome, calls.submit_or_find, client, ticket, self.log):
+            self._tracker.start_call(record)
+        else:
+            self._tracker.call_failed(record, next_attempt_at=now)
 
     def _on_submit_outcome(self, outcome: calls.SubmitOutcome) -> None:
         ticket = outcome.ticket
@@ -326,7 +379,6 @@ class BatchRouterExecutor(BaseExecutor):
             if outcome.job is None:
                 record.attempts += 1
                 self._metrics.count("submitted", record.route)
-                self.log.info("batch-router: submitted %s as job %s", record.key, outcome.job_id)
             else:
                 self.log.warning(
                     "batch-router: found job %s of %s, made by a SubmitJob whose answer was lost; "
@@ -334,6 +386,9 @@ class BatchRouterExecutor(BaseExecutor):
                     outcome.job_id,
                     record.key,
                 )
+            return
+        if outcome.refused is not None:
+            self._finish_failed(record, "batch-router: task not submitted", outcome.refused)
             return
         if outcome.error is None:  # looked and found nothing, and there is nothing to submit
             event = "batch-router: SubmitJob failed" if record.last_error else "batch-router: job not found"
@@ -352,30 +407,28 @@ class BatchRouterExecutor(BaseExecutor):
 
     def _on_submit_error(self, record: TryRecord, error: BatchApiError, *, submitting: bool) -> None:
         now = time.monotonic()
-        record.stage = Stage.PENDING
         if error.kind is ErrorKind.THROTTLED:
-            # No pause of the whole pipeline: the submit client's adaptive rate limiter (botocore) has
-            # just lowered its sending rate for every thread, which is the pacing that keeps submits
-            # near the rate AWS accepts. This try goes back in line; it uses none of its attempts.
-            record.next_attempt_at = now
+            # No pause of the whole pipeline: the submit client's rate limiter paces every thread, which
+            # keeps submits near the rate AWS accepts. This try goes back in line; it uses no attempt.
+            self._tracker.call_failed(record, next_attempt_at=now)
             self._metrics.count("throttled", record.route)
             self._throttled_submits += 1
             return
         if error.kind is ErrorKind.CREDENTIALS:
-            record.next_attempt_at = self._credentials_failed(now, error)
+            self._tracker.call_failed(record, next_attempt_at=self._credentials_failed(now, error))
             return
         if error.kind is ErrorKind.PERMANENT:
             self._finish_failed(record, "batch-router: SubmitJob refused", error.reason)
             return
         record.last_error = error.reason
         if not submitting:  # a failed look-up: retry it, it costs the task nothing
-            record.next_attempt_at = now + self._pacing.backoff(1)
+            self._tracker.call_failed(record, next_attempt_at=now + self._pacing.backoff(1))
             return
         record.attempts += 1
         if error.kind is ErrorKind.OUTCOME_UNKNOWN:
             record.lookup_first = True
         if record.attempts < self._max_attempts:
-            record.next_attempt_at = now + self._pacing.backoff(record.attempts)
+            self._tracker.call_failed(record, next_attempt_at=now + self._pacing.backoff(record.attempts))
             self._metrics.count("retried", record.route)
             self.log.warning(
                 "batch-router: SubmitJob for %s failed (attempt %d of %d), retrying: %s",
@@ -386,7 +439,7 @@ class BatchRouterExecutor(BaseExecutor):
             )
         elif record.lookup_first:  # out of attempts, but the last one may have made a job: look once more
             record.submit_if_missing = False
-            record.next_attempt_at = now
+            self._tracker.call_failed(record, next_attempt_at=now)
         else:
             self._finish_failed(
                 record,
@@ -423,9 +476,18 @@ class BatchRouterExecutor(BaseExecutor):
             return
         self._last_poll_at = now
         _, client = self._runtime()
+        log_group = self._plan.settings.log_group
         for chunk in chunked(job_ids, DESCRIBE_JOBS_MAX):
-            if self._hand_over(self._on_poll, calls.poll, client, chunk):
+            known = {job_id: self._known_status(job_id) for job_id in chunk}
+            if self._hand_over(self._on_poll, calls.poll, client, known, log_group):
                 self._polls_in_flight += 1
+
+    def _known_status(self, job_id: str) -> str | None:
+        """The status a poll compares against; a RUNNING job not yet reported comes back as a change."""
+        record = self._tracker.by_job(job_id)
+        if record is None or (record.status == "RUNNING" and not record.reported_running):
+            return None
+        return record.status
 
     def _on_poll(self, result: calls.PollResult) -> None:
         self._polls_in_flight = max(self._polls_in_flight - 1, 0)
@@ -441,47 +503,54 @@ class BatchRouterExecutor(BaseExecutor):
                 )
             return
         self._pacing.recovered()
-        seen: set[str] = set()
-        for job in result.jobs:
-            job_id = str(job.get("jobId"))
-            seen.add(job_id)
-            record = self._tracker.by_job(job_id)
-            if record is not None and record.stage is Stage.TRACKED:
-                record.missing_rounds = 0
-                self._on_job(record, job)
-        for job_id in result.job_ids:
-            record = self._tracker.by_job(job_id)
-            if job_id in seen or record is None or record.stage is not Stage.TRACKED:
-                continue
-            record.missing_rounds += 1
-            if record.missing_rounds >= self.VANISHED_AFTER_POLLS:
-                self._finish_failed(
-                    record,
-                    "batch-router: job vanished",
-                    f"AWS Batch no longer knows job {job_id} ({record.job_name}): DescribeJobs did not "
-                    f"return it in {record.missing_rounds} polls in a row "
-                    "(deleted, expired or in another region)",
-                )
+        if self._missing_job_ids:
+            for job_id in self._missing_job_ids.intersection(result.job_ids).difference(result.missing):
+                self._missing_job_ids.discard(job_id)
+                record = self._tracker.by_job(job_id)
+                if record is not None:
+                    record.missing_rounds = 0
+        for job_id in result.missing:
+            self._job_missing(job_id)
+        self._work.extend((self._on_job, update) for update in result.updates)
 
-    def _on_job(self, record: TryRecord, job: Any) -> None:
-        record.status = str(job.get("status"))
-        phase = states.phase_of(job)
-        if phase is states.Phase.QUEUED:
+    def _job_missing(self, job_id: str) -> None:
+        record = self._tracker.by_job(job_id)
+        if record is None or record.stage is not Stage.TRACKED:
+            self._missing_job_ids.discard(job_id)
             return
-        if phase is states.Phase.RUNNING:
+        record.missing_rounds += 1
+        self._missing_job_ids.add(job_id)
+        if record.missing_rounds >= self.VANISHED_AFTER_POLLS:
+            self._missing_job_ids.discard(job_id)
+            self._finish_failed(
+                record,
+                "batch-router: job vanished",
+                f"AWS Batch no longer knows job {job_id} ({record.job_name}): DescribeJobs did not "
+                f"return it in {record.missing_rounds} polls in a row "
+                "(deleted, expired or in another region)",
+            )
+
+    def _on_job(self, update: calls.JobUpdate) -> None:
+        record = self._tracker.by_job(update.job_id)
+        if record is None or record.stage is not Stage.TRACKED:
+            return  # finished, revoked or resubmitted since the poll was sent
+        self._tracker.set_status(record, update.status)
+        if update.phase is states.Phase.QUEUED:
+            return
+        if update.phase is states.Phase.RUNNING:
             record.seen_running = True
             if not record.reported_running:
                 record.reported_running = True
                 self.running_state(record.key, record.job_id)
                 self._metrics.count("running", record.route)
             return
-        if phase is states.Phase.SUCCEEDED:
+        if update.phase is states.Phase.SUCCEEDED:
             self._tracker.remove(record)
             self.success(record.key)
             self._metrics.count("succeeded", record.route)
             return
-        info = states.failure_info(job, self._plan.settings.log_group if self._plan else "/aws/batch/job")
-        before_start = states.failed_before_start(job, seen_running=record.seen_running)
+        info = update.info or f"AWS Batch job {update.job_id} {update.status}"
+        before_start = update.failed_before_start and not record.seen_running
         if before_start and record.workload is not None and record.attempts < self._max_attempts:
             self._resubmit(record, info)
         else:
@@ -496,22 +565,14 @@ class BatchRouterExecutor(BaseExecutor):
 
     def _resubmit(self, record: TryRecord, info: str) -> None:
         """Submit a try whose job died before the task started again, with a freshly signed token."""
-        assert record.workload is not None and self._plan is not None
+        assert record.workload is not None
         try:
-            workload = with_fresh_token(record.workload, self.jwt_generator)
-            built = self._plan.build(
-                identity=record.identity,
-                executor_config=record.executor_config,
-                queue=record.queue,
-                command=workload_command(workload),
-            )
+            record.workload = with_fresh_token(record.workload, self.jwt_generator)
         except Exception as exc:
             self._finish_failed(
                 record, "batch-router: job failed", f"{info}; could not submit it again: {exc}"
             )
             return
-        record.workload, record.request = workload, built.kwargs
-        record.job_queue, record.job_name = str(built.kwargs["jobQueue"]), str(built.kwargs["jobName"])
         record.submit_if_missing, record.lookup_first = True, False
         due = time.monotonic() + self._pacing.backoff(record.attempts)
         self._tracker.detach_job(record, next_attempt_at=due)
@@ -559,6 +620,7 @@ class BatchRouterExecutor(BaseExecutor):
             key = ti.key
             self.queued_tasks.pop(key, None)
             self._unplanned.pop(key, None)
+            self._planning.pop(key, None)
             self.running.discard(key)
             record = self._tracker.get(key)
             if record is None:

@@ -1,11 +1,14 @@
 """Per-route counters and gauges, through Airflow's own metrics layer (StatsD, Datadog or OpenTelemetry).
 
 Every metric is sent twice: ``batch_router.<name>`` tagged with the route (for backends with tags) and
-``batch_router.<name>.<route>`` (for plain StatsD, which drops tags).
+``batch_router.<name>.<route>`` (for plain StatsD, which drops tags). Counters add up during a heartbeat
+and are sent once at its end: 5,000 tasks finishing together make one StatsD packet per route, not
+10,000.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -34,6 +37,7 @@ class ExecutorMetrics:
     def __init__(self, team_name: str | None = None, sink: MetricsSink | None = None):
         self._sink = sink if sink is not None else _airflow_stats()
         self._team_name = team_name
+        self._counts: Counter[tuple[str, str]] = Counter()
 
     def _tags(self, route: str) -> dict[str, str]:
         tags = {"route": route}
@@ -42,10 +46,16 @@ class ExecutorMetrics:
         return tags
 
     def count(self, name: str, route: str, by: int = 1) -> None:
-        """Add ``by`` to counter ``name`` (one of COUNTERS) for ``route``."""
+        """Add ``by`` to counter ``name`` (one of COUNTERS) for ``route``; sent by ``flush()``."""
+        self._counts[(name, route)] += by
+
+    def flush(self) -> None:
+        """Send the counts added since the last flush."""
+        counts, self._counts = self._counts, Counter()
         try:
-            self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route))
-            self._sink.incr(f"{PREFIX}.{name}.{route}", by)
+            for (name, route), by in counts.items():
+                self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route))
+                self._sink.incr(f"{PREFIX}.{name}.{route}", by)
         except Exception:  # metrics must never cost a task or a heartbeat
             pass
 

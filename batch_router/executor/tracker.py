@@ -1,13 +1,21 @@
-"""Bookkeeping of every task try the executor owns, from accepted to finished. No I/O, no clock.
+"""Bookkeeping of every task try the executor owns, from planned to finished. No I/O, no clock.
 
-The scheduler thread is the only one that reads or changes a ``Tracker``; calls running on the API
-thread pool get immutable tickets and hand back results, so nothing here needs a lock.
+The scheduler thread is the only one that reads or changes a ``Tracker``; calls running on the thread
+pools get immutable tickets and hand back results, so nothing here needs a lock.
+
+Every question the executor asks on each heartbeat (which tries are due, how many calls are in flight,
+how many tries each route has in each state) is answered from indexes kept up to date as records
+change, never by scanning every record: a scheduler with 50,000 tries in flight pays the same per
+heartbeat as one with 50. So a record's stage, status and next attempt change only through the
+``Tracker``.
 """
 
 from __future__ import annotations
 
 import enum
+import heapq
 import itertools
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,9 +35,16 @@ class Stage(enum.Enum):
     TRACKED = "tracked"  # has a Batch job; polled with DescribeJobs until it finishes
 
 
-@dataclass(eq=False)
+GAUGE_BUCKETS = ("pending", "queued", "running")
+
+
+@dataclass(eq=False, slots=True)
 class TryRecord:
-    """One Airflow task try (or callback) and the Batch job that runs it."""
+    """One Airflow task try (or callback) and the Batch job that runs it.
+
+    No SubmitJob request is kept: it is built again, on the API thread, each time one is sent, so a
+    try waiting its turn costs a few hundred bytes, not the request's nested dicts.
+    """
 
     key: WorkloadKey
     identity: TaskIdentity
@@ -37,7 +52,6 @@ class TryRecord:
     job_queue: str
     job_name: str
     workload: Workload | None  # None when adopted from a job whose command could not be read
-    request: Mapping[str, Any] | None  # the SubmitJob request to send next
     executor_config: Mapping[str, Any] | None = None
     queue: str | None = None
     stage: Stage = Stage.PENDING
@@ -51,16 +65,27 @@ class TryRecord:
     reported_running: bool = False
     last_error: str | None = None  # why the last SubmitJob failed, for the failure info
     missing_rounds: int = 0  # DescribeJobs rounds in a row that did not return the job
-    old_job_ids: set[str] = field(default_factory=set)  # this try's earlier jobs, which died before start
+    old_job_ids: tuple[str, ...] = ()  # this try's earlier jobs, which died before start
     serial: int = field(default_factory=lambda: next(_serials))
 
 
+def gauge_bucket(record: TryRecord) -> str:
+    """pending: not in Batch yet; running: its job is RUNNING; queued: its job waits in Batch."""
+    if record.stage is not Stage.TRACKED:
+        return "pending"
+    return "running" if record.status == "RUNNING" else "queued"
+
+
 class Tracker:
-    """Every ``TryRecord`` by workload key and by Batch job id."""
+    """Every ``TryRecord`` by workload key and by Batch job id, with the indexes a heartbeat reads."""
 
     def __init__(self) -> None:
         self._by_key: dict[WorkloadKey, TryRecord] = {}
         self._by_job: dict[str, TryRecord] = {}
+        # Pending records by next attempt; an entry is stale (skipped) once its record moved on.
+        self._due: list[tuple[float, int, TryRecord]] = []
+        self._in_flight = 0
+        self._buckets: Counter[tuple[str, str]] = Counter()
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -68,11 +93,18 @@ class Tracker:
     def __iter__(self) -> Iterator[TryRecord]:
         return iter(list(self._by_key.values()))
 
+    # -- membership ------------------------------------------------------------------------------------
+
     def add(self, record: TryRecord) -> None:
         old = self._by_key.get(record.key)
         if old is not None:
             self.remove(old)
         self._by_key[record.key] = record
+        self._buckets[(record.route, gauge_bucket(record))] += 1
+        if record.stage is Stage.IN_FLIGHT:
+            self._in_flight += 1
+        elif record.stage is Stage.PENDING:
+            self._push_due(record)
         if record.job_id is not None:
             self._by_job[record.job_id] = record
 
@@ -88,43 +120,102 @@ class Tracker:
         return self._by_job.get(job_id)
 
     def remove(self, record: TryRecord) -> None:
-        if self._by_key.get(record.key) is record:
-            del self._by_key[record.key]
+        if self._by_key.get(record.key) is not record:
+            return
+        del self._by_key[record.key]
+        self._uncount(record)
+        if record.stage is Stage.IN_FLIGHT:
+            self._in_flight -= 1
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
+
+    # -- changes ---------------------------------------------------------------------------------------
+
+    def start_call(self, record: TryRecord) -> None:
+        """A SubmitJob or look-up for the try was handed to the pool."""
+        self._move(record, Stage.IN_FLIGHT)
+
+    def call_failed(self, record: TryRecord, *, next_attempt_at: float) -> None:
+        """The call made no job: the try waits for its next attempt."""
+        record.next_attempt_at = next_attempt_at
+        self._move(record, Stage.PENDING)
 
     def attach_job(self, record: TryRecord, job_id: str, status: str | None = None) -> None:
         """The try now has a job: poll it."""
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
         record.job_id = job_id
-        record.status = status
-        record.stage = Stage.TRACKED
         record.lookup_first = False
         record.missing_rounds = 0
         record.seen_running = False
         record.reported_running = False
-        self._by_job[job_id] = record
+        self._move(record, Stage.TRACKED, status=status)
+        if self._by_key.get(record.key) is record:
+            self._by_job[job_id] = record
 
     def detach_job(self, record: TryRecord, *, next_attempt_at: float) -> None:
         """The try's job died before the task ran: remember it and wait for the next submit."""
         if record.job_id is not None:
-            record.old_job_ids.add(record.job_id)
+            record.old_job_ids += (record.job_id,)
             if self._by_job.get(record.job_id) is record:
                 del self._by_job[record.job_id]
         record.job_id = None
-        record.status = None
-        record.stage = Stage.PENDING
         record.next_attempt_at = next_attempt_at
+        self._move(record, Stage.PENDING, status=None)
+
+    def set_status(self, record: TryRecord, status: str) -> None:
+        if status != record.status:
+            self._move(record, record.stage, status=status)
+
+    _KEEP: Any = object()
+
+    def _move(self, record: TryRecord, stage: Stage, status: Any = _KEEP) -> None:
+        live = self._by_key.get(record.key) is record
+        if live:
+            self._uncount(record)
+            if record.stage is Stage.IN_FLIGHT:
+                self._in_flight -= 1
+        record.stage = stage
+        if status is not self._KEEP:
+            record.status = status
+        if live:
+            self._buckets[(record.route, gauge_bucket(record))] += 1
+            if stage is Stage.IN_FLIGHT:
+                self._in_flight += 1
+            elif stage is Stage.PENDING:
+                self._push_due(record)
+
+    def _uncount(self, record: TryRecord) -> None:
+        bucket = (record.route, gauge_bucket(record))
+        self._buckets[bucket] -= 1
+        if self._buckets[bucket] <= 0:
+            del self._buckets[bucket]
+
+    def _push_due(self, record: TryRecord) -> None:
+        heapq.heappush(self._due, (record.next_attempt_at, record.serial, record))
+
+    # -- what a heartbeat asks -------------------------------------------------------------------------
 
     def due(self, now: float, limit: int) -> list[TryRecord]:
-        """Pending tries whose next attempt is due, the longest waiting first."""
-        ready = [r for r in self._by_key.values() if r.stage is Stage.PENDING and r.next_attempt_at <= now]
-        ready.sort(key=lambda r: (r.next_attempt_at, r.serial))
-        return ready[: max(limit, 0)]
+        """Up to ``limit`` pending tries whose next attempt is due, the longest waiting first."""
+        ready: dict[int, TryRecord] = {}  # by serial: a record pushed twice is still due once
+        while self._due and len(ready) < limit and self._due[0][0] <= now:
+            at, serial, record = heapq.heappop(self._due)
+            if (
+                self._by_key.get(record.key) is record
+                and record.stage is Stage.PENDING
+                and record.next_attempt_at == at
+            ):
+                ready[serial] = record
+        return list(ready.values())
+
+    def put_back(self, records: list[TryRecord]) -> None:
+        """Tries ``due`` returned that were not started after all: due again as they were."""
+        for record in records:
+            self._push_due(record)
 
     def in_flight(self) -> int:
-        return sum(1 for r in self._by_key.values() if r.stage is Stage.IN_FLIGHT)
+        return self._in_flight
 
     def job_ids_to_poll(self) -> list[str]:
         """Ids of every job that has not finished; the only ones DescribeJobs is asked about."""
@@ -133,12 +224,6 @@ class Tracker:
     def counts_by_route(self) -> dict[str, dict[str, int]]:
         """Per route: tries not yet in Batch, jobs waiting in Batch and jobs running."""
         counts: dict[str, dict[str, int]] = {}
-        for r in self._by_key.values():
-            bucket = counts.setdefault(r.route, {"pending": 0, "queued": 0, "running": 0})
-            if r.stage is not Stage.TRACKED:
-                bucket["pending"] += 1
-            elif r.status == "RUNNING":
-                bucket["running"] += 1
-            else:
-                bucket["queued"] += 1
+        for (route, bucket), n in self._buckets.items():
+            counts.setdefault(route, dict.fromkeys(GAUGE_BUCKETS, 0))[bucket] = n
         return counts

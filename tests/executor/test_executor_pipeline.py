@@ -1,37 +1,52 @@
-"""The submit pipeline: planning is spread over heartbeats, and submits go on between heartbeats."""
+"""The pipeline: results are applied within a budget per heartbeat, and submits go on between heartbeats."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 from batch_world import BatchWorld, Faults
-from executor_kit import make_workload, queue_all, task_instance
+from executor_kit import drive, make_workload, queue_all, task_instance
 
 from batch_router.batch_client import BatchClient
 from batch_router.executor import BatchRouterExecutor
+from batch_router.executor.tracker import Stage
 
 
-def test_a_heartbeat_plans_only_what_fits_its_budget_and_the_rest_later(
+def wait_for_planning(executor: BatchRouterExecutor) -> None:
+    deadline = time.monotonic() + 10
+    while not executor._finished and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_heartbeat_applies_only_what_fits_its_budget_and_the_rest_later(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_BUDGET_SECONDS", 0.0)  # one task per heartbeat
+    monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 0.0)  # one result per heartbeat
     workloads = [make_workload(task_id=f"t{i}") for i in range(5)]
     queue_all(executor, *workloads)
-    executor.heartbeat()
-    assert len(executor._tracker) == 1
-    assert all(w.ti.key in executor.running for w in workloads)  # accepted, counted, not lost
-    for _ in range(4):
+    executor.heartbeat()  # hands all five to the planning thread
+    wait_for_planning(executor)
+    sizes = []
+    for _ in range(8):
         executor.heartbeat()
-    assert len(executor._tracker) == 5
+        sizes.append(len(executor._tracker))
+        assert all(w.ti.key in executor.running for w in workloads)  # accepted, counted, not lost
+    assert sizes[-1] == 5
+    assert all(later - earlier <= 1 for earlier, later in itertools.pairwise(sizes))
 
 
 def test_submits_go_on_between_heartbeats_beyond_the_number_of_api_threads(
-    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 10.0)  # a slow machine applies all
+    monkeypatch.setattr(BatchRouterExecutor, "DISPATCH_BUDGET_SECONDS", 10.0)  # and hands all over
     faults.delay = 0.05  # every call takes a while, as on AWS
     workloads = [make_workload(task_id=f"t{i}") for i in range(12)]
     queue_all(executor, *workloads)
+    executor.heartbeat()  # hands the tasks to the planning thread
+    wait_for_planning(executor)
     executor.heartbeat()  # one heartbeat hands every planned submit to the pool ...
     deadline = time.monotonic() + 30
     while len(world.job_ids()) < 12 and time.monotonic() < deadline:
@@ -40,17 +55,32 @@ def test_submits_go_on_between_heartbeats_beyond_the_number_of_api_threads(
 
 
 def test_a_revoked_task_that_was_never_planned_is_dropped(
-    executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
+    executor: BatchRouterExecutor, world: BatchWorld
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_BUDGET_SECONDS", 0.0)
     first, second = make_workload(task_id="a"), make_workload(task_id="b")
     queue_all(executor, first, second)
-    executor.heartbeat()  # plans "a" only
+    executor.trigger_tasks(open_slots=10)  # accepted, not yet handed to the planning thread
     executor.revoke_task(ti=task_instance(second, external_executor_id=None))
+    drive(executor, lambda: world.job_ids())
     for _ in range(3):
         executor.heartbeat()
     assert second.ti.key not in executor.running
     assert executor._tracker.get(second.ti.key) is None
+    assert len(world.job_ids()) == 1
+
+
+def test_a_task_revoked_while_it_is_being_planned_is_dropped(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    first, second = make_workload(task_id="a"), make_workload(task_id="b")
+    queue_all(executor, first, second)
+    executor.heartbeat()  # both are on the planning thread now, or already planned
+    executor.revoke_task(ti=task_instance(second, external_executor_id=None))
+    drive(executor, lambda: world.job_ids())
+    for _ in range(3):
+        executor.heartbeat()
+    assert executor._tracker.get(second.ti.key) is None
+    assert len(world.job_ids()) == 1
 
 
 def test_the_submit_rate_limit_paces_submit_job_with_botocores_token_bucket() -> None:
@@ -61,3 +91,16 @@ def test_the_submit_rate_limit_paces_submit_job_with_botocores_token_bucket() ->
 
 def test_no_submit_rate_limit_leaves_pacing_to_botocores_adaptive_mode() -> None:
     assert BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=0).submit_bucket is None
+
+
+def test_a_heartbeat_hands_over_only_what_fits_its_dispatch_budget_and_the_rest_later(
+    executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "DISPATCH_BUDGET_SECONDS", 0.0)  # one submit per heartbeat
+    monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 10.0)
+    queue_all(executor, *(make_workload(task_id=f"t{i}") for i in range(4)))
+    executor.heartbeat()
+    wait_for_planning(executor)
+    executor.heartbeat()
+    assert [r.stage for r in executor._tracker].count(Stage.PENDING) == 3
+    drive(executor, lambda: len(world.job_ids()) == 4)

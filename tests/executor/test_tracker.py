@@ -1,0 +1,157 @@
+"""The tracker's indexes: what is due, how many calls are in flight, what each route holds."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batch_router.executor.tracker import Stage, Tracker, TryRecord
+from batch_router.model import TaskIdentity
+
+
+def record(name: str, *, route: str = "r", at: float = 0.0) -> TryRecord:
+    return TryRecord(
+        key=name,  # type: ignore[arg-type]  # any hashable key will do for the tracker
+        identity=TaskIdentity(dag_id="d", task_id=name, run_id="run", try_number=1, try_id=name),
+        route=route,
+        job_queue="q",
+        job_name=f"job-{name}",
+        workload=None,
+        next_attempt_at=at,
+    )
+
+
+def test_due_returns_pending_tries_whose_time_has_come_oldest_first() -> None:
+    tracker = Tracker()
+    late, early, future = record("late", at=2.0), record("early", at=1.0), record("future", at=9.0)
+    for r in (late, early, future):
+        tracker.add(r)
+
+    assert tracker.due(now=5.0, limit=10) == [early, late]
+
+
+def test_due_returns_no_more_than_the_limit_and_keeps_the_rest_for_later() -> None:
+    tracker = Tracker()
+    records = [record(f"t{i}", at=float(i)) for i in range(5)]
+    for r in records:
+        tracker.add(r)
+
+    first = tracker.due(now=10.0, limit=2)
+    for r in first:
+        tracker.start_call(r)
+
+    assert first == records[:2]
+    assert tracker.due(now=10.0, limit=10) == records[2:]
+
+
+def test_a_try_that_failed_its_call_is_due_again_at_its_next_attempt_only() -> None:
+    tracker = Tracker()
+    r = record("t")
+    tracker.add(r)
+    [picked] = tracker.due(now=0.0, limit=1)
+    tracker.start_call(picked)
+    tracker.call_failed(picked, next_attempt_at=3.0)
+
+    assert tracker.due(now=2.0, limit=10) == []
+    assert tracker.due(now=3.0, limit=10) == [r]
+
+
+def test_a_removed_or_submitted_try_is_never_due() -> None:
+    tracker = Tracker()
+    gone, submitted = record("gone"), record("submitted")
+    tracker.add(gone)
+    tracker.add(submitted)
+    tracker.remove(gone)
+    tracker.attach_job(submitted, "job-1", "SUBMITTED")
+
+    assert tracker.due(now=1.0, limit=10) == []
+
+
+def test_in_flight_counts_calls_under_way() -> None:
+    tracker = Tracker()
+    a, b = record("a"), record("b")
+    tracker.add(a)
+    tracker.add(b)
+    tracker.start_call(a)
+    tracker.start_call(b)
+    tracker.attach_job(a, "job-a")
+    assert tracker.in_flight() == 1
+    tracker.remove(b)
+    assert tracker.in_flight() == 0
+
+
+def test_counts_by_route_follow_stage_and_status() -> None:
+    tracker = Tracker()
+    waiting, queued, running = record("w", route="gpu"), record("q", route="gpu"), record("r", route="cpu")
+    for r in (waiting, queued, running):
+        tracker.add(r)
+    tracker.attach_job(queued, "job-q", "RUNNABLE")
+    tracker.attach_job(running, "job-r", "STARTING")
+    tracker.set_status(running, "RUNNING")
+
+    assert tracker.counts_by_route() == {
+        "gpu": {"pending": 1, "queued": 1, "running": 0},
+        "cpu": {"pending": 0, "queued": 0, "running": 1},
+    }
+
+
+def test_a_job_that_died_before_start_makes_its_try_pending_again() -> None:
+    tracker = Tracker()
+    r = record("t")
+    tracker.add(r)
+    tracker.attach_job(r, "job-1", "RUNNABLE")
+    tracker.detach_job(r, next_attempt_at=1.0)
+
+    assert (r.stage, r.job_id, r.old_job_ids) == (Stage.PENDING, None, ("job-1",))
+    assert tracker.by_job("job-1") is None
+    assert tracker.due(now=1.0, limit=5) == [r]
+    assert tracker.counts_by_route() == {"r": {"pending": 1, "queued": 0, "running": 0}}
+
+
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["start", "fail", "attach", "run", "detach", "remove", "add"]),
+        st.integers(min_value=0, max_value=4),
+    ),
+    max_size=60,
+)
+
+
+@given(OPERATIONS)
+def test_indexes_always_agree_with_a_scan_of_every_record(operations: list[tuple[str, int]]) -> None:
+    tracker = Tracker()
+    records = [record(f"t{i}", route=f"r{i % 2}") for i in range(5)]
+    for r in records:
+        tracker.add(r)
+    for op, i in operations:
+        r = records[i]
+        live = tracker.get(r.key) is r
+        if op == "add" and not live:
+            records[i] = r = record(f"t{i}", route=f"r{i % 2}")
+            tracker.add(r)
+        elif not live:
+            continue
+        elif op == "start" and r.stage is Stage.PENDING:
+            tracker.start_call(r)
+        elif op == "fail" and r.stage is Stage.IN_FLIGHT:
+            tracker.call_failed(r, next_attempt_at=0.0)
+        elif op == "attach" and r.stage is Stage.IN_FLIGHT:
+            tracker.attach_job(r, f"job-{id(r)}", "RUNNABLE")
+        elif op == "run" and r.stage is Stage.TRACKED:
+            tracker.set_status(r, "RUNNING")
+        elif op == "detach" and r.stage is Stage.TRACKED:
+            tracker.detach_job(r, next_attempt_at=0.0)
+        elif op == "remove":
+            tracker.remove(r)
+
+    live = list(tracker)
+    expected: dict[str, dict[str, int]] = {}
+    for r in live:
+        bucket = (
+            "pending" if r.stage is not Stage.TRACKED else ("running" if r.status == "RUNNING" else "queued")
+        )
+        expected.setdefault(r.route, {"pending": 0, "queued": 0, "running": 0})[bucket] += 1
+    assert tracker.counts_by_route() == expected
+    assert tracker.in_flight() == sum(1 for r in live if r.stage is Stage.IN_FLIGHT)
+    pending = {r.serial for r in live if r.stage is Stage.PENDING}
+    assert {r.serial for r in tracker.due(now=1.0, limit=100)} == pending
