@@ -8,22 +8,25 @@ scheduler thread only applies what changed.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from batch_router.batch_client import BatchApiError, BatchClient, classify
+from batch_router.batch_client import BatchApiError, BatchClient, ErrorKind, classify
 from batch_router.errors import BatchRouterError
 from batch_router.executor import states
-from batch_router.executor.planning import JobSpec
+from batch_router.executor.planning import InfoLog, JobSpec
 from batch_router.executor.states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 
 if TYPE_CHECKING:
-    import logging
-
     from airflow.executors.workloads.types import WorkloadKey
 
 TRY_ID_TAG = "batch-router:try-id"  # written by naming.job_tags on every job
+# A throttled SubmitJob made no job, so the API thread sends it again itself after these pauses (the
+# submit token bucket paces it too) before handing the try back to wait for the next heartbeat.
+THROTTLED_RETRY_PAUSES = (0.1, 0.2, 0.4)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class SubmitOutcome:
     job: Mapping[str, Any] | None = None  # set when an existing job was found instead of submitting
     error: BatchApiError | None = None
     refused: str | None = None  # the request could not be built (bad exec_config, no route)
+    throttled: int = 0  # SubmitJob answers of "slow down" on the way
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def find_try_job(
     return max(jobs, key=lambda job: (job.get("status") not in FINISHED_STATUSES, job.get("createdAt") or 0))
 
 
-def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: logging.Logger) -> SubmitOutcome:
+def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> SubmitOutcome:
     """Look for the try's job when an earlier submit may have made it, else build and submit once."""
     try:
         if ticket.look_first:
@@ -111,11 +115,33 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: logging.Logge
             built = ticket.spec.build()
         except BatchRouterError as exc:
             return SubmitOutcome(ticket, refused=str(exc))
-        job_id = client.submit_job(built.kwargs)
+        job_id, throttled = _submit(client, built.kwargs)
+    except _Throttled as exc:
+        return SubmitOutcome(ticket, error=exc.error, throttled=exc.times)
     except Exception as exc:
         return SubmitOutcome(ticket, error=classify("SubmitJob", exc))
     log.info("batch-router: submitted %s to route %r as job %s", ticket.key, built.route.name, job_id)
-    return SubmitOutcome(ticket, job_id=job_id)
+    return SubmitOutcome(ticket, job_id=job_id, throttled=throttled)
+
+
+class _Throttled(Exception):
+    def __init__(self, error: BatchApiError, times: int):
+        super().__init__(error.reason)
+        self.error, self.times = error, times
+
+
+def _submit(client: BatchClient, request: Mapping[str, Any]) -> tuple[str, int]:
+    """SubmitJob, sent again after a throttled answer; (job id, throttled answers on the way)."""
+    for throttled, pause in enumerate((*THROTTLED_RETRY_PAUSES, None)):
+        try:
+            return client.submit_job(request), throttled
+        except BatchApiError as exc:
+            if exc.kind is not ErrorKind.THROTTLED:
+                raise
+            if pause is None:
+                raise _Throttled(exc, throttled + 1) from exc
+            time.sleep(pause * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable")
 
 
 def describe(client: BatchClient, job_ids: Sequence[str]) -> DescribeResult:

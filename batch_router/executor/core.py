@@ -69,6 +69,9 @@ class BatchRouterExecutor(BaseExecutor):
     # Handing SubmitJob calls to the pool stops after this long in one heartbeat (filling the pipeline
     # with 500 calls at once would hold the scheduler thread while the API threads want the GIL too).
     DISPATCH_BUDGET_SECONDS: ClassVar[float] = 0.005
+    # New tries planned on the scheduler thread itself when the planning thread is idle: so a task that
+    # arrives alone is submitted in the heartbeat that accepted it. About 50 tries.
+    PLAN_HERE_BUDGET_SECONDS: ClassVar[float] = 0.01
     # Planned tries the planning thread hands back at a time.
     PLAN_CHUNK: ClassVar[int] = 100
     # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
@@ -280,9 +283,17 @@ class BatchRouterExecutor(BaseExecutor):
     # -- planning --------------------------------------------------------------------------------------
 
     def _dispatch_planning(self) -> None:
-        """Hand every try accepted since the last heartbeat to the planning thread, in one call."""
+        """Plan a few new tries right here, and hand the rest to the planning thread in one call.
+
+        Tasks that arrive a few at a time (the usual case) are planned and submitted in the heartbeat
+        that accepted them; a burst is planned on the planning thread while the first of it is sent.
+        """
         if not self._unplanned or self._plan is None:
             return
+        if not self._planning:  # the planning thread is idle: no burst under way
+            self._plan_here(self._plan, self.PLAN_HERE_BUDGET_SECONDS)
+            if not self._unplanned:
+                return
         workloads = list(self._unplanned.values())
         if self._hand_over(
             self._ignore,
@@ -296,6 +307,17 @@ class BatchRouterExecutor(BaseExecutor):
         ):
             self._planning.update(self._unplanned)
             self._unplanned.clear()
+
+    def _plan_here(self, plan: Plan, budget_seconds: float) -> None:
+        """Plan the oldest new tries on the scheduler thread until the budget is spent."""
+        deadline = time.monotonic() + budget_seconds
+        planned: list[Planned] = []
+        while self._unplanned and time.monotonic() < deadline:
+            key = next(iter(self._unplanned))
+            workload = self._planning[key] = self._unplanned.pop(key)
+            plan_workloads(plan, [workload], self.log, planned.extend)
+        for item in planned:
+            self._accept(item)
 
     @staticmethod
     def _ignore(_: Any) -> None:
@@ -372,6 +394,12 @@ class BatchRouterExecutor(BaseExecutor):
             if outcome.job_id:
                 self._stop(outcome.job_id)
             return
+        throttled = outcome.throttled
+        if not throttled and outcome.error is not None and outcome.error.kind is ErrorKind.THROTTLED:
+            throttled = 1  # a throttled look-up
+        if throttled:
+            self._metrics.count("throttled", record.route, throttled)
+            self._throttled_submits += throttled
         if outcome.job_id is not None:
             self._pacing.recovered()
             status = (outcome.job or {}).get("status")
@@ -409,10 +437,9 @@ class BatchRouterExecutor(BaseExecutor):
         now = time.monotonic()
         if error.kind is ErrorKind.THROTTLED:
             # No pause of the whole pipeline: the submit client's rate limiter paces every thread, which
-            # keeps submits near the rate AWS accepts. This try goes back in line; it uses no attempt.
+            # keeps submits near the rate AWS accepts. The API thread already sent it again a few times
+            # (counted in the outcome); the try goes back in line and uses no attempt.
             self._tracker.call_failed(record, next_attempt_at=now)
-            self._metrics.count("throttled", record.route)
-            self._throttled_submits += 1
             return
         if error.kind is ErrorKind.CREDENTIALS:
             self._tracker.call_failed(record, next_attempt_at=self._credentials_failed(now, error))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from batch_router.errors import BatchRouterError, ExecConfigError, RoutingError
 from batch_router.executor.workloads import (
@@ -29,9 +29,14 @@ from batch_router.routes import route_table_from_settings
 from batch_router.settings import ConfSource, ExecutorSettings, load_settings
 
 if TYPE_CHECKING:
-    import logging
-
     from airflow.executors.workloads.types import WorkloadKey
+
+
+class InfoLog(Protocol):
+    """What the planning and API threads need of the executor's logger (stdlib's or Airflow's)."""
+
+    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
 
 # Stands in for the command when only the job's name and queue are wanted (looking a job up).
 NO_COMMAND = ("true",)
@@ -125,7 +130,7 @@ class Planned:
 def plan_workloads(
     plan: Plan,
     workloads: Sequence[Workload],
-    log: logging.Logger,
+    log: InfoLog,
     emit: Callable[[list[Planned]], None],
     chunk_size: int = 100,
 ) -> None:

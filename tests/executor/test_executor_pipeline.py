@@ -70,8 +70,9 @@ def test_a_revoked_task_that_was_never_planned_is_dropped(
 
 
 def test_a_task_revoked_while_it_is_being_planned_is_dropped(
-    executor: BatchRouterExecutor, world: BatchWorld
+    executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 0.0)  # all to the planning thread
     first, second = make_workload(task_id="a"), make_workload(task_id="b")
     queue_all(executor, first, second)
     executor.heartbeat()  # both are on the planning thread now, or already planned
@@ -99,8 +100,29 @@ def test_a_heartbeat_hands_over_only_what_fits_its_dispatch_budget_and_the_rest_
     monkeypatch.setattr(BatchRouterExecutor, "DISPATCH_BUDGET_SECONDS", 0.0)  # one submit per heartbeat
     monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 10.0)
     queue_all(executor, *(make_workload(task_id=f"t{i}") for i in range(4)))
-    executor.heartbeat()
-    wait_for_planning(executor)
-    executor.heartbeat()
+    executor.heartbeat()  # plans all four (few enough to plan here) and hands over one
     assert [r.stage for r in executor._tracker].count(Stage.PENDING) == 3
     drive(executor, lambda: len(world.job_ids()) == 4)
+
+
+def test_a_task_that_arrives_alone_is_submitted_in_the_heartbeat_that_accepted_it(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    queue_all(executor, make_workload())
+    executor.heartbeat()
+    deadline = time.monotonic() + 10
+    while not world.job_ids() and time.monotonic() < deadline:
+        time.sleep(0.02)  # no second heartbeat
+    assert len(world.job_ids()) == 1
+
+
+def test_a_burst_is_planned_off_the_scheduler_thread_beyond_a_few_tries(
+    executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 0.0)
+    workloads = [make_workload(task_id=f"t{i}") for i in range(20)]
+    queue_all(executor, *workloads)
+    executor.heartbeat()
+    assert len(executor._tracker) == 0
+    assert set(executor._planning) == {w.ti.key for w in workloads}
+    drive(executor, lambda: len(world.job_ids()) == 20)

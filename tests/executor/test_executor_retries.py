@@ -3,6 +3,8 @@ a request AWS refuses fails the task at once; a lost answer never makes a second
 
 from __future__ import annotations
 
+import time
+
 from airflow.utils.state import TaskInstanceState
 from batch_world import BatchWorld, Faults
 from executor_kit import Recorder, drive, events, make_workload, queue_all
@@ -80,6 +82,21 @@ def test_a_refused_request_fails_the_task_at_once_with_the_reason_in_its_event_l
     assert "Job queue gone-queue does not exist" in recorder.info(workload.ti.key)[0]
 
 
+def test_a_throttled_submit_is_sent_again_between_heartbeats(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    faults.error("SubmitJob", "TooManyRequestsException", 429, times=2)
+    queue_all(executor, make_workload())
+    executor.heartbeat()
+
+    deadline = time.monotonic() + 10
+    while not world.job_ids() and time.monotonic() < deadline:
+        time.sleep(0.02)  # no heartbeat: the API thread sends it again itself
+
+    assert len(world.job_ids()) == 1
+    assert faults.count("SubmitJob") == 3
+
+
 def test_a_bad_executor_config_fails_only_that_task_before_any_call(
     executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
 ) -> None:
@@ -94,6 +111,22 @@ def test_a_bad_executor_config_fails_only_that_task_before_any_call(
     assert "no-such-route" in extra
     assert faults.count("SubmitJob") == 1
     assert world.describe(world.job_ids()[0])["tags"]["airflow:task_id"] == "good"
+
+
+def test_a_bad_executor_config_fails_at_once_even_behind_many_tasks_waiting_to_be_submitted(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    faults.delay = 0.5  # four API threads: about 8 SubmitJobs a second
+    waiting = [make_workload(task_id=f"t{i}") for i in range(25)]  # within the fixture's parallelism
+    bad = make_workload(task_id="bad", executor_config={"vcpu": "lots"})
+    queue_all(executor, *waiting, bad)
+    recorder = Recorder(executor)
+
+    drive(executor, lambda: TaskInstanceState.FAILED in recorder.states(bad.ti.key), timeout=10)
+
+    assert faults.count("SubmitJob") < len(waiting)
+    faults.delay = 0.0
+    drive(executor, lambda: len(world.job_ids()) == len(waiting))  # no call left running after the test
 
 
 def test_a_lost_submit_answer_finds_the_job_instead_of_submitting_a_second_one(
