@@ -22,7 +22,7 @@ from batch_router.schema_problems import did_you_mean
 from batch_router.schemas import load_schema
 from batch_router.tree import dict_items, dig, json_path
 
-__all__ = ["COMMAND_HINT", "EXECUTOR_OWNED_ENV", "parse_exec_config"]
+__all__ = ["COMMAND_HINT", "EXECUTOR_OWNED_ENV", "UNSUPPORTED_KEYS", "parse_exec_config"]
 
 # Environment variables the executor sets on every job; a task overriding one would break the executor.
 EXECUTOR_OWNED_ENV: frozenset[str] = frozenset(
@@ -44,6 +44,21 @@ _UNKNOWN_TOP_LEVEL_HINTS: dict[str, str] = {
 }
 
 COMMAND_HINT = "remove it: the executor puts the Airflow task command there itself"
+# SubmitJob arguments that would not run the try once, as one job: (what is wrong, how to fix it).
+UNSUPPORTED_KEYS: dict[str, tuple[str, str]] = {
+    "nodeOverrides": (
+        "multi-node parallel jobs are not supported",
+        "remove nodeOverrides: each Airflow task runs as one single-node Batch job",
+    ),
+    "arrayProperties": (
+        "array jobs are not supported: Batch would run the task's try as many jobs at once",
+        "remove arrayProperties; fan out with Airflow's dynamic task mapping (.expand) instead",
+    ),
+    "dependsOn": (
+        "Batch job dependencies are not supported: each try is submitted when Airflow schedules it",
+        "remove dependsOn; order tasks with Airflow dependencies (upstream >> downstream)",
+    ),
+}
 
 
 def parse_exec_config(raw: Mapping[str, Any] | None, source: str = "executor_config") -> ExecConfig:
@@ -200,12 +215,9 @@ def _unknown_key_hint(key: str, allowed: Sequence[str], parts: Sequence[str | in
 
 def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
     """Keys only the executor may set; the schema allows them because SubmitJob does."""
-    if "nodeOverrides" in data:
-        yield Problem(
-            "nodeOverrides",
-            "multi-node parallel jobs are not supported",
-            "remove nodeOverrides: each Airflow task runs as one single-node Batch job",
-        )
+    for key, (message, hint) in UNSUPPORTED_KEYS.items():
+        if key in data:
+            yield Problem(key, message, hint)
     container = data.get("containerOverrides")
     if isinstance(container, Mapping):
         yield from _container_owned(["containerOverrides"], container, env_key="environment")

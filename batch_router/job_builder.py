@@ -22,7 +22,7 @@ from botocore.validate import ParamValidator, ValidationErrors
 
 from batch_router import fargate
 from batch_router.errors import ExecConfigError, Problem
-from batch_router.exec_config import COMMAND_HINT, EXECUTOR_OWNED_ENV
+from batch_router.exec_config import COMMAND_HINT, EXECUTOR_OWNED_ENV, UNSUPPORTED_KEYS
 from batch_router.merge import deep_merge, plain_copy
 from batch_router.model import (
     MIN_TIMEOUT_SECONDS,
@@ -186,6 +186,9 @@ def _source(identity: TaskIdentity, route: Route) -> str:
 
 
 def _owned_problems(label: str, layer: Mapping[str, Any], owned_env: frozenset[str]) -> Iterator[Problem]:
+    for key, (message, hint) in UNSUPPORTED_KEYS.items():
+        if key in layer:
+            yield Problem(key, f"{label} sets {key}: {message}", hint)
     containers: list[tuple[list[str | int], Any, str]] = [
         (["containerOverrides"], layer.get("containerOverrides"), "environment")
     ]

@@ -243,6 +243,19 @@ def test_node_overrides_are_rejected_as_multi_node_jobs() -> None:
     assert "multi-node" in problem.message
 
 
+def test_an_array_job_is_rejected_with_a_pointer_to_dynamic_task_mapping() -> None:
+    problem = only_problem({"arrayProperties": {"size": 10}})
+    assert problem.path == "arrayProperties"
+    assert "array jobs are not supported" in problem.message
+    assert ".expand" in problem.hint
+
+
+def test_batch_job_dependencies_are_rejected_in_favour_of_airflow_dependencies() -> None:
+    problem = only_problem({"dependsOn": [{"jobId": "abc"}]})
+    assert problem.path == "dependsOn"
+    assert ">>" in problem.hint
+
+
 @pytest.mark.parametrize("name", sorted(EXECUTOR_OWNED_ENV))
 def test_an_executor_owned_environment_variable_is_rejected(name: str) -> None:
     raw = {

@@ -175,6 +175,20 @@ def test_an_environment_variable_the_executor_passes_may_not_be_set_by_any_layer
         build(EC2, base=base, executor_env={"MY_EXECUTOR_VAR": "1"})
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("arrayProperties", {"size": 10}),
+        ("dependsOn", [{"jobId": "abc"}]),
+        ("nodeOverrides", {"numNodes": 2}),
+    ],
+)
+def test_array_dependent_and_multi_node_jobs_are_refused_from_any_layer(key: str, value: Any) -> None:
+    with pytest.raises(ExecConfigError, match=f"SUBMIT_JOB_KWARGS sets {key}") as info:
+        build(EC2, base={key: value})
+    assert problem_paths(info.value) == [key]
+
+
 def test_executor_env_route_and_try_id_are_set_on_the_container() -> None:
     env = env_of(build(FARGATE, identity=TaskIdentity("d", "t", "r", 2, try_id="try-123")).kwargs)
     assert env == {
