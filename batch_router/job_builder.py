@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import botocore.session
-from botocore.model import Shape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator, ValidationErrors
 
 from batch_router import fargate
@@ -133,6 +133,37 @@ def validate_submit_job(kwargs: Mapping[str, Any]) -> list[Problem]:
     ]
     if report.has_errors() and not problems:  # botocore changed its internals: keep its whole report
         problems.append(Problem("", report.generate_report(), _API_HINT))
+    problems += _over_maximum(kwargs, _submit_job_shape(), "")
+    return problems
+
+
+def _over_maximum(value: Any, shape: Shape, path: str) -> list[Problem]:
+    """Values over the maxima in botocore's model, which its validator leaves to the server to refuse.
+
+    Checked here so that, say, a 51st tag fails the task before the call, with its path, rather than as
+    AWS's ClientException after it.
+    """
+    problems: list[Problem] = []
+    limit = shape.metadata.get("max")
+    if limit is not None:
+        if isinstance(value, str | list | Mapping) and len(value) > limit:
+            unit = "characters" if isinstance(value, str) else "entries"
+            problems.append(
+                Problem(path, f"has {len(value)} {unit}; SubmitJob allows at most {limit}", _API_HINT)
+            )
+        elif isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
+            problems.append(Problem(path, f"is {value}; SubmitJob allows at most {limit}", _API_HINT))
+    if isinstance(shape, StructureShape) and isinstance(value, Mapping):
+        for name, member in shape.members.items():
+            if name in value:
+                problems += _over_maximum(value[name], member, _join(path, name))
+    elif isinstance(shape, ListShape) and isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += _over_maximum(item, shape.member, f"{path}[{index}]")
+    elif isinstance(shape, MapShape) and isinstance(value, Mapping):
+        for key, item in value.items():
+            problems += _over_maximum(key, shape.key, _join(path, key))
+            problems += _over_maximum(item, shape.value, _join(path, key))
     return problems
 
 

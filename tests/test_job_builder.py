@@ -189,6 +189,18 @@ def test_array_dependent_and_multi_node_jobs_are_refused_from_any_layer(key: str
     assert problem_paths(info.value) == [key]
 
 
+def test_more_tags_than_submit_job_allows_are_refused_before_the_call() -> None:
+    tags = {f"team:{i}": "x" for i in range(45)}  # the executor adds 6 of its own here: 51 in all
+    with pytest.raises(ExecConfigError, match="tags: has 51 entries; SubmitJob allows at most 50"):
+        build(EC2, exec_kwargs={"tags": tags})
+
+
+def test_a_tag_value_longer_than_submit_job_allows_is_refused_with_its_path() -> None:
+    with pytest.raises(ExecConfigError) as info:
+        build(EC2, exec_kwargs={"tags": {"team": "x" * 300}})
+    assert problem_paths(info.value) == ["tags.team"]
+
+
 def test_executor_env_route_and_try_id_are_set_on_the_container() -> None:
     env = env_of(build(FARGATE, identity=TaskIdentity("d", "t", "r", 2, try_id="try-123")).kwargs)
     assert env == {
