@@ -18,7 +18,7 @@ from jsonschema.exceptions import ValidationError
 
 from batch_router.errors import ExecConfigError, Problem
 from batch_router.model import HINT_KEYS, ExecConfig, Hints
-from batch_router.schema_problems import did_you_mean
+from batch_router.schema_problems import problems_from_errors
 from batch_router.schemas import load_schema
 from batch_router.tree import dict_items, dig, json_path
 
@@ -121,96 +121,23 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def _schema_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
-    for error in _validator().iter_errors(data):
-        yield from _from_error(error)
+def _schema_problems(data: Mapping[str, Any]) -> list[Problem]:
+    return problems_from_errors(
+        _validator().iter_errors(data), hint_for=_hint_for, unknown_key_hint=_unknown_key_hint
+    )
 
 
-def _from_error(error: ValidationError) -> Iterator[Problem]:
-    parts = list(error.absolute_path)
-    path = json_path(parts)
-    keyword = error.validator
-    expected: Any = error.validator_value
-    if keyword == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = sorted(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
-        for key in sorted(str(k) for k in error.instance if k not in allowed):
-            yield Problem(
-                json_path([*parts, key]), f"unknown key {key!r}", _unknown_key_hint(key, allowed, parts)
-            )
-        return
-    if keyword == "required" and isinstance(error.instance, Mapping):
-        for key in expected:
-            if key not in error.instance:
-                yield Problem(json_path([*parts, key]), "is required")
-        return
+def _hint_for(error: ValidationError, parts: Sequence[Any]) -> str | None:
     top = parts[0] if parts else None
-    hint = _HINT_HELP.get(top) if len(parts) == 1 and isinstance(top, str) else None
-    if keyword == "enum" and isinstance(error.instance, str):
-        hint = did_you_mean(error.instance, [str(v) for v in expected])
-    if path == "timeout" and keyword == "type":
-        hint = "use timeout_seconds: 3600, or timeout: {'attemptDurationSeconds': 3600}"
-    yield Problem(path, _message(error), hint)
+    if json_path(parts) == "timeout" and error.validator == "type":
+        return "use timeout_seconds: 3600, or timeout: {'attemptDurationSeconds': 3600}"
+    if error.validator != "enum" and len(parts) == 1 and isinstance(top, str):
+        return _HINT_HELP.get(top)
+    return None
 
 
-def _message(error: ValidationError) -> str:
-    keyword, instance = error.validator, error.instance
-    expected: Any = error.validator_value
-    if keyword == "type":
-        return f"expected {_type_words(expected)}, got {_json_type(instance)} {_short(instance)}"
-    if keyword == "enum":
-        return f"{_short(instance)} is not one of {', '.join(_short(v) for v in expected)}"
-    if keyword == "exclusiveMinimum":
-        return f"must be greater than {expected}, got {_short(instance)}"
-    if keyword == "minimum":
-        return f"must be at least {expected}, got {_short(instance)}"
-    if keyword == "maximum":
-        return f"must be at most {expected}, got {_short(instance)}"
-    if keyword == "pattern":
-        return f"{_short(instance)} does not match {expected}"
-    if keyword == "minLength":
-        return f"must be at least {expected} characters long"
-    if keyword == "maxLength":
-        return f"must be at most {expected} characters long"
-    if keyword in ("minItems", "minProperties"):
-        return f"must have at least {expected} entries"
-    if keyword in ("maxItems", "maxProperties"):
-        return f"must have at most {expected} entries"
-    return error.message
-
-
-def _type_words(expected: Any) -> str:
-    names = [expected] if isinstance(expected, str) else list(expected)
-    words = {"object": "a dict", "array": "a list", "integer": "an integer", "number": "a number"}
-    return " or ".join(words.get(name, f"a {name}") for name in names)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "dict"
-    if isinstance(value, Sequence):
-        return "list"
-    return type(value).__name__
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unknown_key_hint(key: str, allowed: Sequence[str], parts: Sequence[str | int]) -> str:
-    if not parts and key in _UNKNOWN_TOP_LEVEL_HINTS:
-        return _UNKNOWN_TOP_LEVEL_HINTS[key]
-    return did_you_mean(key, allowed) or "allowed keys: " + ", ".join(allowed)
+def _unknown_key_hint(key: str, allowed: Sequence[str], parts: Sequence[Any]) -> str | None:
+    return _UNKNOWN_TOP_LEVEL_HINTS.get(key) if not parts else None
 
 
 def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:

@@ -131,7 +131,7 @@ def test_an_unknown_key_inside_a_list_item_names_the_index() -> None:
 
 def test_an_unknown_key_with_no_close_match_lists_the_allowed_keys() -> None:
     hint = only_problem({"retryStrategy": {"zzz": 1}}).hint
-    assert hint == "allowed keys: attempts, evaluateOnExit"
+    assert hint == "allowed here: attempts, evaluateOnExit"
 
 
 def test_a_top_level_command_says_the_executor_owns_it() -> None:
@@ -159,7 +159,7 @@ def test_a_number_as_timeout_points_to_timeout_seconds() -> None:
 def test_a_wrong_enum_value_lists_the_allowed_values_and_the_closest() -> None:
     problem = only_problem({"containerOverrides": {"resourceRequirements": [{"type": "gpu", "value": "1"}]}})
     assert problem.path == "containerOverrides.resourceRequirements[0].type"
-    assert "'GPU', 'VCPU', 'MEMORY'" in problem.message
+    assert "is not one of GPU, VCPU, MEMORY" in problem.message
     assert problem.hint == "did you mean 'GPU'?"
 
 
