@@ -24,6 +24,7 @@ def test_a_heartbeat_applies_only_what_fits_its_budget_and_the_rest_later(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 0.0)  # one result per heartbeat
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 0.0)  # all via the planning thread
     workloads = [make_workload(task_id=f"t{i}") for i in range(5)]
     queue_all(executor, *workloads)
     executor.heartbeat()  # hands all five to the planning thread
@@ -42,12 +43,11 @@ def test_submits_go_on_between_heartbeats_beyond_the_number_of_api_threads(
 ) -> None:
     monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 10.0)  # a slow machine applies all
     monkeypatch.setattr(BatchRouterExecutor, "DISPATCH_BUDGET_SECONDS", 10.0)  # and hands all over
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # planned in the heartbeat
     faults.delay = 0.05  # every call takes a while, as on AWS
     workloads = [make_workload(task_id=f"t{i}") for i in range(12)]
     queue_all(executor, *workloads)
-    executor.heartbeat()  # hands the tasks to the planning thread
-    wait_for_planning(executor)
-    executor.heartbeat()  # one heartbeat hands every planned submit to the pool ...
+    executor.heartbeat()  # one heartbeat plans every task and hands every submit to the pool ...
     deadline = time.monotonic() + 30
     while len(world.job_ids()) < 12 and time.monotonic() < deadline:
         time.sleep(0.05)  # ... and no further heartbeat is needed for them to reach Batch
@@ -99,15 +99,17 @@ def test_a_heartbeat_hands_over_only_what_fits_its_dispatch_budget_and_the_rest_
 ) -> None:
     monkeypatch.setattr(BatchRouterExecutor, "DISPATCH_BUDGET_SECONDS", 0.0)  # one submit per heartbeat
     monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 10.0)
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # however slow the machine
     queue_all(executor, *(make_workload(task_id=f"t{i}") for i in range(4)))
-    executor.heartbeat()  # plans all four (few enough to plan here) and hands over one
+    executor.heartbeat()  # plans all four here and hands over one
     assert [r.stage for r in executor._tracker].count(Stage.PENDING) == 3
     drive(executor, lambda: len(world.job_ids()) == 4)
 
 
 def test_a_task_that_arrives_alone_is_submitted_in_the_heartbeat_that_accepted_it(
-    executor: BatchRouterExecutor, world: BatchWorld
+    executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # however slow the machine
     queue_all(executor, make_workload())
     executor.heartbeat()
     deadline = time.monotonic() + 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from airflow.utils.state import TaskInstanceState
 from batch_world import BatchWorld, Faults
 from executor_kit import Recorder, drive, events, make_workload, queue_all
@@ -83,8 +84,9 @@ def test_a_refused_request_fails_the_task_at_once_with_the_reason_in_its_event_l
 
 
 def test_a_throttled_submit_is_sent_again_between_heartbeats(
-    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # planned in this heartbeat
     faults.error("SubmitJob", "TooManyRequestsException", 429, times=2)
     queue_all(executor, make_workload())
     executor.heartbeat()
