@@ -8,6 +8,7 @@ scheduler thread only applies what changed.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -120,7 +121,8 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> S
         return SubmitOutcome(ticket, error=exc.error, throttled=exc.times)
     except Exception as exc:
         return SubmitOutcome(ticket, error=classify("SubmitJob", exc))
-    log.info("batch-router: submitted %s to route %r as job %s", ticket.key, built.route.name, job_id)
+    with contextlib.suppress(Exception):  # the job exists: a broken log handler must not hide it
+        log.info("batch-router: submitted %s to route %r as job %s", ticket.key, built.route.name, job_id)
     return SubmitOutcome(ticket, job_id=job_id, throttled=throttled)
 
 

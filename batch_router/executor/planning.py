@@ -146,48 +146,34 @@ def plan_workloads(
             emit(planned)
             planned = []
         try:
-            identity = task_identity(workload)
-            executor_config, queue = executor_config_of(workload), queue_of(workload)
-        except Exception as exc:
+            planned.append(_plan_one(plan, workload, log))
+        except Exception as exc:  # a bug of ours must fail this one task, not strand the rest
             planned.append(_unplannable(workload, f"{type(exc).__name__}: {exc}"))
-            continue
-        spec = JobSpec(plan, identity, executor_config, queue, workload)
-        try:
-            built = spec.build()
-        except (ExecConfigError, RoutingError) as exc:
-            planned.append(Planned(workload.key, workload, identity, executor_config, queue, error=str(exc)))
-            continue
-        except Exception as exc:
-            planned.append(
-                Planned(
-                    workload.key,
-                    workload,
-                    identity,
-                    executor_config,
-                    queue,
-                    error=f"could not plan the task: {type(exc).__name__}: {exc}",
-                )
-            )
-            continue
-        log.info("batch-router: %s -> route %r (%s)", workload.key, built.route.name, built.reason)
-        planned.append(
-            Planned(
-                workload.key,
-                workload,
-                identity,
-                executor_config,
-                queue,
-                route=built.route.name,
-                job_queue=str(built.kwargs["jobQueue"]),
-                job_name=str(built.kwargs["jobName"]),
-            )
-        )
     if planned:
         emit(planned)
 
 
+def _plan_one(plan: Plan, workload: Workload, log: InfoLog) -> Planned:
+    identity = task_identity(workload)
+    executor_config, queue = executor_config_of(workload), queue_of(workload)
+    try:
+        built = JobSpec(plan, identity, executor_config, queue, workload).build()
+    except (ExecConfigError, RoutingError) as exc:
+        return Planned(workload.key, workload, identity, executor_config, queue, error=str(exc))
+    with contextlib.suppress(Exception):  # a broken log handler must not cost the task
+        log.info("batch-router: %s -> route %r (%s)", workload.key, built.route.name, built.reason)
+    return Planned(
+        workload.key,
+        workload,
+        identity,
+        executor_config,
+        queue,
+        route=built.route.name,
+        job_queue=str(built.kwargs["jobQueue"]),
+        job_name=str(built.kwargs["jobName"]),
+    )
+
+
 def _unplannable(workload: Workload, reason: str) -> Planned:
     identity = TaskIdentity(dag_id="?", task_id="?", run_id="?", try_number=0, try_id="?")
-    return Planned(
-        workload.key, workload, identity, None, None, error=f"could not read the workload: {reason}"
-    )
+    return Planned(workload.key, workload, identity, None, None, error=f"could not plan the task: {reason}")

@@ -1,0 +1,101 @@
+"""Work off the scheduler thread: every try comes back from planning, and a made job is never hidden."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from executor_kit import make_workload
+
+from batch_router.batch_client import BatchClient
+from batch_router.errors import RoutingError
+from batch_router.executor import calls
+from batch_router.executor.planning import JobSpec, Plan, Planned, plan_workloads
+from batch_router.executor.workloads import task_identity
+from batch_router.model import BuiltJob, Route
+
+
+class FakePlan:
+    """Builds a plain request; task "broken" hits a bug, task "unroutable" has no route."""
+
+    route = Route("default", "ec2", "q", "jd")
+
+    def build(self, *, identity: Any, executor_config: Any, queue: Any, command: Any) -> BuiltJob:
+        if identity.task_id == "broken":
+            raise KeyError("a bug in planning")
+        if identity.task_id == "unroutable":
+            raise RoutingError("no route takes 99 GPUs")
+        kwargs = {"jobQueue": "q", "jobName": f"job-{identity.task_id}", "jobDefinition": "jd"}
+        return BuiltJob(kwargs=kwargs, route=self.route, reason="default route")
+
+
+def plan_all(task_ids: list[str], chunk_size: int = 100) -> list[list[Planned]]:
+    chunks: list[list[Planned]] = []
+    plan: Plan = FakePlan()  # type: ignore[assignment]
+    workloads = [make_workload(task_id=t) for t in task_ids]
+    plan_workloads(plan, workloads, logging.getLogger("test"), chunks.append, chunk_size)
+    return chunks
+
+
+def test_every_try_comes_back_in_order_in_chunks() -> None:
+    chunks = plan_all([f"t{i}" for i in range(5)], chunk_size=2)
+
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert [p.job_name for c in chunks for p in c] == [f"job-t{i}" for i in range(5)]
+
+
+def test_a_try_no_route_takes_comes_back_with_the_routing_error() -> None:
+    [[unroutable, fine]] = plan_all(["unroutable", "fine"])
+
+    assert unroutable.error is not None and "99 GPUs" in unroutable.error
+    assert fine.error is None and fine.route == "default"
+
+
+def test_a_bug_while_planning_one_try_fails_that_try_only() -> None:
+    [[before, broken, after]] = plan_all(["before", "broken", "after"])
+
+    assert broken.error is not None and "KeyError" in broken.error
+    assert (before.error, after.error) == (None, None)
+
+
+class LogThatFailsOnce:
+    """A logger whose handler breaks on the first line: the tries after it must still come back."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def info(self, event: Any, *args: Any, **kw: Any) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise OSError("log disk full")
+
+
+def test_a_broken_log_handler_costs_no_try() -> None:
+    chunks: list[list[Planned]] = []
+    plan: Plan = FakePlan()  # type: ignore[assignment]
+    workloads = [make_workload(task_id=t) for t in ("first", "second")]
+
+    plan_workloads(plan, workloads, LogThatFailsOnce(), chunks.append)
+
+    [[first, second]] = chunks
+    assert (first.error, second.error) == (None, None)
+    assert (first.route, second.route) == ("default", "default")
+
+
+class SubmitsEverything:
+    def submit_job(self, request: Any) -> str:
+        return "job-1"
+
+
+def test_a_submitted_job_is_reported_even_when_logging_it_fails() -> None:
+    plan: Plan = FakePlan()  # type: ignore[assignment]
+    workload = make_workload(task_id="t")
+    spec = JobSpec(plan, task_identity(workload), None, "default", workload)
+    ticket = calls.SubmitTicket(
+        key=workload.ti.key, serial=1, spec=spec, job_queue="q", job_name="job-t", match_ids=frozenset()
+    )
+    client: BatchClient = SubmitsEverything()  # type: ignore[assignment]
+
+    outcome = calls.submit_or_find(client, ticket, LogThatFailsOnce())
+
+    assert (outcome.job_id, outcome.error) == ("job-1", None)
