@@ -9,7 +9,6 @@ scheduler thread only applies what changed.
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from batch_router.batch_client import BatchApiError, BatchClient, ErrorKind, classify
 from batch_router.errors import BatchRouterError
 from batch_router.executor import states
+from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import InfoLog, JobSpec
 from batch_router.executor.states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 
@@ -25,9 +25,11 @@ if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey
 
 TRY_ID_TAG = "batch-router:try-id"  # written by naming.job_tags on every job
-# A throttled SubmitJob made no job, so the API thread sends it again itself after these pauses (the
-# submit token bucket paces it too) before handing the try back to wait for the next heartbeat.
-THROTTLED_RETRY_PAUSES = (0.1, 0.2, 0.4)
+# A throttled SubmitJob made no job, so the API thread sends it again itself, up to this many times,
+# after 0.1, 0.2 and 0.4 s (jittered; the submit token bucket paces it too), before handing the try back
+# to wait for the next heartbeat.
+THROTTLED_RESENDS = 3
+_RESEND_PACING = Pacing(base_seconds=0.1, max_seconds=0.4)
 
 
 @dataclass(frozen=True)
@@ -114,36 +116,37 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> S
             return SubmitOutcome(ticket)
         try:
             built = ticket.spec.build()
-        except BatchRouterError as exc:
+        except BatchRouterError as exc:  # bad exec_config or no route: nothing was sent
             return SubmitOutcome(ticket, refused=str(exc))
-        job_id, throttled = _submit(client, built.kwargs)
-    except _Throttled as exc:
-        return SubmitOutcome(ticket, error=exc.error, throttled=exc.times)
     except Exception as exc:
-        return SubmitOutcome(ticket, error=classify("SubmitJob", exc))
-    with contextlib.suppress(Exception):  # the job exists: a broken log handler must not hide it
-        log.info("batch-router: submitted %s to route %r as job %s", ticket.key, built.route.name, job_id)
-    return SubmitOutcome(ticket, job_id=job_id, throttled=throttled)
+        error = classify("SubmitJob", exc)
+        return SubmitOutcome(ticket, error=error, throttled=int(error.kind is ErrorKind.THROTTLED))
+    outcome = _submit(client, ticket, built.kwargs)
+    if outcome.job_id is not None:
+        with contextlib.suppress(Exception):  # the job exists: a broken log handler must not hide it
+            log.info(
+                "batch-router: submitted %s to route %r as job %s",
+                ticket.key,
+                built.route.name,
+                outcome.job_id,
+            )
+    return outcome
 
 
-class _Throttled(Exception):
-    def __init__(self, error: BatchApiError, times: int):
-        super().__init__(error.reason)
-        self.error, self.times = error, times
-
-
-def _submit(client: BatchClient, request: Mapping[str, Any]) -> tuple[str, int]:
-    """SubmitJob, sent again after a throttled answer; (job id, throttled answers on the way)."""
-    for throttled, pause in enumerate((*THROTTLED_RETRY_PAUSES, None)):
+def _submit(client: BatchClient, ticket: SubmitTicket, request: Mapping[str, Any]) -> SubmitOutcome:
+    """SubmitJob, sent again by this thread after a throttled answer (which made no job)."""
+    throttled = 0
+    while True:
         try:
-            return client.submit_job(request), throttled
-        except BatchApiError as exc:
-            if exc.kind is not ErrorKind.THROTTLED:
-                raise
-            if pause is None:
-                raise _Throttled(exc, throttled + 1) from exc
-            time.sleep(pause * random.uniform(0.5, 1.0))
-    raise AssertionError("unreachable")
+            return SubmitOutcome(ticket, job_id=client.submit_job(request), throttled=throttled)
+        except Exception as exc:
+            error = classify("SubmitJob", exc)
+            if error.kind is not ErrorKind.THROTTLED or throttled == THROTTLED_RESENDS:
+                return SubmitOutcome(
+                    ticket, error=error, throttled=throttled + (error.kind is ErrorKind.THROTTLED)
+                )
+            throttled += 1
+            time.sleep(_RESEND_PACING.backoff(throttled))
 
 
 def describe(client: BatchClient, job_ids: Sequence[str]) -> DescribeResult:

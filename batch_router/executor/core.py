@@ -394,12 +394,9 @@ class BatchRouterExecutor(BaseExecutor):
             if outcome.job_id:
                 self._stop(outcome.job_id)
             return
-        throttled = outcome.throttled
-        if not throttled and outcome.error is not None and outcome.error.kind is ErrorKind.THROTTLED:
-            throttled = 1  # a throttled look-up
-        if throttled:
-            self._metrics.count("throttled", record.route, throttled)
-            self._throttled_submits += throttled
+        if outcome.throttled:
+            self._metrics.count("throttled", record.route, outcome.throttled)
+            self._throttled_submits += outcome.throttled
         if outcome.job_id is not None:
             self._pacing.recovered()
             status = (outcome.job or {}).get("status")
