@@ -268,13 +268,18 @@ class BatchRouterExecutor(BaseExecutor):
                 self._work.extend((self._accept, p) for p in self._planned.popleft())
             while self._finished:
                 future, apply = self._finished.popleft()
-                if not future.cancelled():
-                    self._work.append((apply, future))
+                if future.cancelled():
+                    continue
+                error = future.exception()  # the call functions catch everything; this is a bug of ours
+                if error is not None:
+                    self.log.error("batch-router: a call on a worker thread failed", exc_info=error)
+                    continue
+                self._work.append((apply, future.result()))
             if not self._work:
                 return
-            apply, item = self._work.popleft()
+            apply, result = self._work.popleft()
             try:
-                apply(item.result() if isinstance(item, Future) else item)
+                apply(result)
             except Exception:
                 self.log.exception("batch-router: could not apply the result of an AWS call")
             if time.monotonic() >= deadline:
@@ -495,23 +500,15 @@ class BatchRouterExecutor(BaseExecutor):
             return
         if now - self._last_poll_at < self._plan.settings.poll_interval:
             return
-        job_ids = self._tracker.job_ids_to_poll()
-        if not job_ids:
+        known = self._tracker.statuses_to_poll()
+        if not known:
             return
         self._last_poll_at = now
         _, client = self._runtime()
         log_group = self._plan.settings.log_group
-        for chunk in chunked(job_ids, DESCRIBE_JOBS_MAX):
-            known = {job_id: self._known_status(job_id) for job_id in chunk}
-            if self._hand_over(self._on_poll, calls.poll, client, known, log_group):
+        for chunk in chunked(list(known.items()), DESCRIBE_JOBS_MAX):
+            if self._hand_over(self._on_poll, calls.poll, client, dict(chunk), log_group):
                 self._polls_in_flight += 1
-
-    def _known_status(self, job_id: str) -> str | None:
-        """The status a poll compares against; a RUNNING job not yet reported comes back as a change."""
-        record = self._tracker.by_job(job_id)
-        if record is None or (record.status == "RUNNING" and not record.reported_running):
-            return None
-        return record.status
 
     def _on_poll(self, result: calls.PollResult) -> None:
         self._polls_in_flight = max(self._polls_in_flight - 1, 0)

@@ -217,9 +217,14 @@ class Tracker:
     def in_flight(self) -> int:
         return self._in_flight
 
-    def job_ids_to_poll(self) -> list[str]:
-        """Ids of every job that has not finished; the only ones DescribeJobs is asked about."""
-        return [job_id for job_id, r in self._by_job.items() if r.stage is Stage.TRACKED]
+    def statuses_to_poll(self) -> dict[str, str | None]:
+        """Every unfinished job (the only ones DescribeJobs is asked about) and the status a poll
+        compares against; a RUNNING job not yet reported to Airflow counts as unknown, so it comes back."""
+        return {
+            job_id: None if r.status == "RUNNING" and not r.reported_running else r.status
+            for job_id, r in self._by_job.items()
+            if r.stage is Stage.TRACKED
+        }
 
     def counts_by_route(self) -> dict[str, dict[str, int]]:
         """Per route: tries not yet in Batch, jobs waiting in Batch and jobs running."""
