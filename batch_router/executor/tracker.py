@@ -17,6 +17,7 @@ import heapq
 import itertools
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -100,11 +101,7 @@ class Tracker:
         if old is not None:
             self.remove(old)
         self._by_key[record.key] = record
-        self._buckets[(record.route, gauge_bucket(record))] += 1
-        if record.stage is Stage.IN_FLIGHT:
-            self._in_flight += 1
-        elif record.stage is Stage.PENDING:
-            self._push_due(record)
+        self._count(record, +1)
         if record.job_id is not None:
             self._by_job[record.job_id] = record
 
@@ -123,9 +120,7 @@ class Tracker:
         if self._by_key.get(record.key) is not record:
             return
         del self._by_key[record.key]
-        self._uncount(record)
-        if record.stage is Stage.IN_FLIGHT:
-            self._in_flight -= 1
+        self._count(record, -1)
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
 
@@ -133,23 +128,22 @@ class Tracker:
 
     def start_call(self, record: TryRecord) -> None:
         """A SubmitJob or look-up for the try was handed to the pool."""
-        self._move(record, Stage.IN_FLIGHT)
+        with self._changing(record):
+            record.stage = Stage.IN_FLIGHT
 
     def call_failed(self, record: TryRecord, *, next_attempt_at: float) -> None:
         """The call made no job: the try waits for its next attempt."""
-        record.next_attempt_at = next_attempt_at
-        self._move(record, Stage.PENDING)
+        with self._changing(record):
+            record.stage, record.next_attempt_at = Stage.PENDING, next_attempt_at
 
     def attach_job(self, record: TryRecord, job_id: str, status: str | None = None) -> None:
         """The try now has a job: poll it."""
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
-        record.job_id = job_id
-        record.lookup_first = False
-        record.missing_rounds = 0
-        record.seen_running = False
-        record.reported_running = False
-        self._move(record, Stage.TRACKED, status=status)
+        with self._changing(record):
+            record.stage, record.status, record.job_id = Stage.TRACKED, status, job_id
+            record.lookup_first = record.seen_running = record.reported_running = False
+            record.missing_rounds = 0
         if self._by_key.get(record.key) is record:
             self._by_job[job_id] = record
 
@@ -159,37 +153,34 @@ class Tracker:
             record.old_job_ids += (record.job_id,)
             if self._by_job.get(record.job_id) is record:
                 del self._by_job[record.job_id]
-        record.job_id = None
-        record.next_attempt_at = next_attempt_at
-        self._move(record, Stage.PENDING, status=None)
+        with self._changing(record):
+            record.stage, record.status, record.job_id = Stage.PENDING, None, None
+            record.next_attempt_at = next_attempt_at
 
     def set_status(self, record: TryRecord, status: str) -> None:
         if status != record.status:
-            self._move(record, record.stage, status=status)
+            with self._changing(record):
+                record.status = status
 
-    _KEEP: Any = object()
-
-    def _move(self, record: TryRecord, stage: Stage, status: Any = _KEEP) -> None:
+    @contextmanager
+    def _changing(self, record: TryRecord) -> Iterator[None]:
+        """Take a live record out of the indexes, let the caller change it, and put it back in."""
         live = self._by_key.get(record.key) is record
         if live:
-            self._uncount(record)
-            if record.stage is Stage.IN_FLIGHT:
-                self._in_flight -= 1
-        record.stage = stage
-        if status is not self._KEEP:
-            record.status = status
+            self._count(record, -1)
+        yield
         if live:
-            self._buckets[(record.route, gauge_bucket(record))] += 1
-            if stage is Stage.IN_FLIGHT:
-                self._in_flight += 1
-            elif stage is Stage.PENDING:
-                self._push_due(record)
+            self._count(record, +1)
 
-    def _uncount(self, record: TryRecord) -> None:
+    def _count(self, record: TryRecord, sign: int) -> None:
         bucket = (record.route, gauge_bucket(record))
-        self._buckets[bucket] -= 1
+        self._buckets[bucket] += sign
         if self._buckets[bucket] <= 0:
             del self._buckets[bucket]
+        if record.stage is Stage.IN_FLIGHT:
+            self._in_flight += sign
+        elif record.stage is Stage.PENDING and sign > 0:
+            self._push_due(record)
 
     def _push_due(self, record: TryRecord) -> None:
         heapq.heappush(self._due, (record.next_attempt_at, record.serial, record))
