@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
             [py, "-m", "ruff", "check", "."],
             [py, "-m", "ruff", "format", "--check", "."],
             [py, "-m", "mypy"],
-            [py, "-m", "batch_router.schemagen", "--check"],
+            [py, "-m", "batch_router.dev.schemagen", "--check"],
         ],
         "bench": [[py, "-m", "benchmarks"]],
     }

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from batch_router.config.model import RouteTable
 from batch_router.errors import BatchRouterError, ExecConfigError, ProblemsError, RoutingError
-from batch_router.model import RouteTable, TaskIdentity
+from batch_router.plan.model import TaskIdentity
 
 PLAN_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "<workload>"]
 
@@ -49,8 +50,8 @@ def _print_problems(err: BatchRouterError) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from batch_router.exec_config import parse_exec_config
-    from batch_router.routes import read_route_file
+    from batch_router.config.exec_config import parse_exec_config
+    from batch_router.config.routes import read_route_file
 
     ok = True
     try:
@@ -74,7 +75,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _base_settings(routes_file: Path) -> tuple[dict[str, Any], str, str]:
     """SUBMIT_JOB_KWARGS, JOB_NAME and the default queue from this machine's Airflow config, if any."""
-    from batch_router.settings import load_settings
+    from batch_router.config.settings import load_settings
 
     class WithRoutes:
         def __init__(self, inner: Any):
@@ -103,7 +104,7 @@ def _plan_one(
     executor_config: Any,
     queue: str | None,
 ) -> dict[str, Any]:
-    from batch_router.planner import plan_task
+    from batch_router.plan.planner import plan_task
 
     row: dict[str, Any] = {"dag_id": identity.dag_id, "task_id": identity.task_id, "queue": queue}
     try:
@@ -163,7 +164,7 @@ def _dag_tasks(dags_dir: Path) -> tuple[list[tuple[TaskIdentity, Any, str | None
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from batch_router import examples
-    from batch_router.routes import read_route_file
+    from batch_router.config.routes import read_route_file
 
     if args.routes is None:
         args.routes = examples.ROUTES_FILE
@@ -250,7 +251,7 @@ SCHEMA_NAMES = {"routes": "routes", "exec-config": "exec_config", "submit-job": 
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from batch_router.schemas import load_schema
+    from batch_router.config.schemas import load_schema
 
     json.dump(load_schema(SCHEMA_NAMES[args.name]), sys.stdout, indent=2)
     print()
@@ -261,13 +262,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from batch_router.local import run_local
+    from batch_router.dev.local import run_local
 
     return run_local(args.routes, args.port, args.region)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from batch_router.demo import run_demo
+    from batch_router.dev.demo import run_demo
 
     return run_demo(keep=args.keep, timeout=args.timeout)
 

@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from batch_router.exec_config import parse_exec_config
-from batch_router.schemas import templates_dir
+from batch_router.config.exec_config import parse_exec_config
+from batch_router.config.schemas import templates_dir
 
 __all__ = ["eks", "fargate", "gpu", "template", "template_names"]
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batch_router.config.exec_config import EXECUTOR_OWNED_ENV, parse_exec_config
+from batch_router.config.model import COMPUTE_TYPES, HINT_KEYS, ExecConfig, Hints
 from batch_router.errors import ExecConfigError, Problem
-from batch_router.exec_config import EXECUTOR_OWNED_ENV, parse_exec_config
-from batch_router.model import COMPUTE_TYPES, HINT_KEYS, ExecConfig, Hints
 
 REFERENCE_STYLE: dict[str, Any] = {
     "containerOverrides": {

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch_router.fargate import FARGATE_COMBINATIONS, MAX_MEMORY_MIB, MAX_VCPU, round_up
+from batch_router.plan.fargate import FARGATE_COMBINATIONS, MAX_MEMORY_MIB, MAX_VCPU, round_up
 
 
 @pytest.mark.parametrize(("vcpu", "memory_mib"), FARGATE_COMBINATIONS)

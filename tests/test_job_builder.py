@@ -10,11 +10,12 @@ from botocore.validate import validate_parameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batch_router.config.model import ExecConfig, Hints, Route, RouteTable
 from batch_router.errors import ExecConfigError
-from batch_router.fargate import FARGATE_COMBINATIONS
-from batch_router.job_builder import build_submit_job
-from batch_router.model import BuiltJob, ExecConfig, Hints, Route, RouteChoice, RouteTable, TaskIdentity
-from batch_router.naming import identity_hash, job_tags
+from batch_router.plan.fargate import FARGATE_COMBINATIONS
+from batch_router.plan.job_builder import build_submit_job
+from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
+from batch_router.plan.naming import identity_hash, job_tags
 
 FARGATE = Route("fargate-small", "fargate", "q-fargate", "jd-fargate", max_vcpu=4, max_memory_mib=30720)
 EC2 = Route("ec2-large", "ec2", "q-ec2", "jd-ec2", max_vcpu=64, max_memory_mib=262144, max_gpu=8)

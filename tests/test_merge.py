@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch_router.merge import deep_merge
+from batch_router.plan.merge import deep_merge
 
 keys = st.sampled_from(["a", "b", "c", "environment", "env", "resourceRequirements", "containers", "tags"])
 scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)

@@ -5,8 +5,8 @@ import re
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from batch_router.model import TaskIdentity
-from batch_router.naming import MAX_JOB_NAME, identity_hash, job_name, job_tags
+from batch_router.plan.model import TaskIdentity
+from batch_router.plan.naming import MAX_JOB_NAME, identity_hash, job_name, job_tags
 
 LEGAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 # AWS's tag value rule: letters, numbers, spaces (any script) and + - = . _ : / @

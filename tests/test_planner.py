@@ -5,9 +5,10 @@ from typing import Any
 
 import pytest
 
+from batch_router.config.model import Route, RouteTable
 from batch_router.errors import ExecConfigError, RoutingError
-from batch_router.model import BuiltJob, Route, RouteTable, TaskIdentity
-from batch_router.planner import plan_task
+from batch_router.plan.model import BuiltJob, TaskIdentity
+from batch_router.plan.planner import plan_task
 
 TABLE = RouteTable(
     routes=(

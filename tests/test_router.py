@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batch_router.config.model import Hints, Route, RouteTable
 from batch_router.errors import RoutingError
-from batch_router.model import Hints, Route, RouteTable
-from batch_router.router import choose_route, misfits
+from batch_router.plan.router import choose_route, misfits
 
 FARGATE = Route(
     "fargate-small",

@@ -10,14 +10,14 @@ import pytest
 import yaml
 
 from batch_router import examples
-from batch_router.errors import ConfigError
-from batch_router.routes import (
+from batch_router.config.routes import (
     implicit_route_table,
     parse_route_table,
     read_route_file,
     route_table_from_settings,
 )
-from batch_router.settings import MappingConf, load_settings
+from batch_router.config.settings import MappingConf, load_settings
+from batch_router.errors import ConfigError
 
 
 def _table(**overrides: Any) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 from jsonschema import Draft202012Validator
 
-from batch_router import schemagen
-from batch_router.model import HINT_KEYS
-from batch_router.schemas import schema_dir
+from batch_router.config.model import HINT_KEYS
+from batch_router.config.schemas import schema_dir
+from batch_router.dev import schemagen
 
 GENERATED = (schemagen.SUBMIT_JOB_FILE, schemagen.EXEC_CONFIG_FILE)
 
@@ -108,7 +108,7 @@ def test_check_fails_when_a_committed_schema_was_edited(
     assert schemagen.main(["--check", "--out-dir", str(committed_copy)]) == 1
     err = capsys.readouterr().err
     assert f"{name} is out of date" in err
-    assert "python -m batch_router.schemagen" in err
+    assert "python -m batch_router.dev.schemagen" in err
 
 
 def test_check_fails_when_a_schema_file_is_missing(
@@ -130,7 +130,7 @@ def test_running_the_module_with_check_exits_1_on_a_stale_file(committed_copy: P
     path = committed_copy / schemagen.SUBMIT_JOB_FILE
     path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "batch_router.schemagen", "--check", "--out-dir", str(committed_copy)],
+        [sys.executable, "-m", "batch_router.dev.schemagen", "--check", "--out-dir", str(committed_copy)],
         capture_output=True,
         text=True,
         check=False,

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from batch_router import schemas
-from batch_router.schemas import SchemaNotFoundError, load_schema, schema_dir, schema_path, templates_dir
+from batch_router.config import schemas
+from batch_router.config.schemas import (
+    SchemaNotFoundError,
+    load_schema,
+    schema_dir,
+    schema_path,
+    templates_dir,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from batch_router.config.settings import MappingConf, load_settings
 from batch_router.errors import ConfigError
-from batch_router.settings import MappingConf, load_settings
 
 ENV = "AIRFLOW__AWS_BATCH_EXECUTOR__"
 REQUIRED = {"job_queue": "q", "job_definition": "d", "region_name": "eu-west-1"}

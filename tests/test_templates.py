@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from batch_router import templates
+from batch_router.config.exec_config import parse_exec_config
+from batch_router.config.schemas import templates_dir
 from batch_router.errors import ExecConfigError
-from batch_router.exec_config import parse_exec_config
-from batch_router.schemas import templates_dir
 from batch_router.templates import eks, fargate, gpu, template, template_names
 
 # Fargate's valid task sizes (vCPU -> MiB), from the AWS Batch user guide.

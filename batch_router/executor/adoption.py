@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.executors.workloads import ExecuteTask
 
-from batch_router.batch_client import DESCRIBE_JOBS_MAX, BatchClient, chunked
+from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, BatchClient, chunked
 from batch_router.executor import calls
 from batch_router.executor.planning import Plan
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.workloads import workload_from_job
-from batch_router.model import TaskIdentity
+from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from batch_router.batch_client import BatchApiError, BatchClient, ErrorKind, classify
+from batch_router.aws import job_states as states
+from batch_router.aws.batch_client import BatchApiError, BatchClient, ErrorKind, classify
+from batch_router.aws.job_states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 from batch_router.errors import BatchRouterError
-from batch_router.executor import states
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import InfoLog, JobSpec
-from batch_router.executor.states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 
 if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.executors.base_executor import BaseExecutor
 from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
-from batch_router.batch_client import DESCRIBE_JOBS_MAX, BatchApiError, BatchClient, ErrorKind, chunked
+from batch_router.aws import job_states as states
+from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, BatchApiError, BatchClient, ErrorKind, chunked
+from batch_router.aws.health import check_routes
 from batch_router.errors import ConfigError
-from batch_router.executor import calls, states
+from batch_router.executor import calls
 from batch_router.executor.adoption import UNKNOWN_ROUTE, find_adoptable
 from batch_router.executor.event_log import EventLogQueue
-from batch_router.executor.health import check_routes
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import JobSpec, Plan, Planned, plan_workloads

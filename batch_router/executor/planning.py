@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from batch_router.config.model import RouteTable
+from batch_router.config.routes import route_table_from_settings
+from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
 from batch_router.errors import BatchRouterError, ExecConfigError, RoutingError
 from batch_router.executor.workloads import (
     Workload,
@@ -22,11 +25,9 @@ from batch_router.executor.workloads import (
     task_identity,
     workload_command,
 )
-from batch_router.model import BuiltJob, RouteTable, TaskIdentity
-from batch_router.naming import job_name
-from batch_router.planner import plan_task
-from batch_router.routes import route_table_from_settings
-from batch_router.settings import ConfSource, ExecutorSettings, load_settings
+from batch_router.plan.model import BuiltJob, TaskIdentity
+from batch_router.plan.naming import job_name
+from batch_router.plan.planner import plan_task
 
 if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey

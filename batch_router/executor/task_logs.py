@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from batch_router.batch_client import BatchApiError, BatchClient
-from batch_router.executor import states
+from batch_router.aws import job_states as states
+from batch_router.aws.batch_client import BatchApiError, BatchClient
 from batch_router.executor.calls import TRY_ID_TAG
 from batch_router.executor.planning import Plan
-from batch_router.model import TaskIdentity
+from batch_router.plan.model import TaskIdentity
 
 LogResult = tuple[list[str], list[str]]  # (messages for the reader, log lines)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from batch_router.executor.workloads import Workload
-from batch_router.model import TaskIdentity
+from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey

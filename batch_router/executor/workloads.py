@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
-from batch_router.model import TaskIdentity
+from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.tokens import JWTGenerator

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from batch_router import examples
-from batch_router.airflow_stack import AirflowStack
-from batch_router.demo import (
+from batch_router.config.routes import read_route_file
+from batch_router.dev.airflow_stack import AirflowStack
+from batch_router.dev.demo import (
     EXECUTOR,
     BatchJob,
     executor_env,
@@ -28,7 +29,6 @@ from batch_router.demo import (
     local_batch_client,
     wait_batch_jobs_ended,
 )
-from batch_router.routes import read_route_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from batch_router import examples
-from batch_router.airflow_stack import (
+from batch_router.config.routes import read_route_file
+from batch_router.dev.airflow_stack import (
     Component,
     airflow_env,
     live_group_members,
@@ -25,7 +26,7 @@ from batch_router.airflow_stack import (
     processes_with_env,
     stop_components,
 )
-from batch_router.demo import (
+from batch_router.dev.demo import (
     BatchJob,
     all_succeeded,
     batch_job_from_description,
@@ -33,7 +34,6 @@ from batch_router.demo import (
     render_table,
     summary_rows,
 )
-from batch_router.routes import read_route_file
 
 pytestmark = pytest.mark.e2e
 

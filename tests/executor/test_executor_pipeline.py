@@ -9,7 +9,7 @@ import pytest
 from batch_world import BatchWorld, Faults
 from executor_kit import drive, make_workload, queue_all, task_instance
 
-from batch_router.batch_client import BatchClient
+from batch_router.aws.batch_client import BatchClient
 from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.tracker import Stage
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from executor_kit import make_workload
 
-from batch_router.batch_client import BatchClient
+from batch_router.aws.batch_client import BatchClient
+from batch_router.config.model import Route
 from batch_router.errors import RoutingError
 from batch_router.executor import calls
 from batch_router.executor.planning import JobSpec, Plan, Planned, plan_workloads
 from batch_router.executor.workloads import task_identity
-from batch_router.model import BuiltJob, Route
+from batch_router.plan.model import BuiltJob
 
 
 class FakePlan:

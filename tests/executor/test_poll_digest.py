@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from batch_router.batch_client import BatchClient
-from batch_router.executor import calls, states
+from batch_router.aws import job_states as states
+from batch_router.aws.batch_client import BatchClient
+from batch_router.executor import calls
 
 
 class Described:

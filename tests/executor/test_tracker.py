@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batch_router.executor.tracker import Stage, Tracker, TryRecord
-from batch_router.model import TaskIdentity
+from batch_router.plan.model import TaskIdentity
 
 
 def record(name: str, *, route: str = "r", at: float = 0.0) -> TryRecord:

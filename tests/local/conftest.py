@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from batch_router.local import LocalBatch
-from batch_router.model import Route, RouteTable
+from batch_router.config.model import Route, RouteTable
+from batch_router.dev.local import LocalBatch
 
 FINAL = ("SUCCEEDED", "FAILED")
 

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from batch_router.local import run_local
+from batch_router.dev.local import run_local
 
 ROUTES = """\
 version: 1
@@ -30,7 +30,7 @@ SPAWNER = (
     "import os, subprocess, time; child = subprocess.Popen(['sleep', '60']);"
     " print(os.getpid(), child.pid, flush=True); time.sleep(60)"
 )
-LAUNCH = "import sys; from pathlib import Path; from batch_router.local import run_local; " + (
+LAUNCH = "import sys; from pathlib import Path; from batch_router.dev.local import run_local; " + (
     "sys.exit(run_local(Path(sys.argv[1]), None, 'us-east-1'))"
 )
 

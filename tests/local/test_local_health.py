@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from batch_router.batch_client import BatchClient
-from batch_router.executor.health import check_routes
-from batch_router.local import LocalBatch
-from batch_router.model import RouteTable
+from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.health import check_routes
+from batch_router.config.model import RouteTable
+from batch_router.dev.local import LocalBatch
 
 
 def test_an_eks_compute_environment_is_described_as_eks(batch: Any, route_table: RouteTable) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from batch_router.local.jobspec import container_spec, eks_spec, exit_code_of, resolve_python
+from batch_router.dev.local.jobspec import container_spec, eks_spec, exit_code_of, resolve_python
 
 DEFINITION = {
     "command": ["echo", "from-definition"],

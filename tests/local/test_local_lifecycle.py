@@ -15,8 +15,8 @@ from typing import Any
 import moto.batch.models
 import pytest
 
-from batch_router.local import LocalBatch, LocalBatchError, PortInUseError
-from batch_router.model import Route, RouteTable
+from batch_router.config.model import Route, RouteTable
+from batch_router.dev.local import LocalBatch, LocalBatchError, PortInUseError
 
 Wait = Callable[..., dict[str, Any]]
 

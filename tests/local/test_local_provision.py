@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from batch_router.local import provision
-from batch_router.model import Route, RouteTable
+from batch_router.config.model import Route, RouteTable
+from batch_router.dev.local import provision
 
 EXPECTED_CE_TYPE = {"fargate": "FARGATE", "ec2": "EC2", "eks": "EC2"}
 

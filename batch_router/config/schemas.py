@@ -17,7 +17,7 @@ from typing import Any
 
 from batch_router.errors import BatchRouterError
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # batch_router/
 # Installed wheel first: in a checkout the folder does not exist, and in a wheel the repo folder does not.
 _CANDIDATES: tuple[Path, ...] = (_PACKAGE_DIR / "_schemas", _PACKAGE_DIR.parent / "schemas")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -22,8 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from batch_router.airflow_stack import AIRFLOW_COMPONENTS, AirflowStack, StackError, check_port_free
-from batch_router.model import RouteTable
+from batch_router.config.model import RouteTable
+from batch_router.dev.airflow_stack import AIRFLOW_COMPONENTS, AirflowStack, StackError, check_port_free
 
 DEMO_DAG_ID = "batch_router_demo"
 EXECUTOR = "batch_router.executor.BatchRouterExecutor"
@@ -324,7 +324,7 @@ def run_demo(
 ) -> int:
     """Run the example DAG end to end; 0 only when every task succeeded. Ports default to free ones."""
     from batch_router import examples
-    from batch_router.routes import read_route_file
+    from batch_router.config.routes import read_route_file
 
     stream = out if out is not None else sys.stdout
     say = _Progress(stream)

@@ -20,22 +20,14 @@ import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator, ValidationErrors
 
-from batch_router import fargate
+from batch_router.config.exec_config import COMMAND_HINT, EXECUTOR_OWNED_ENV, UNSUPPORTED_KEYS
+from batch_router.config.json_tree import dict_items, dig, json_path
+from batch_router.config.model import MIN_TIMEOUT_SECONDS, ExecConfig, Hints, Route, RouteTable
 from batch_router.errors import ExecConfigError, Problem
-from batch_router.exec_config import COMMAND_HINT, EXECUTOR_OWNED_ENV, UNSUPPORTED_KEYS
-from batch_router.merge import deep_merge, plain_copy
-from batch_router.model import (
-    MIN_TIMEOUT_SECONDS,
-    BuiltJob,
-    ExecConfig,
-    Hints,
-    Route,
-    RouteChoice,
-    RouteTable,
-    TaskIdentity,
-)
-from batch_router.naming import job_name, job_tags
-from batch_router.tree import dict_items, dig, json_path
+from batch_router.plan import fargate
+from batch_router.plan.merge import deep_merge, plain_copy
+from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
+from batch_router.plan.naming import job_name, job_tags
 
 ROUTE_ENV = "BATCH_ROUTER_ROUTE"
 TRY_ID_ENV = "BATCH_ROUTER_TRY_ID"

@@ -9,13 +9,13 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from batch_router.config.model import RouteTable
+from batch_router.dev.local.local_batch import LocalBatch
 from batch_router.errors import BatchRouterError, ProblemsError
-from batch_router.local.local_batch import LocalBatch
-from batch_router.model import RouteTable
 
 
 def _load_routes(routes_file: Path | None) -> tuple[RouteTable, str]:
-    from batch_router.routes import read_route_file
+    from batch_router.config.routes import read_route_file
 
     if routes_file is None:
         from batch_router.examples import ROUTES_FILE

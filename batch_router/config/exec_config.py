@@ -16,11 +16,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from batch_router.config.json_tree import dict_items, dig, json_path
+from batch_router.config.model import HINT_KEYS, ExecConfig, Hints
+from batch_router.config.schema_problems import problems_from_errors
+from batch_router.config.schemas import load_schema
 from batch_router.errors import ExecConfigError, Problem
-from batch_router.model import HINT_KEYS, ExecConfig, Hints
-from batch_router.schema_problems import problems_from_errors
-from batch_router.schemas import load_schema
-from batch_router.tree import dict_items, dig, json_path
 
 __all__ = ["COMMAND_HINT", "EXECUTOR_OWNED_ENV", "UNSUPPORTED_KEYS", "parse_exec_config"]
 

@@ -14,8 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from batch_router.config.json_tree import json_path
 from batch_router.errors import Problem
-from batch_router.tree import json_path
 
 # (error, its path parts) -> a hint, or None for the formatter's own
 HintFor = Callable[[ValidationError, Sequence[Any]], str | None]

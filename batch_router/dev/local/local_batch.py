@@ -19,11 +19,11 @@ from typing import Any
 import boto3
 from moto.moto_api._internal.models import moto_api_backend
 
+from batch_router.config.model import RouteTable
+from batch_router.dev.local import eks_environments, runner
+from batch_router.dev.local.moto_server import HOST, MotoHttpServer
+from batch_router.dev.local.provision import provision
 from batch_router.errors import BatchRouterError
-from batch_router.local import eks_environments, runner
-from batch_router.local.moto_server import HOST, MotoHttpServer
-from batch_router.local.provision import provision
-from batch_router.model import RouteTable
 
 # Fake credentials: moto accepts any, and setting them keeps real ones from ever being used.
 ACCESS_KEY_ID = "batch-router-local"

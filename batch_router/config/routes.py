@@ -14,11 +14,11 @@ from typing import Any
 
 import yaml
 
+from batch_router.config.model import HINT_KEYS, Route, RouteTable
+from batch_router.config.schema_problems import did_you_mean, validate
+from batch_router.config.schemas import load_schema
+from batch_router.config.settings import ExecutorSettings, camelize_keys
 from batch_router.errors import ConfigError, Problem
-from batch_router.model import HINT_KEYS, Route, RouteTable
-from batch_router.schema_problems import did_you_mean, validate
-from batch_router.schemas import load_schema
-from batch_router.settings import ExecutorSettings, camelize_keys
 
 IMPLICIT_ROUTE = "default"
 

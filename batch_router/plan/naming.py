@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 
-from batch_router.model import TaskIdentity
+from batch_router.plan.model import TaskIdentity
 
 MAX_JOB_NAME = 128
 MAX_TAG_VALUE = 256

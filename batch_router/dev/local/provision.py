@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from batch_router.model import Compute, Route, RouteTable
+from batch_router.config.model import Compute, Route, RouteTable
 
 logger = logging.getLogger(__name__)
 

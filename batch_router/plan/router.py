@@ -9,9 +9,10 @@ silent fallback: the task would otherwise run somewhere its author did not ask f
 
 from __future__ import annotations
 
+from batch_router.config.model import Hints, Route, RouteTable
 from batch_router.errors import PassedOver, RoutingError
-from batch_router.fargate import round_up
-from batch_router.model import Hints, Route, RouteChoice, RouteTable
+from batch_router.plan.fargate import round_up
+from batch_router.plan.model import RouteChoice
 
 
 def choose_route(

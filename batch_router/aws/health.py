@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from batch_router.batch_client import BatchApiError, BatchClient
+from batch_router.aws.batch_client import BatchApiError, BatchClient
+from batch_router.config.model import Route, RouteTable
 from batch_router.errors import ConfigError, Problem
-from batch_router.model import Route, RouteTable
 
 SOURCE = "AWS Batch health check ([aws_batch_executor] CHECK_HEALTH_ON_STARTUP)"
 _SKIP_HINT = "or set AIRFLOW__AWS_BATCH_EXECUTOR__CHECK_HEALTH_ON_STARTUP=False to start without this check"

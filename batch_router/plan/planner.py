@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from batch_router.exec_config import parse_exec_config
-from batch_router.job_builder import build_submit_job
-from batch_router.model import BuiltJob, RouteTable, TaskIdentity
-from batch_router.router import choose_route
+from batch_router.config.exec_config import parse_exec_config
+from batch_router.config.model import RouteTable
+from batch_router.plan.job_builder import build_submit_job
+from batch_router.plan.model import BuiltJob, TaskIdentity
+from batch_router.plan.router import choose_route
 
 # What the reference executor sets in every job, so Airflow's task runner knows it runs in a worker.
 DEFAULT_EXECUTOR_ENV: Mapping[str, str] = {"AIRFLOW_IS_EXECUTOR_CONTAINER": "true"}

@@ -26,7 +26,7 @@ from moto.batch import models as batch_models
 from moto.batch.models import Job, datetime2int_milliseconds
 from moto.batch.utils import JobStatus
 
-from batch_router.local.jobspec import (
+from batch_router.dev.local.jobspec import (
     ProcessSpec,
     container_spec,
     eks_spec,
@@ -35,8 +35,8 @@ from batch_router.local.jobspec import (
     merged_eks_containers,
     resolve_python,
 )
-from batch_router.local.logs import CloudWatchLines, pump_lines
-from batch_router.local.process import spawn, stop_group
+from batch_router.dev.local.logs import CloudWatchLines, pump_lines
+from batch_router.dev.local.process import spawn, stop_group
 
 logger = logging.getLogger(__name__)
 
