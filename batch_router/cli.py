@@ -13,11 +13,14 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch_router.config.model import RouteTable
 from batch_router.errors import BatchRouterError, ExecConfigError, ProblemsError, RoutingError
 from batch_router.plan.model import TaskIdentity
+
+if TYPE_CHECKING:
+    from batch_router.plan.planner import Plan
 
 PLAN_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "<workload>"]
 
@@ -73,9 +76,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- plan
 
 
-def _base_settings(routes_file: Path) -> tuple[dict[str, Any], str, str]:
-    """SUBMIT_JOB_KWARGS, JOB_NAME and the default queue from this machine's Airflow config, if any."""
+def _plan_for(table: RouteTable, routes_file: Path) -> Plan:
+    """The plan this machine's Airflow config makes of ``table``: its SUBMIT_JOB_KWARGS, JOB_NAME and
+    default queue, as the executor would use them with ROUTES_FILE pointing at ``routes_file``."""
     from batch_router.config.settings import load_settings
+    from batch_router.plan.planner import Plan
 
     class WithRoutes:
         def __init__(self, inner: Any):
@@ -91,32 +96,14 @@ def _base_settings(routes_file: Path) -> tuple[dict[str, Any], str, str]:
 
     settings = load_settings(WithRoutes(conf))
     default_queue = conf.get("operators", "default_queue", fallback="default") or "default"
-    return settings.base_submit_job_kwargs(), settings.job_name, default_queue
+    return Plan.from_settings(settings, table, default_queue=default_queue)
 
 
-def _plan_one(
-    table: RouteTable,
-    *,
-    base: Mapping[str, Any],
-    prefix: str,
-    default_queue: str,
-    identity: TaskIdentity,
-    executor_config: Any,
-    queue: str | None,
-) -> dict[str, Any]:
-    from batch_router.plan.planner import plan_task
-
+def _plan_one(plan: Plan, identity: TaskIdentity, executor_config: Any, queue: str | None) -> dict[str, Any]:
     row: dict[str, Any] = {"dag_id": identity.dag_id, "task_id": identity.task_id, "queue": queue}
     try:
-        built = plan_task(
-            table,
-            base_kwargs=base,
-            job_name_prefix=prefix,
-            executor_config=executor_config,
-            queue=queue,
-            identity=identity,
-            command=PLAN_COMMAND,
-            default_queue=default_queue,
+        built = plan.build(
+            identity=identity, executor_config=executor_config, queue=queue, command=PLAN_COMMAND
         )
     except (ExecConfigError, RoutingError) as err:
         row.update(ok=False, error=str(err))
@@ -171,8 +158,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.dags is None and args.exec_config is None:
         args.dags = examples.DAGS_DIR
     try:
-        table = read_route_file(args.routes)
-        base, prefix, default_queue = _base_settings(args.routes)
+        plan = _plan_for(read_route_file(args.routes), args.routes)
     except BatchRouterError as err:
         _print_problems(err)
         return 1
@@ -182,18 +168,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:
         identity = TaskIdentity(dag_id="adhoc", task_id="task", run_id="manual__plan", try_number=1)
         tasks = [(identity, args.exec_config[1], args.queue)]
-    rows = [
-        _plan_one(
-            table,
-            base=base,
-            prefix=prefix,
-            default_queue=default_queue,
-            identity=ident,
-            executor_config=cfg,
-            queue=queue,
-        )
-        for ident, cfg, queue in tasks
-    ]
+    rows = [_plan_one(plan, ident, cfg, queue) for ident, cfg, queue in tasks]
     if args.json:
         json.dump(
             {"routes_file": str(args.routes), "tasks": rows, "import_errors": import_errors},

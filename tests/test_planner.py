@@ -8,7 +8,7 @@ import pytest
 from batch_router.config.model import Route, RouteTable
 from batch_router.errors import ExecConfigError, RoutingError
 from batch_router.plan.model import BuiltJob, TaskIdentity
-from batch_router.plan.planner import plan_task
+from batch_router.plan.planner import Plan
 
 TABLE = RouteTable(
     routes=(
@@ -26,16 +26,8 @@ COMMAND = ["airflow", "tasks", "run"]
 def plan(
     executor_config: Mapping[str, Any] | None = None, queue: str | None = "default", **kwargs: Any
 ) -> BuiltJob:
-    return plan_task(
-        TABLE,
-        base_kwargs={"containerOverrides": {"command": []}},
-        job_name_prefix="airflow-task",
-        executor_config=executor_config,
-        queue=queue,
-        identity=IDENTITY,
-        command=COMMAND,
-        **kwargs,
-    )
+    the_plan = Plan(TABLE, base_kwargs={"containerOverrides": {"command": []}}, **kwargs)
+    return the_plan.build(identity=IDENTITY, executor_config=executor_config, queue=queue, command=COMMAND)
 
 
 def container_env(built: BuiltJob) -> dict[str, str]:

@@ -15,16 +15,33 @@ from airflow.executors.workloads import ExecuteTask
 
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, BatchClient, chunked
 from batch_router.executor import calls
-from batch_router.executor.planning import Plan
+from batch_router.executor.hub import UNKNOWN_ROUTE, Hub
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.workloads import workload_from_job
 from batch_router.plan.model import TaskIdentity
+from batch_router.plan.naming import ROUTE_TAG, TRY_ID_TAG
+from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
 
-UNKNOWN_ROUTE = "unrouted"
-ROUTE_TAG = "batch-router:route"
+__all__ = ["adopt", "adopted_record", "find_adoptable", "ti_identity"]
+
+
+def adopt(
+    hub: Hub, tis: Sequence[TaskInstance], *, timeout: float
+) -> tuple[list[TryRecord], list[TaskInstance]]:
+    """Track the tries whose jobs still exist: (tracked now, handed back to be queued again)."""
+    runtime = hub.runtime()
+    pool = hub.pool or ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
+    try:
+        records, not_adopted = find_adoptable(runtime.plan, runtime.client, pool, tis, timeout=timeout)
+    finally:
+        if pool is not hub.pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+    for record in records:
+        hub.tracker.add(record)
+    return records, not_adopted
 
 
 def ti_identity(ti: TaskInstance, try_id: str) -> TaskIdentity:
@@ -107,7 +124,7 @@ def adopted_record(plan: Plan, ti: TaskInstance, ext: str, job: Any | None) -> T
             submit_if_missing=False,
         )
     tags = job.get("tags") or {}
-    try_id = str(tags.get(calls.TRY_ID_TAG) or ext)
+    try_id = str(tags.get(TRY_ID_TAG) or ext)
     workload = workload_from_job(job)  # so a job that dies before start can be submitted again
     if isinstance(workload, ExecuteTask):
         known = {"external_executor_id": try_id, "executor_config": ti.executor_config}  # not in the JSON

@@ -20,11 +20,11 @@ from batch_router.aws.job_states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 from batch_router.errors import BatchRouterError
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import InfoLog, JobSpec
+from batch_router.plan.naming import TRY_ID_TAG
 
 if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey
 
-TRY_ID_TAG = "batch-router:try-id"  # written by naming.job_tags on every job
 # A throttled SubmitJob made no job, so the API thread sends it again itself, up to this many times,
 # after 0.1, 0.2 and 0.4 s (jittered; the submit token bucket paces it too), before handing the try back
 # to wait for the next heartbeat.
@@ -47,14 +47,56 @@ class SubmitTicket:
     submit: bool = True
 
 
-@dataclass(frozen=True)
-class SubmitOutcome:
+# What one submit-or-find call came to: one small type per case, so the scheduler thread dispatches on
+# the type. ``throttled`` counts the "slow down" answers on the way (each made no job).
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """SubmitJob made a new job."""
+
     ticket: SubmitTicket
-    job_id: str | None = None
-    job: Mapping[str, Any] | None = None  # set when an existing job was found instead of submitting
-    error: BatchApiError | None = None
-    refused: str | None = None  # the request could not be built (bad exec_config, no route)
-    throttled: int = 0  # SubmitJob answers of "slow down" on the way
+    job_id: str
+    throttled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The try's job already existed (an earlier SubmitJob whose answer was lost made it)."""
+
+    ticket: SubmitTicket
+    job: Mapping[str, Any]
+
+    @property
+    def job_id(self) -> str:
+        return str(self.job["jobId"])
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The request could not be built (bad exec_config, no route); nothing was sent."""
+
+    ticket: SubmitTicket
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """Looked for the try's job, found none, and there is nothing of ours to submit."""
+
+    ticket: SubmitTicket
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """The look-up or SubmitJob failed; whether to retry depends on the error's kind."""
+
+    ticket: SubmitTicket
+    error: BatchApiError
+    throttled: int = 0
+
+
+SubmitOutcome = Submitted | Found | Refused | NotFound | CallFailed
 
 
 @dataclass(frozen=True)
@@ -111,18 +153,18 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> S
         if ticket.look_first:
             job = find_try_job(client, ticket.job_queue, ticket.job_name, ticket.match_ids, ticket.exclude)
             if job is not None:
-                return SubmitOutcome(ticket, job_id=str(job["jobId"]), job=job)
+                return Found(ticket, job)
         if not ticket.submit or ticket.spec is None:
-            return SubmitOutcome(ticket)
+            return NotFound(ticket)
         try:
             built = ticket.spec.build()
         except BatchRouterError as exc:  # bad exec_config or no route: nothing was sent
-            return SubmitOutcome(ticket, refused=str(exc))
+            return Refused(ticket, str(exc))
     except Exception as exc:
         error = classify("SubmitJob", exc)
-        return SubmitOutcome(ticket, error=error, throttled=int(error.kind is ErrorKind.THROTTLED))
+        return CallFailed(ticket, error, throttled=int(error.kind is ErrorKind.THROTTLED))
     outcome = _submit(client, ticket, built.kwargs)
-    if outcome.job_id is not None:
+    if isinstance(outcome, Submitted):
         with contextlib.suppress(Exception):  # the job exists: a broken log handler must not hide it
             log.info(
                 "batch-router: submitted %s to route %r as job %s",
@@ -133,18 +175,16 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> S
     return outcome
 
 
-def _submit(client: BatchClient, ticket: SubmitTicket, request: Mapping[str, Any]) -> SubmitOutcome:
+def _submit(client: BatchClient, ticket: SubmitTicket, request: Mapping[str, Any]) -> Submitted | CallFailed:
     """SubmitJob, sent again by this thread after a throttled answer (which made no job)."""
     throttled = 0
     while True:
         try:
-            return SubmitOutcome(ticket, job_id=client.submit_job(request), throttled=throttled)
+            return Submitted(ticket, client.submit_job(request), throttled=throttled)
         except Exception as exc:
             error = classify("SubmitJob", exc)
             if error.kind is not ErrorKind.THROTTLED or throttled == THROTTLED_RESENDS:
-                return SubmitOutcome(
-                    ticket, error=error, throttled=throttled + (error.kind is ErrorKind.THROTTLED)
-                )
+                return CallFailed(ticket, error, throttled=throttled + (error.kind is ErrorKind.THROTTLED))
             throttled += 1
             time.sleep(_RESEND_PACING.backoff(throttled))
 

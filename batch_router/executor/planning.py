@@ -1,4 +1,4 @@
-"""The executor's settings and route table, and the one way it turns a try into a SubmitJob request.
+"""The planning thread's work: new tries in, a tracked record or the reason it cannot run out.
 
 Planning is CPU work (routing, merging, validating against the SubmitJob shape: about 0.2 ms a try), so
 it never runs on the scheduler thread: ``plan_workloads`` runs on the executor's planning thread when a
@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from batch_router.config.model import RouteTable
-from batch_router.config.routes import route_table_from_settings
-from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
-from batch_router.errors import BatchRouterError, ExecConfigError, RoutingError
+__all__ = ["InfoLog", "JobSpec", "Planned", "Unplannable", "plan_workloads"]
+
+from batch_router.errors import ExecConfigError, RoutingError
+from batch_router.executor.tracker import TryRecord
 from batch_router.executor.workloads import (
     Workload,
     executor_config_of,
@@ -26,8 +26,7 @@ from batch_router.executor.workloads import (
     workload_command,
 )
 from batch_router.plan.model import BuiltJob, TaskIdentity
-from batch_router.plan.naming import job_name
-from batch_router.plan.planner import plan_task
+from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey
@@ -37,60 +36,6 @@ class InfoLog(Protocol):
     """What the planning and API threads need of the executor's logger (stdlib's or Airflow's)."""
 
     def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-
-# Stands in for the command when only the job's name and queue are wanted (looking a job up).
-NO_COMMAND = ("true",)
-
-
-@dataclass(frozen=True)
-class Plan:
-    settings: ExecutorSettings
-    table: RouteTable
-
-    @classmethod
-    def load(cls, conf: ConfSource | None = None) -> Plan:
-        """Settings and route table from Airflow's configuration; raises ``ConfigError``."""
-        settings = load_settings(conf)
-        return cls(settings, route_table_from_settings(settings))
-
-    def build(
-        self,
-        *,
-        identity: TaskIdentity,
-        executor_config: Mapping[str, Any] | None,
-        queue: str | None,
-        command: Sequence[str] = NO_COMMAND,
-    ) -> BuiltJob:
-        """The try's SubmitJob request; raises ``ExecConfigError`` or ``RoutingError``."""
-        return plan_task(
-            self.table,
-            base_kwargs=self.settings.base_submit_job_kwargs(),
-            job_name_prefix=self.settings.job_name,
-            executor_config=executor_config,
-            queue=queue,
-            identity=identity,
-            command=command,
-            default_queue=self.settings.default_queue,
-        )
-
-    def warm_up(self) -> None:
-        """Plan one made-up try on every route, so lazily loaded models and validators exist now."""
-        for route in self.table.routes:
-            identity = TaskIdentity(dag_id="warm_up", task_id="warm_up", run_id="warm_up", try_number=1)
-            with contextlib.suppress(BatchRouterError):
-                self.build(identity=identity, executor_config={"route": route.name}, queue=None)
-
-    def places(
-        self, identity: TaskIdentity, executor_config: Mapping[str, Any] | None, queue: str | None
-    ) -> list[tuple[str, str]]:
-        """Where the try's job would be: (job queue, job name). Every route's queue if planning fails."""
-        try:
-            built = self.build(identity=identity, executor_config=executor_config, queue=queue)
-            return [(str(built.kwargs["jobQueue"]), str(built.kwargs["jobName"]))]
-        except BatchRouterError:
-            name = job_name(self.settings.job_name, identity)
-            return list(dict.fromkeys((route.job_queue, name) for route in self.table.routes))
 
 
 @dataclass(frozen=True)
@@ -113,19 +58,16 @@ class JobSpec:
         )
 
 
-@dataclass(frozen=True)
-class Planned:
-    """A newly arrived try with its route, or the reason it cannot be submitted."""
+@dataclass(frozen=True, slots=True)
+class Unplannable:
+    """A newly arrived try that cannot be submitted, and why (bad exec_config, no route, a bug)."""
 
     key: WorkloadKey
-    workload: Workload
-    identity: TaskIdentity
-    executor_config: Mapping[str, Any] | None
-    queue: str | None
-    route: str = ""
-    job_queue: str = ""
-    job_name: str = ""
-    error: str | None = None
+    error: str
+
+
+# What planning makes of a new try: its record, ready to track, or the reason it cannot run.
+Planned = TryRecord | Unplannable
 
 
 def plan_workloads(
@@ -160,21 +102,20 @@ def _plan_one(plan: Plan, workload: Workload, log: InfoLog) -> Planned:
     try:
         built = JobSpec(plan, identity, executor_config, queue, workload).build()
     except (ExecConfigError, RoutingError) as exc:
-        return Planned(workload.key, workload, identity, executor_config, queue, error=str(exc))
+        return Unplannable(workload.key, str(exc))
     with contextlib.suppress(Exception):  # a broken log handler must not cost the task
         log.info("batch-router: %s -> route %r (%s)", workload.key, built.route.name, built.reason)
-    return Planned(
-        workload.key,
-        workload,
-        identity,
-        executor_config,
-        queue,
+    return TryRecord(
+        key=workload.key,
+        identity=identity,
         route=built.route.name,
         job_queue=str(built.kwargs["jobQueue"]),
         job_name=str(built.kwargs["jobName"]),
+        workload=workload,
+        executor_config=executor_config,
+        queue=queue,
     )
 
 
-def _unplannable(workload: Workload, reason: str) -> Planned:
-    identity = TaskIdentity(dag_id="?", task_id="?", run_id="?", try_number=0, try_id="?")
-    return Planned(workload.key, workload, identity, None, None, error=f"could not plan the task: {reason}")
+def _unplannable(workload: Workload, reason: str) -> Unplannable:
+    return Unplannable(workload.key, f"could not plan the task: {reason}")

@@ -12,9 +12,9 @@ from typing import Any
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchApiError, BatchClient
-from batch_router.executor.calls import TRY_ID_TAG
-from batch_router.executor.planning import Plan
 from batch_router.plan.model import TaskIdentity
+from batch_router.plan.naming import TRY_ID_TAG
+from batch_router.plan.planner import Plan
 
 LogResult = tuple[list[str], list[str]]  # (messages for the reader, log lines)
 
@@ -52,7 +52,7 @@ def find_job_for_try(client: BatchClient, plan: Plan, ti: Any, try_number: int) 
     return max(candidates, key=lambda job: job.get("createdAt") or 0)
 
 
-def read_task_log(client: BatchClient, plan: Plan, ti: Any, try_number: int) -> LogResult:
+def read_task_log(client: BatchClient, plan: Plan, log_group: str, ti: Any, try_number: int) -> LogResult:
     """(messages, lines) for the UI; problems become messages, never exceptions."""
     try:
         job = find_job_for_try(client, plan, ti, try_number)
@@ -60,17 +60,17 @@ def read_task_log(client: BatchClient, plan: Plan, ti: Any, try_number: int) -> 
         return [f"batch-router could not look up the AWS Batch job of try {try_number}: {exc.reason}"], []
     if job is None:
         return [f"batch-router found no AWS Batch job for try {try_number} of this task"], []
-    return _read_stream(client, plan, job)
+    return _read_stream(client, log_group, job)
 
 
-def _read_stream(client: BatchClient, plan: Plan, job: Mapping[str, Any]) -> LogResult:
+def _read_stream(client: BatchClient, default_group: str, job: Mapping[str, Any]) -> LogResult:
     job_text = f"AWS Batch job {job.get('jobName')} ({job.get('jobId')}, {job.get('status')})"
     stream = states.log_stream(job)
     if stream is None:
         if job.get("eksProperties"):
             return [f"{job_text} runs on EKS, which writes no CloudWatch log stream; see the pod's logs"], []
         return [f"{job_text} has no log stream yet (its container has not started)"], []
-    group = states.log_group(job, plan.settings.log_group)
+    group = states.log_group(job, default_group)
     try:
         lines = client.log_lines(group, stream)
     except BatchApiError as exc:

@@ -60,18 +60,26 @@ def _cut_pair(first: str, second: str, budget: int) -> tuple[str, str]:
     return first[:first_len], second[: budget - first_len]
 
 
+# The tags every job carries. The executor finds a try's job by TRY_ID_TAG (adoption, lost submits) and
+# the demo reads the route and the task back from them.
+ROUTE_TAG = "batch-router:route"
+TRY_ID_TAG = "batch-router:try-id"
+DAG_ID_TAG, TASK_ID_TAG, RUN_ID_TAG = "airflow:dag_id", "airflow:task_id", "airflow:run_id"
+MAP_INDEX_TAG, TRY_NUMBER_TAG = "airflow:map_index", "airflow:try_number"
+
+
 def job_tags(identity: TaskIdentity, route: str) -> dict[str, str]:
     """Tags naming the task try and the route, so jobs can be found and billed per DAG and task."""
     tags = {
-        "airflow:dag_id": identity.dag_id,
-        "airflow:task_id": identity.task_id,
-        "airflow:run_id": identity.run_id,
-        "airflow:map_index": str(identity.map_index),
-        "airflow:try_number": str(identity.try_number),
-        "batch-router:route": route,
+        DAG_ID_TAG: identity.dag_id,
+        TASK_ID_TAG: identity.task_id,
+        RUN_ID_TAG: identity.run_id,
+        MAP_INDEX_TAG: str(identity.map_index),
+        TRY_NUMBER_TAG: str(identity.try_number),
+        ROUTE_TAG: route,
     }
     if identity.try_id is not None:
-        tags["batch-router:try-id"] = identity.try_id
+        tags[TRY_ID_TAG] = identity.try_id
     return {key: tag_value(value) for key, value in tags.items()}
 
 

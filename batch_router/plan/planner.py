@@ -1,52 +1,106 @@
-"""One task try in, one SubmitJob request out: the only way the executor and ``batch-router plan`` build jobs.
+"""``Plan``: settings and a route table in, the exact SubmitJob request of any task try out.
 
-Keeping parse -> route -> build behind one call means what ``plan`` prints is exactly what the executor
-would submit, and the executor has a single place where a task's configuration can fail.
+One object for the executor, ``batch-router plan`` and the tests, so what ``plan`` prints is exactly
+what the executor would submit and a task's configuration can fail in one place only. Pure and
+immutable: any thread may build with it, and the request sent is the one that was checked.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from batch_router.config.exec_config import parse_exec_config
 from batch_router.config.model import RouteTable
+from batch_router.config.routes import route_table_from_settings
+from batch_router.config.settings import ExecutorSettings
+from batch_router.errors import BatchRouterError
 from batch_router.plan.job_builder import build_submit_job
 from batch_router.plan.model import BuiltJob, TaskIdentity
+from batch_router.plan.naming import job_name
 from batch_router.plan.router import choose_route
+
+__all__ = ["DEFAULT_EXECUTOR_ENV", "NO_COMMAND", "Plan"]
 
 # What the reference executor sets in every job, so Airflow's task runner knows it runs in a worker.
 DEFAULT_EXECUTOR_ENV: Mapping[str, str] = {"AIRFLOW_IS_EXECUTOR_CONTAINER": "true"}
+# Stands in for the command when only the job's name and queue are wanted (looking a job up).
+NO_COMMAND = ("true",)
 
 
-def plan_task(
-    table: RouteTable,
-    *,
-    base_kwargs: Mapping[str, Any],
-    job_name_prefix: str,
-    executor_config: Mapping[str, Any] | None,
-    queue: str | None,
-    identity: TaskIdentity,
-    command: Sequence[str],
-    executor_env: Mapping[str, str] | None = None,
-    default_queue: str = "default",
-) -> BuiltJob:
-    """Parse the task's executor_config, choose its route and build its request.
+@dataclass(frozen=True)
+class Plan:
+    """How every try is turned into a request: the route table and the settings that shape requests."""
 
-    Raises ``ExecConfigError`` (bad executor_config or request) or ``RoutingError`` (no route fits);
-    either fails this task only.
-    """
-    exec_config = parse_exec_config(
-        executor_config, source=f"executor_config of {identity.dag_id}.{identity.task_id}"
-    )
-    choice = choose_route(table, exec_config.hints, queue, default_queue=default_queue)
-    return build_submit_job(
-        base_kwargs=base_kwargs,
-        table=table,
-        choice=choice,
-        exec_config=exec_config,
-        identity=identity,
-        command=command,
-        job_name_prefix=job_name_prefix,
-        executor_env=DEFAULT_EXECUTOR_ENV if executor_env is None else executor_env,
-    )
+    table: RouteTable
+    base_kwargs: Mapping[str, Any] = field(default_factory=dict)  # SUBMIT_JOB_KWARGS, camel-cased
+    job_name_prefix: str = "airflow-task"
+    default_queue: str = "default"
+    executor_env: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EXECUTOR_ENV))
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ExecutorSettings,
+        table: RouteTable | None = None,
+        *,
+        default_queue: str | None = None,
+    ) -> Plan:
+        """The plan the settings describe; the route table is read from them unless given.
+
+        Raises ``ConfigError`` when the route table is wrong.
+        """
+        return cls(
+            table=route_table_from_settings(settings) if table is None else table,
+            base_kwargs=settings.base_submit_job_kwargs(),
+            job_name_prefix=settings.job_name,
+            default_queue=settings.default_queue if default_queue is None else default_queue,
+        )
+
+    def build(
+        self,
+        *,
+        identity: TaskIdentity,
+        executor_config: Mapping[str, Any] | None,
+        queue: str | None,
+        command: Sequence[str] = NO_COMMAND,
+    ) -> BuiltJob:
+        """Parse the try's executor_config, choose its route and build its request.
+
+        Raises ``ExecConfigError`` (bad executor_config or request) or ``RoutingError`` (no route fits);
+        either fails this task only.
+        """
+        exec_config = parse_exec_config(
+            executor_config, source=f"executor_config of {identity.dag_id}.{identity.task_id}"
+        )
+        choice = choose_route(self.table, exec_config.hints, queue, default_queue=self.default_queue)
+        return build_submit_job(
+            base_kwargs=self.base_kwargs,
+            table=self.table,
+            choice=choice,
+            exec_config=exec_config,
+            identity=identity,
+            command=command,
+            job_name_prefix=self.job_name_prefix,
+            executor_env=self.executor_env,
+        )
+
+    def warm_up(self) -> None:
+        """Plan one made-up try on every route, so lazily loaded models and validators exist now."""
+        for route in self.table.routes:
+            identity = TaskIdentity(dag_id="warm_up", task_id="warm_up", run_id="warm_up", try_number=1)
+            with contextlib.suppress(BatchRouterError):
+                self.build(identity=identity, executor_config={"route": route.name}, queue=None)
+
+    def places(
+        self, identity: TaskIdentity, executor_config: Mapping[str, Any] | None, queue: str | None
+    ) -> list[tuple[str, str]]:
+        """Where the try's job would be: (job queue, job name). Every route's queue if planning fails."""
+        try:
+            built = self.build(identity=identity, executor_config=executor_config, queue=queue)
+            return [(str(built.kwargs["jobQueue"]), str(built.kwargs["jobName"]))]
+        except BatchRouterError:
+            name = job_name(self.job_name_prefix, identity)
+            return list(dict.fromkeys((route.job_queue, name) for route in self.table.routes))

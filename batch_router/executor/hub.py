@@ -1,0 +1,204 @@
+"""What the executor's parts share: the tracker, the thread pools, the results queue and Airflow's ear.
+
+Intake, submitting, polling and adoption each keep their own state and talk to each other only through
+a ``Hub``: it hands calls to the pools and queues what they bring back, loads the settings, plan and
+AWS client once, and is the one place a try ends in failure or a pause after throttling or expired
+credentials is decided. Everything here runs on the scheduler thread except the calls it hands over.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from batch_router.aws.batch_client import BatchApiError, BatchClient
+from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
+from batch_router.executor import calls
+from batch_router.executor.metrics import ExecutorMetrics
+from batch_router.executor.pacing import Pacing
+from batch_router.executor.tracker import Tracker, TryRecord
+from batch_router.plan.planner import Plan
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.tokens import JWTGenerator
+    from airflow.executors.workloads.types import WorkloadKey
+
+__all__ = ["REVOKE_REASON", "UNKNOWN_ROUTE", "AirflowSide", "Hub", "Log", "Runtime"]
+
+REVOKE_REASON = (
+    "Revoked by the Airflow scheduler (e.g. stuck in queued); its workload token is no longer valid"
+)
+UNKNOWN_ROUTE = "unrouted"
+# MAX_SUBMIT_JOB_ATTEMPTS's default, used before the settings are loaded.
+_DEFAULT_MAX_ATTEMPTS = 3
+
+
+class Log(Protocol):
+    """What the parts need of the executor's logger (stdlib's or Airflow's structlog one)."""
+
+    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+    def error(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+
+class AirflowSide(Protocol):
+    """The BaseExecutor calls through which the parts tell Airflow what became of a try."""
+
+    @property
+    def jwt_generator(self) -> JWTGenerator: ...  # signs a fresh token for a resubmitted try
+
+    def running_state(self, key: WorkloadKey, info: Any) -> None: ...
+
+    def success(self, key: WorkloadKey, info: Any = None) -> None: ...
+
+    def fail(self, key: WorkloadKey, info: Any = None) -> None: ...
+
+    def log_task_event(self, *, event: str, extra: str, ti_key: WorkloadKey) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the executor loads once from Airflow's configuration: settings, plan and AWS client."""
+
+    settings: ExecutorSettings
+    plan: Plan
+    client: BatchClient
+
+    @classmethod
+    def load(cls, conf: ConfSource | None) -> Runtime:
+        """Raises ``ConfigError`` when the settings or the route table are wrong."""
+        settings = load_settings(conf)
+        client = BatchClient(
+            aws_conn_id=settings.aws_conn_id,
+            region_name=settings.region_name,
+            submit_rate_limit=settings.submit_rate_limit,
+        )
+        return cls(settings, Plan.from_settings(settings), client)
+
+
+# A call's result and what to do with it on the scheduler thread.
+Apply = Callable[[Any], None]
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        conf: ConfSource | None,
+        airflow: AirflowSide,
+        log: Log,
+        metrics: ExecutorMetrics,
+        pacing: Pacing,
+    ):
+        self.conf = conf
+        self.airflow = airflow
+        self.log = log
+        self.metrics = metrics
+        self.pacing = pacing
+        self.tracker = Tracker()
+        self.pool: ThreadPoolExecutor | None = None  # API calls
+        self.planner: ThreadPoolExecutor | None = None  # the planning thread
+        # Finished calls, appended by the pool threads (deque appends are atomic), and the work their
+        # results make for the scheduler thread, applied in order within a budget per heartbeat.
+        self.finished: deque[tuple[Future[Any], Apply]] = deque()
+        self.work: deque[tuple[Apply, Any]] = deque()
+        self._runtime: Runtime | None = None
+
+    # -- what is loaded once -----------------------------------------------------------------------
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.load(self.conf)
+        return self._runtime
+
+    @property
+    def loaded(self) -> Runtime | None:
+        """The runtime if it was loaded already; never loads it."""
+        return self._runtime
+
+    @property
+    def max_attempts(self) -> int:
+        return self._runtime.settings.max_submit_job_attempts if self._runtime else _DEFAULT_MAX_ATTEMPTS
+
+    # -- calls on the pools ------------------------------------------------------------------------
+
+    def hand_over(
+        self, apply: Apply, fn: Callable[..., Any], *args: Any, pool: ThreadPoolExecutor | None = None
+    ) -> bool:
+        """Run ``fn(*args)`` on a pool; its result is queued for ``apply``. False after shutdown."""
+        pool = pool or self.pool
+        if pool is None:
+            return False
+        try:
+            future = pool.submit(fn, *args)
+        except RuntimeError:  # the pool was shut down by end()
+            return False
+        future.add_done_callback(lambda done: self.finished.append((done, apply)))
+        return True
+
+    def collect_finished(self) -> None:
+        """Turn finished calls into work items; a call that raised is a bug of ours, logged and skipped."""
+        while self.finished:
+            future, apply = self.finished.popleft()
+            if future.cancelled():
+                continue
+            error = future.exception()  # the call functions catch everything
+            if error is not None:
+                self.log.error("batch-router: a call on a worker thread failed", exc_info=error)
+                continue
+            self.work.append((apply, future.result()))
+
+    # -- endings -----------------------------------------------------------------------------------
+
+    def fail_now(self, key: WorkloadKey, event: str, reason: str, route: str = UNKNOWN_ROUTE) -> None:
+        self.log.error("batch-router: %s failed: %s", key, reason)
+        self.airflow.log_task_event(event=event, extra=reason, ti_key=key)
+        self.airflow.fail(key, info=reason)
+        self.metrics.count("failed", route)
+
+    def finish_failed(self, record: TryRecord, event: str, reason: str) -> None:
+        self.tracker.remove(record)
+        self.fail_now(record.key, event, reason, record.route)
+
+    def stop(self, job_id: str) -> None:
+        """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""
+        client = self.runtime().client
+        if not self.hand_over(self._log_stop_error, calls.stop_job, client, job_id, REVOKE_REASON):
+            self.log.warning(
+                "batch-router: cannot stop job %s after shutdown; it will fail on its dead token", job_id
+            )
+
+    def stop_try_jobs(self, record: TryRecord) -> None:
+        """Stop the job an earlier SubmitJob whose answer was lost may have made for ``record``."""
+        match = frozenset(i for i in (record.identity.try_id,) if i)
+        client = self.runtime().client
+        args = (client, record.job_queue, record.job_name, match, REVOKE_REASON)
+        self.hand_over(self._log_stop_error, calls.stop_try_jobs, *args)
+
+    def _log_stop_error(self, error: BatchApiError | None) -> None:
+        if error is not None:
+            self.log.error("batch-router: could not stop a revoked job: %s", error.reason)
+
+    # -- pauses ------------------------------------------------------------------------------------
+
+    def throttled(self, now: float) -> float:
+        until = self.pacing.throttled(now)
+        self.log.warning("batch-router: AWS Batch is throttling; pausing calls for %.1fs", until - now)
+        return until
+
+    def credentials_failed(self, now: float, error: BatchApiError) -> float:
+        until = self.pacing.credentials_failed(now)
+        self.log.error(
+            "batch-router: AWS credentials are missing or expired (%s). Nothing is lost: queued work "
+            "is kept and retried with freshly loaded credentials in %.0fs.",
+            error.reason,
+            until - now,
+        )
+        if self._runtime is not None:
+            self._runtime.client.reset()
+        return until

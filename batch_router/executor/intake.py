@@ -1,0 +1,82 @@
+"""New tries, from accepted to tracked: planned here or on the planning thread, then handed to the tracker.
+
+Tasks that arrive a few at a time (the usual case) are planned and submitted in the heartbeat that
+accepted them; a burst is planned on the planning thread while the first of it is already being sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from batch_router.executor.hub import Hub
+from batch_router.executor.planning import Planned, Unplannable, plan_workloads
+from batch_router.executor.workloads import Workload
+from batch_router.plan.planner import Plan
+
+if TYPE_CHECKING:
+    from airflow.executors.workloads.types import WorkloadKey
+
+__all__ = ["Intake"]
+
+
+class Intake:
+    def __init__(self, hub: Hub):
+        self._hub = hub
+        self.unplanned: dict[WorkloadKey, Workload] = {}  # accepted, not yet planned; in arrival order
+        self.planning: dict[WorkloadKey, Workload] = {}  # being planned now
+        self._planned: deque[list[Planned]] = deque()  # appended by the planning thread as it goes
+
+    def accept(self, key: WorkloadKey, workload: Workload) -> None:
+        self.unplanned[key] = workload
+
+    def forget(self, key: WorkloadKey) -> None:
+        """A revoked try: whatever planning makes of it later is dropped."""
+        self.unplanned.pop(key, None)
+        self.planning.pop(key, None)
+
+    def dispatch(self, *, plan_here_budget: float, chunk_size: int) -> None:
+        """Plan a few new tries right here, and hand the rest to the planning thread in one call."""
+        runtime = self._hub.loaded
+        if not self.unplanned or runtime is None:
+            return
+        if not self.planning:  # the planning thread is idle: no burst under way
+            self._plan_here(runtime.plan, plan_here_budget)
+            if not self.unplanned:
+                return
+        workloads = list(self.unplanned.values())
+        args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size)
+        if self._hub.hand_over(_ignore, plan_workloads, *args, pool=self._hub.planner):
+            self.planning.update(self.unplanned)
+            self.unplanned.clear()
+
+    def _plan_here(self, plan: Plan, budget_seconds: float) -> None:
+        """Plan the oldest new tries on the scheduler thread until the budget is spent."""
+        deadline = time.monotonic() + budget_seconds
+        planned: list[Planned] = []
+        while self.unplanned and time.monotonic() < deadline:
+            key = next(iter(self.unplanned))
+            workload = self.planning[key] = self.unplanned.pop(key)
+            plan_workloads(plan, [workload], self._hub.log, planned.extend)
+        for item in planned:
+            self.take(item)
+
+    def collect_planned(self) -> None:
+        """Queue what the planning thread handed back as work for the scheduler thread (cheap)."""
+        while self._planned:
+            self._hub.work.extend((self.take, item) for item in self._planned.popleft())
+
+    def take(self, planned: Planned) -> None:
+        """Track a planned try, or fail it with the reason it cannot run."""
+        if self.planning.pop(planned.key, None) is None:
+            return  # revoked while it was being planned
+        if isinstance(planned, Unplannable):
+            self._hub.fail_now(planned.key, "batch-router: task not submitted", planned.error)
+            return
+        planned.next_attempt_at = time.monotonic()
+        self._hub.tracker.add(planned)
+
+
+def _ignore(_: Any) -> None:
+    pass

@@ -1,0 +1,115 @@
+"""Following each try's job: one DescribeJobs sweep per POLL_INTERVAL, and what it changed, to Airflow.
+
+The API threads read each answer down to the jobs whose status changed, so a sweep that finds 5,000
+jobs still RUNNING hands the scheduler thread nothing to do. A job AWS no longer returns is given up
+after a few sweeps in a row; a job that failed before its task started is submitted again.
+"""
+
+from __future__ import annotations
+
+import time
+
+from batch_router.aws import job_states as states
+from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, ErrorKind, chunked
+from batch_router.executor import calls
+from batch_router.executor.hub import Hub
+from batch_router.executor.submitting import Submitter
+from batch_router.executor.tracker import Stage
+
+__all__ = ["Poller"]
+
+
+class Poller:
+    def __init__(self, hub: Hub, submitter: Submitter, *, vanished_after_polls: int):
+        self._hub = hub
+        self._submitter = submitter
+        self._vanished_after = vanished_after_polls  # sweeps in a row without the job
+        self._in_flight = 0
+        self._last_sweep_at = float("-inf")
+        self._missing_job_ids: set[str] = set()  # jobs the last sweeps did not return
+
+    def dispatch(self, now: float) -> None:
+        hub, runtime = self._hub, self._hub.loaded
+        if runtime is None or self._in_flight or hub.pacing.paused(now):
+            return
+        if now - self._last_sweep_at < runtime.settings.poll_interval:
+            return
+        known = hub.tracker.statuses_to_poll()
+        if not known:
+            return
+        self._last_sweep_at = now
+        log_group = runtime.settings.log_group
+        for chunk in chunked(list(known.items()), DESCRIBE_JOBS_MAX):
+            if hub.hand_over(self._on_poll, calls.poll, runtime.client, dict(chunk), log_group):
+                self._in_flight += 1
+
+    def _on_poll(self, result: calls.PollResult) -> None:
+        hub = self._hub
+        self._in_flight = max(self._in_flight - 1, 0)
+        now = time.monotonic()
+        if result.error is not None:
+            if result.error.kind is ErrorKind.THROTTLED:
+                hub.throttled(now)
+            elif result.error.kind is ErrorKind.CREDENTIALS:
+                hub.credentials_failed(now, result.error)
+            else:
+                hub.log.warning(
+                    "batch-router: DescribeJobs failed, polling again later: %s", result.error.reason
+                )
+            return
+        hub.pacing.recovered()
+        if self._missing_job_ids:
+            for job_id in self._missing_job_ids.intersection(result.job_ids).difference(result.missing):
+                self._missing_job_ids.discard(job_id)
+                record = hub.tracker.by_job(job_id)
+                if record is not None:
+                    record.missing_rounds = 0
+        for job_id in result.missing:
+            self._job_missing(job_id)
+        hub.work.extend((self._on_job, update) for update in result.updates)
+
+    def _job_missing(self, job_id: str) -> None:
+        record = self._hub.tracker.by_job(job_id)
+        if record is None or record.stage is not Stage.TRACKED:
+            self._missing_job_ids.discard(job_id)
+            return
+        record.missing_rounds += 1
+        self._missing_job_ids.add(job_id)
+        if record.missing_rounds >= self._vanished_after:
+            self._missing_job_ids.discard(job_id)
+            self._hub.finish_failed(
+                record,
+                "batch-router: job vanished",
+                f"AWS Batch no longer knows job {job_id} ({record.job_name}): DescribeJobs did not "
+                f"return it in {record.missing_rounds} polls in a row "
+                "(deleted, expired or in another region)",
+            )
+
+    def _on_job(self, update: calls.JobUpdate) -> None:
+        hub = self._hub
+        record = hub.tracker.by_job(update.job_id)
+        if record is None or record.stage is not Stage.TRACKED:
+            return  # finished, revoked or resubmitted since the poll was sent
+        hub.tracker.set_status(record, update.status)
+        if update.phase is states.Phase.QUEUED:
+            return
+        if update.phase is states.Phase.RUNNING:
+            record.seen_running = True
+            if not record.reported_running:
+                record.reported_running = True
+                hub.airflow.running_state(record.key, record.job_id)
+                hub.metrics.count("running", record.route)
+            return
+        if update.phase is states.Phase.SUCCEEDED:
+            hub.tracker.remove(record)
+            hub.airflow.success(record.key)
+            hub.metrics.count("succeeded", record.route)
+            return
+        info = update.info or f"AWS Batch job {update.job_id} {update.status}"
+        before_start = update.failed_before_start and not record.seen_running
+        if before_start and self._submitter.can_resubmit(record):
+            self._submitter.resubmit(record, info)
+        else:
+            if before_start:
+                info += f" (the task never started; {self._submitter.why_not_resubmitted(record)})"
+            hub.finish_failed(record, "batch-router: job failed", info)
