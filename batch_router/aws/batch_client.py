@@ -1,7 +1,8 @@
-"""The only place that talks to AWS: Batch and CloudWatch Logs clients, and what their errors mean.
+"""The only place that talks to AWS: the Batch and CloudWatch Logs calls batch-router makes.
 
 Clients come from the amazon provider's hooks, so Airflow connections, assumed roles and endpoint
-overrides work as they do for every other AWS hook. Reads (Describe*, List*, Cancel, Terminate, logs)
+overrides work as they do for every other AWS hook (the dev tools pass their own ``ClientFactory`` for
+the local Batch, so they need no Airflow configuration). Reads (Describe*, List*, Cancel, Terminate, logs)
 let botocore's adaptive retry mode pace and retry throttling and 5xx, because repeating them is
 harmless. SubmitJob is different: it has no idempotency token, so a retried call whose first answer was
 lost makes a second job. Its client therefore makes one attempt (standard mode, no retries); every
@@ -11,26 +12,14 @@ may exist, and the executor paces, looks for the job, or submits again.
 
 from __future__ import annotations
 
-import enum
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    CredentialRetrievalError,
-    HTTPClientError,
-    NoCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    PartialCredentialsError,
-)
 from botocore.retries.bucket import Clock, TokenBucket
 
-from batch_router.errors import BatchRouterError
+from batch_router.aws.errors import classify
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 ids per call
 READ_MAX_ATTEMPTS = 5
@@ -38,99 +27,9 @@ CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 30
 LOG_LINES_MAX = 10_000
 
-THROTTLING_CODES = frozenset(
-    {
-        "TooManyRequestsException",
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "PriorRequestNotComplete",
-        "BandwidthLimitExceeded",
-        "EC2ThrottledException",
-    }
-)
-CREDENTIAL_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "RequestExpired",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "MissingAuthenticationToken",
-        "IncompleteSignature",
-        "AuthFailure",
-    }
-)
-SERVER_ERROR_CODES = frozenset(
-    {"ServerException", "InternalFailure", "InternalServerError", "ServiceUnavailable", "InternalError"}
-)
-
 T = TypeVar("T")
-
-
-class ErrorKind(enum.Enum):
-    """What a failed call means for the work that made it."""
-
-    THROTTLED = "throttled"  # AWS declined to serve the call now; nothing happened. Pace, retry, never fail.
-    TRANSIENT = "transient"  # the request never got through (connection refused, DNS, connect timeout)
-    OUTCOME_UNKNOWN = "outcome unknown"  # sent, but the answer was lost or a 5xx: it may have taken effect
-    CREDENTIALS = "credentials"  # missing or expired credentials: nothing works until they are renewed
-    PERMANENT = "permanent"  # the request itself is wrong (validation, unknown queue or definition)
-
-
-class BatchApiError(BatchRouterError):
-    """A failed AWS call, classified; ``reason`` is the text a task's event log shows."""
-
-    def __init__(self, kind: ErrorKind, operation: str, code: str, message: str):
-        self.kind = kind
-        self.operation = operation
-        self.code = code
-        self.message = message
-        super().__init__(self.reason)
-
-    @property
-    def reason(self) -> str:
-        return f"{self.operation} failed ({self.kind.value}): {self.code}: {self.message}"
-
-
-def classify(operation: str, exc: BaseException) -> BatchApiError:
-    """Turn any exception from a boto3 call (or from building its client) into a ``BatchApiError``."""
-    if isinstance(exc, BatchApiError):
-        return exc
-    name = type(exc).__name__
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or name)
-        message = str(error.get("Message") or exc)
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in THROTTLING_CODES or status == 429:
-            kind = ErrorKind.THROTTLED
-        elif code in CREDENTIAL_CODES:
-            kind = ErrorKind.CREDENTIALS
-        elif status >= 500 or code in SERVER_ERROR_CODES:
-            kind = ErrorKind.OUTCOME_UNKNOWN
-        else:
-            kind = ErrorKind.PERMANENT
-        return BatchApiError(kind, operation, code, message)
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError) or (
-        isinstance(exc, BotoCoreError) and ("Credential" in name or "Token" in name or "SSO" in name)
-    ):
-        return BatchApiError(ErrorKind.CREDENTIALS, operation, name, str(exc))
-    if isinstance(exc, ParamValidationError | NoRegionError):
-        return BatchApiError(ErrorKind.PERMANENT, operation, name, str(exc))
-    if isinstance(exc, ConnectionError):  # could not connect: the request was never sent
-        return BatchApiError(ErrorKind.TRANSIENT, operation, name, str(exc))
-    if isinstance(exc, HTTPClientError):  # read timeout, connection closed or reset after sending
-        return BatchApiError(ErrorKind.OUTCOME_UNKNOWN, operation, name, str(exc))
-    return BatchApiError(ErrorKind.TRANSIENT, operation, name, str(exc) or name)
+# Makes a boto3 client for a service ("batch" or "logs") with the given botocore configuration.
+ClientFactory = Callable[[str, Config], Any]
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -154,10 +53,12 @@ class BatchClient:
         region_name: str | None,
         retry_mode: str = "adaptive",
         submit_rate_limit: float = 0.0,
+        make_client: ClientFactory | None = None,
     ):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.retry_mode = retry_mode
+        self._make_client = make_client
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         # SubmitJob has a fixed per-account quota (50/s); sending at that rate from the start keeps
@@ -174,17 +75,6 @@ class BatchClient:
         )
 
     def _make(self, purpose: str) -> Any:
-        if purpose == "logs":
-            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-            return AwsBaseHook(
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                client_type="logs",
-                config=self._config(max_attempts=READ_MAX_ATTEMPTS, mode=self.retry_mode),
-            ).conn
-        from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
-
         if purpose == "submit":
             # One attempt: botocore would retry a read timeout, and a SubmitJob that timed out may
             # already have made a job (the executor looks before it submits again). With no fixed
@@ -193,6 +83,17 @@ class BatchClient:
             config = self._config(max_attempts=1, mode=mode)
         else:
             config = self._config(max_attempts=READ_MAX_ATTEMPTS, mode=self.retry_mode)
+        service = "logs" if purpose == "logs" else "batch"
+        if self._make_client is not None:
+            return self._make_client(service, config)
+        if service == "logs":
+            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+            return AwsBaseHook(
+                aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="logs", config=config
+            ).conn
+        from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
+
         return BatchClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config).conn
 
     def _client(self, purpose: str) -> Any:
@@ -254,6 +155,15 @@ class BatchClient:
                 for summary in page.get("jobSummaryList", [])
                 if summary.get("jobName") == job_name
             ]
+
+        return self._call("read", "ListJobs", call)
+
+    def list_job_ids(self, job_queue: str, status: str) -> list[str]:
+        """Ids of every job in ``job_queue`` in ``status`` (ListJobs answers one status at a time)."""
+
+        def call(client: Any) -> list[str]:
+            pages = client.get_paginator("list_jobs").paginate(jobQueue=job_queue, jobStatus=status)
+            return [str(summary["jobId"]) for page in pages for summary in page.get("jobSummaryList", [])]
 
         return self._call("read", "ListJobs", call)
 

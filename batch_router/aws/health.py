@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from batch_router.aws.batch_client import BatchApiError, BatchClient
+from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.errors import BatchApiError
 from batch_router.config.model import Route, RouteTable
 from batch_router.errors import ConfigError, Problem
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from batch_router.aws import job_states as states
-from batch_router.aws.batch_client import BatchApiError, BatchClient, ErrorKind, classify
+from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.errors import BatchApiError, ErrorKind, classify
 from batch_router.aws.job_states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 from batch_router.errors import BatchRouterError
 from batch_router.executor.pacing import Pacing

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.executors.base_executor import BaseExecutor
 from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
-from batch_router.aws.batch_client import BatchApiError
+from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
 from batch_router.errors import ConfigError
 from batch_router.executor import calls

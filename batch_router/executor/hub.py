@@ -14,7 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from batch_router.aws.batch_client import BatchApiError, BatchClient
+from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.errors import BatchApiError
 from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
 from batch_router.executor import calls
 from batch_router.executor.metrics import ExecutorMetrics

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from batch_router.aws import job_states as states
-from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, ErrorKind, chunked
+from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, chunked
+from batch_router.aws.errors import ErrorKind
 from batch_router.executor import calls
 from batch_router.executor.hub import Hub
 from batch_router.executor.submitting import Submitter

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from batch_router.aws.batch_client import BatchApiError, BatchClient, ErrorKind
+from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.executor import calls
 from batch_router.executor.hub import Hub
 from batch_router.executor.planning import JobSpec

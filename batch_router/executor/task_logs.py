@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from batch_router.aws import job_states as states
-from batch_router.aws.batch_client import BatchApiError, BatchClient
+from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.errors import BatchApiError
 from batch_router.plan.model import TaskIdentity
 from batch_router.plan.naming import TRY_ID_TAG
 from batch_router.plan.planner import Plan

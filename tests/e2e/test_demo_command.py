@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from batch_router.dev.airflow_stack import processes_with_env
 from batch_router.dev.demo import run_demo
+from batch_router.dev.processes import processes_with_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -26,9 +26,9 @@ from batch_router.dev.demo import (
     BatchJob,
     executor_env,
     list_batch_jobs,
-    local_batch_client,
     wait_batch_jobs_ended,
 )
+from batch_router.dev.local.clients import local_batch_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -201,7 +201,7 @@ def terminated_run(stack: AirflowStack) -> FinishedRun:
         time.sleep(0.5)
     client = local_batch_client(stack.batch_env)
     for job in running:
-        client.terminate_job(jobId=job.job_id, reason=TERMINATE_REASON)
+        client.terminate_job(job.job_id, TERMINATE_REASON)
     return finish(stack, "e2e_terminate", run_id)
 
 

@@ -18,14 +18,7 @@ import pytest
 
 from batch_router import examples
 from batch_router.config.routes import read_route_file
-from batch_router.dev.airflow_stack import (
-    Component,
-    airflow_env,
-    live_group_members,
-    parse_exports,
-    processes_with_env,
-    stop_components,
-)
+from batch_router.dev.airflow_stack import Component, airflow_env, parse_exports, stop_components
 from batch_router.dev.demo import (
     BatchJob,
     all_succeeded,
@@ -34,6 +27,7 @@ from batch_router.dev.demo import (
     render_table,
     summary_rows,
 )
+from batch_router.dev.processes import live_group_members, processes_with_env
 
 pytestmark = pytest.mark.e2e
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import boto3
 from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.config.model import RouteTable
 from batch_router.dev.local import eks_environments, runner
+from batch_router.dev.local.clients import endpoint_client
 from batch_router.dev.local.moto_server import HOST, MotoHttpServer
 from batch_router.dev.local.provision import provision
 from batch_router.errors import BatchRouterError
@@ -109,12 +109,12 @@ class LocalBatch:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` on this server."""
-        return boto3.client(
+        return endpoint_client(
             service,
             endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
+            region=self.region,
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
         )
 
     # ------------------------------------------------------------------ lifecycle

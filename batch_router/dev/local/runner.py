@@ -36,7 +36,7 @@ from batch_router.dev.local.jobspec import (
     resolve_python,
 )
 from batch_router.dev.local.logs import CloudWatchLines, pump_lines
-from batch_router.dev.local.process import spawn, stop_group
+from batch_router.dev.processes import spawn, stop_group
 
 logger = logging.getLogger(__name__)
 

@@ -16,27 +16,22 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TextIO
 
+from batch_router.aws.batch_client import BatchClient
 from batch_router.config.model import RouteTable
 from batch_router.dev.airflow_stack import AIRFLOW_COMPONENTS, AirflowStack, StackError, check_port_free
+from batch_router.dev.demo.batch_jobs import TERMINAL_BATCH_STATUSES, list_batch_jobs, wait_batch_jobs_ended
+from batch_router.dev.demo.report import all_succeeded, render_table, summary_rows
+from batch_router.dev.local.clients import local_batch_client
+
+__all__ = ["DEMO_DAG_ID", "EXECUTOR", "executor_env", "run_demo"]
 
 DEMO_DAG_ID = "batch_router_demo"
 EXECUTOR = "batch_router.executor.BatchRouterExecutor"
-BATCH_STATUSES: tuple[str, ...] = (
-    "SUBMITTED",
-    "PENDING",
-    "RUNNABLE",
-    "STARTING",
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-)
-TERMINAL_BATCH_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
 
 
 def executor_env(routes_file: Path, region: str = "us-east-1", poll_interval: float = 1.0) -> dict[str, str]:
@@ -56,207 +51,6 @@ def executor_env(routes_file: Path, region: str = "us-east-1", poll_interval: fl
     }
 
 
-# ---------------------------------------------------------------- reading Batch
-
-
-@dataclass(frozen=True)
-class BatchJob:
-    """One Batch job as DescribeJobs shows it, with the task identity its tags carry."""
-
-    job_id: str
-    job_name: str
-    status: str
-    status_reason: str | None
-    job_queue: str
-    route: str | None
-    dag_id: str | None
-    task_id: str | None
-    run_id: str | None
-    try_number: int | None
-    map_index: int
-    started_at_ms: int | None
-    stopped_at_ms: int | None
-
-    @property
-    def duration(self) -> float | None:
-        if self.started_at_ms is None or self.stopped_at_ms is None:
-            return None
-        return (self.stopped_at_ms - self.started_at_ms) / 1000.0
-
-
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def batch_job_from_description(description: Mapping[str, Any]) -> BatchJob:
-    """A ``BatchJob`` from one DescribeJobs entry; tags that are missing stay ``None``."""
-    tags: Mapping[str, str] = description.get("tags") or {}
-    queue = str(description.get("jobQueue", ""))
-    map_index = _int_or_none(tags.get("airflow:map_index"))
-    return BatchJob(
-        job_id=str(description["jobId"]),
-        job_name=str(description.get("jobName", "")),
-        status=str(description.get("status", "")),
-        status_reason=description.get("statusReason"),
-        job_queue=queue.rsplit("/", 1)[-1],
-        route=tags.get("batch-router:route"),
-        dag_id=tags.get("airflow:dag_id"),
-        task_id=tags.get("airflow:task_id"),
-        run_id=tags.get("airflow:run_id"),
-        try_number=_int_or_none(tags.get("airflow:try_number")),
-        map_index=-1 if map_index is None else map_index,
-        started_at_ms=_int_or_none(description.get("startedAt")),
-        stopped_at_ms=_int_or_none(description.get("stoppedAt")),
-    )
-
-
-def local_batch_client(batch_env: Mapping[str, str]) -> Any:
-    """A boto3 Batch client for the local Batch whose variables ``batch_env`` holds."""
-    import boto3
-
-    return boto3.client(
-        "batch",
-        endpoint_url=batch_env["AWS_ENDPOINT_URL"],
-        region_name=batch_env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        aws_access_key_id=batch_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=batch_env["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
-def list_batch_jobs(client: Any, queues: Iterable[str], dag_id: str | None = None) -> list[BatchJob]:
-    """Every job in ``queues`` (of every status), described; only ``dag_id``'s when given.
-
-    ListJobs answers one status at a time, so each status of each queue is asked for.
-    """
-    job_ids: list[str] = []
-    for queue in dict.fromkeys(queues):
-        for status in BATCH_STATUSES:
-            for page in client.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
-                job_ids += [summary["jobId"] for summary in page.get("jobSummaryList", [])]
-    jobs: list[BatchJob] = []
-    unique = list(dict.fromkeys(job_ids))
-    for start in range(0, len(unique), 100):
-        answer = client.describe_jobs(jobs=unique[start : start + 100])
-        jobs += [batch_job_from_description(d) for d in answer.get("jobs", [])]
-    if dag_id is not None:
-        jobs = [job for job in jobs if job.dag_id == dag_id]
-    return sorted(jobs, key=lambda job: (job.started_at_ms or 0, job.job_id))
-
-
-def latest_job_per_task(jobs: Iterable[BatchJob], run_id: str) -> dict[str, BatchJob]:
-    """For each task of ``run_id``, the job of its highest try."""
-    latest: dict[str, BatchJob] = {}
-    for job in jobs:
-        if job.run_id != run_id or job.task_id is None:
-            continue
-        key = job.task_id if job.map_index < 0 else f"{job.task_id}[{job.map_index}]"
-        current = latest.get(key)
-        if current is None or (job.try_number or 0) >= (current.try_number or 0):
-            latest[key] = job
-    return latest
-
-
-def wait_batch_jobs_ended(
-    client: Any,
-    queues: Sequence[str],
-    dag_id: str,
-    run_id: str,
-    timeout: float = 60.0,
-    on_tick: Callable[[], None] | None = None,
-) -> dict[str, BatchJob]:
-    """The last job of each task of the run, once every job of the run has ended (or at ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if on_tick is not None:
-            on_tick()
-        jobs = [job for job in list_batch_jobs(client, queues, dag_id) if job.run_id == run_id]
-        if all(job.status in TERMINAL_BATCH_STATUSES for job in jobs) or time.monotonic() > deadline:
-            return latest_job_per_task(jobs, run_id)
-        time.sleep(0.5)
-
-
-# ---------------------------------------------------------------- the closing table
-
-
-@dataclass(frozen=True)
-class TaskRow:
-    """One line of the closing table."""
-
-    task: str
-    route: str
-    compute: str
-    job_queue: str
-    job_id: str
-    batch_state: str
-    airflow_state: str
-    duration: str
-
-
-def summary_rows(
-    task_instances: Sequence[Mapping[str, Any]], jobs: Mapping[str, BatchJob], table: RouteTable
-) -> list[TaskRow]:
-    """The closing table's rows: Airflow's view of each task beside Batch's view of its last job."""
-    rows = []
-    for ti in sorted(task_instances, key=lambda t: (str(t.get("start_date") or "~"), t["task_id"])):
-        key = _task_key(ti)
-        job = jobs.get(key)
-        route = table.get(job.route) if job is not None and job.route else None
-        duration = job.duration if job is not None else None
-        rows.append(
-            TaskRow(
-                task=key,
-                route=(job.route or "?") if job is not None else "-",
-                compute=route.compute if route is not None else "-",
-                job_queue=job.job_queue if job is not None else "-",
-                job_id=job.job_id if job is not None else "-",
-                batch_state=job.status if job is not None else "-",
-                airflow_state=str(ti.get("state") or "none"),
-                duration=f"{duration:.1f}s" if duration is not None else "-",
-            )
-        )
-    return rows
-
-
-HEADERS = ("task", "route", "compute", "job queue", "job id", "Batch state", "Airflow state", "duration")
-
-
-def render_table(rows: Sequence[TaskRow]) -> str:
-    """A plain, aligned text table."""
-    cells = [
-        [r.task, r.route, r.compute, r.job_queue, r.job_id, r.batch_state, r.airflow_state, r.duration]
-        for r in rows
-    ]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(HEADERS)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
-def all_succeeded(
-    run_state: str, task_instances: Sequence[Mapping[str, Any]], jobs: Mapping[str, BatchJob]
-) -> bool:
-    """The run, every task instance and every task's last Batch job succeeded."""
-    if run_state != "success" or not task_instances:
-        return False
-    for ti in task_instances:
-        job = jobs.get(_task_key(ti))
-        if ti.get("state") != "success" or job is None or job.status != "SUCCEEDED":
-            return False
-    return True
-
-
-def _task_key(ti: Mapping[str, Any]) -> str:
-    map_index = ti.get("map_index", -1)
-    return ti["task_id"] if map_index is None or map_index < 0 else f"{ti['task_id']}[{map_index}]"
-
-
-# ---------------------------------------------------------------- running it
-
-
 class _Progress:
     """Timestamped lines, each one flushed at once, so the demo reads like a log as it goes."""
 
@@ -271,7 +65,7 @@ class _Progress:
 class _BatchWatcher:
     """Prints one line whenever a job of the run appears in Batch or changes status."""
 
-    def __init__(self, client: Any, queues: Sequence[str], dag_id: str, say: _Progress):
+    def __init__(self, client: BatchClient, queues: Sequence[str], dag_id: str, say: _Progress):
         self.client = client
         self.queues = queues
         self.dag_id = dag_id
