@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from batch_router.dev.local.runner import (
+from batch_router.dev.local.runtime import (
     DEPENDENCY_REASON,
     EXITED_REASON,
     START_FAILED_REASON,

@@ -19,7 +19,7 @@ from typing import Any
 from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.config.model import RouteTable
-from batch_router.dev.local import eks_environments, runner
+from batch_router.dev.local import eks_environments, runner, runtime
 from batch_router.dev.local.clients import endpoint_client
 from batch_router.dev.local.moto_server import HOST, MotoHttpServer
 from batch_router.dev.local.provision import provision
@@ -59,7 +59,7 @@ class LocalBatch:
         self._kill_grace_seconds = kill_grace_seconds
         self._max_concurrent_jobs = max_concurrent_jobs
         self._server: MotoHttpServer | None = None
-        self._runtime: runner.JobRuntime | None = None
+        self._runtime: runtime.JobRuntime | None = None
         self._temp_dir: Path | None = None
 
     # ------------------------------------------------------------------ where it is
@@ -137,8 +137,8 @@ class LocalBatch:
                 self._temp_dir = Path(tempfile.mkdtemp(prefix="batch-router-local-"))
             self.work_dir.mkdir(parents=True, exist_ok=True)
             self._server = server
-            self._runtime = runner.JobRuntime(
-                runner.RunnerSettings(
+            self._runtime = runtime.JobRuntime(
+                runtime.RunnerSettings(
                     work_dir=self.work_dir,
                     base_env=self.env(),
                     transition_seconds=self._transition_seconds,

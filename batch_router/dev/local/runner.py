@@ -17,9 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from moto.batch import models as batch_models
@@ -36,94 +34,30 @@ from batch_router.dev.local.jobspec import (
     resolve_python,
 )
 from batch_router.dev.local.logs import CloudWatchLines, pump_lines
+from batch_router.dev.local.runtime import (
+    DEPENDENCY_REASON,
+    EXITED_REASON,
+    POLL_SECONDS,
+    SHUTDOWN_REASON,
+    START_FAILED_REASON,
+    TIMEOUT_REASON,
+    JobRuntime,
+    UnsupportedJobError,
+)
 from batch_router.dev.processes import spawn, stop_group
 
 logger = logging.getLogger(__name__)
 
-# statusReason values, worded as AWS Batch words them.
-EXITED_REASON = "Essential container in task exited"
-TIMEOUT_REASON = "Job attempt duration exceeded timeout"
-DEPENDENCY_REASON = "Dependent Job failed"
-START_FAILED_REASON = "Task failed to start"
-SHUTDOWN_REASON = "The local Batch was stopped"
-
 _MOTO_JOB: type[Job] = Job
-_POLL_SECONDS = 0.05
 _PUMP_JOIN_SECONDS = 5.0
-
-
-class UnsupportedJobError(Exception):
-    """The job definition is of a kind the local runner cannot execute (multi-node parallel)."""
-
-
-@dataclass(frozen=True)
-class RunnerSettings:
-    """How the local runner behaves; shared by every job of one local Batch."""
-
-    work_dir: Path
-    base_env: Mapping[str, str] = field(default_factory=dict)
-    transition_seconds: float = 0.25
-    kill_grace_seconds: float = 5.0
-    max_concurrent_jobs: int = 256
-
-
-class JobRuntime:
-    """What the jobs of one local Batch share: settings, run slots and the set of live jobs."""
-
-    def __init__(self, settings: RunnerSettings):
-        if settings.max_concurrent_jobs < 1:
-            raise ValueError("max_concurrent_jobs must be at least 1")
-        self.settings = settings
-        self.closed = threading.Event()
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent_jobs)
-        self._lock = threading.Lock()
-        self._jobs: set[LocalJob] = set()
-
-    def job_class(self) -> type[LocalJob]:
-        """A ``LocalJob`` subclass bound to this runtime, to stand in for moto's ``Job``."""
-        return type("LocalJob", (LocalJob,), {"runtime": self})
-
-    def track(self, job: LocalJob) -> None:
-        with self._lock:
-            self._jobs.add(job)
-
-    def untrack(self, job: LocalJob) -> None:
-        with self._lock:
-            self._jobs.discard(job)
-
-    def live_jobs(self) -> list[LocalJob]:
-        with self._lock:
-            return list(self._jobs)
-
-    def acquire_slot(self, job: LocalJob) -> bool:
-        """Wait (the job stays RUNNABLE) until a run slot is free; False if the job is stopped first."""
-        while not job.stopping:
-            if self._slots.acquire(timeout=_POLL_SECONDS):
-                return True
-        return False
-
-    def release_slot(self) -> None:
-        self._slots.release()
-
-    def stop_all(self, reason: str = SHUTDOWN_REASON) -> None:
-        """Terminate every job, kill every process group, and wait for each job's thread to end."""
-        self.closed.set()
-        jobs = self.live_jobs()
-        for job in jobs:
-            job.terminate(reason)
-        deadline = time.monotonic() + self.settings.kill_grace_seconds + 10.0
-        for job in jobs:
-            if job.ident is not None:
-                job.join(max(0.0, deadline - time.monotonic()))
-            if job.is_alive():
-                logger.warning("local Batch job %s did not stop in time", job.job_id)
 
 
 def install(runtime: JobRuntime) -> None:
     """Make moto's Batch backend create ``LocalJob``s bound to ``runtime`` from now on."""
     if batch_models.Job is not _MOTO_JOB:
         raise RuntimeError("a local Batch runner is already installed in this process")
-    setattr(batch_models, "Job", runtime.job_class())  # noqa: B010 - the module attribute is the hook
+    bound = type("LocalJob", (LocalJob,), {"runtime": runtime})  # a LocalJob bound to this runtime
+    setattr(batch_models, "Job", bound)  # noqa: B010 - the module attribute is the hook
 
 
 def uninstall() -> None:
@@ -227,7 +161,7 @@ class LocalJob(Job):
                 return False
             if all(s == JobStatus.SUCCEEDED.value for s in statuses):
                 return True
-            self._wake.wait(_POLL_SECONDS)
+            self._wake.wait(POLL_SECONDS)
             if self.stopping:
                 self._end_before_start()
                 return False
@@ -304,7 +238,7 @@ class LocalJob(Job):
             if deadline is not None and time.monotonic() >= deadline:
                 self.terminate(TIMEOUT_REASON)
                 continue
-            self._wake.wait(_POLL_SECONDS)
+            self._wake.wait(POLL_SECONDS)
         with self._end_lock:
             self._exited = True
             return self.stop
