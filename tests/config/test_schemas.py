@@ -17,7 +17,7 @@ from batch_router.config.schemas import (
     templates_dir,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
