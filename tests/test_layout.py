@@ -15,22 +15,23 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "batch_router"
 
-# Each room and the rooms it may import (besides itself). The pipeline runs config -> plan -> aws ->
-# executor; dev tools stand beside it and never reach into the executor; the CLI may use everything.
+# Each room and the rooms it may import (besides itself). The pipeline runs config -> rules -> plan ->
+# aws -> executor; dev tools stand beside it and never reach into the executor; the CLI may use everything.
 ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "config": frozenset({"errors"}),
     "templates": frozenset({"errors", "config"}),
-    "plan": frozenset({"errors", "config"}),
-    "aws": frozenset({"errors", "config", "plan"}),
-    "executor": frozenset({"errors", "config", "plan", "aws"}),
+    "rules": frozenset({"errors", "config"}),
+    "plan": frozenset({"errors", "config", "rules"}),
+    "aws": frozenset({"errors", "config", "rules", "plan"}),
+    "executor": frozenset({"errors", "config", "rules", "plan", "aws"}),
     "examples": frozenset({"templates"}),
-    "dev": frozenset({"errors", "config", "plan", "aws", "examples"}),
-    "cli": frozenset({"errors", "config", "plan", "aws", "examples", "dev", "templates"}),
+    "dev": frozenset({"errors", "config", "rules", "plan", "aws", "examples"}),
+    "cli": frozenset({"errors", "config", "rules", "plan", "aws", "examples", "dev", "templates"}),
 }
 # Rooms that must stay pure: no AWS SDK client code (botocore's model and validator are data) and no
 # Airflow executor, model or hook machinery.
-PURE_ROOMS = ("errors", "config", "templates", "plan")
+PURE_ROOMS = ("errors", "config", "templates", "rules", "plan")
 IMPURE_PREFIXES = ("boto3", "airflow.executors", "airflow.models", "airflow.providers", "moto")
 # Only these make boto3 clients: the AWS room, and the local Batch (a stand-in for AWS).
 BOTO3_ROOMS = ("aws", "dev")

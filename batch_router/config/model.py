@@ -16,7 +16,8 @@ COMPUTE_TYPES: tuple[str, ...] = get_args(Compute)
 # exec_config keys that steer routing and sizing instead of being passed to SubmitJob.
 HINT_KEYS: tuple[str, ...] = ("route", "compute", "vcpu", "memory_mib", "gpu", "timeout_seconds")
 
-MIN_TIMEOUT_SECONDS = 60  # Batch rejects an attemptDurationSeconds below 60
+MIN_TIMEOUT_SECONDS = 60  # Batch rejects an attemptDurationSeconds below 60 (API_JobTimeout)
+MIN_MEMORY_MIB = 4  # "You must specify at least 4 MiB of memory for a job" (API_ResourceRequirement)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Route:
     max_gpu: int = 0
     queues: tuple[str, ...] = ()
     submit_job_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    fair_share: bool | None = None  # the job queue has a fair-share policy; None: not said
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def _route(raw: Mapping[str, Any]) -> Route:
         max_memory_mib=raw.get("max_memory_mib"),
         max_gpu=raw.get("max_gpu", 0),
         queues=tuple(raw.get("queues", ())),
+        fair_share=raw.get("fair_share"),
         submit_job_kwargs=camelize_keys(dict(raw.get("submit_job_kwargs") or {})),
     )
 

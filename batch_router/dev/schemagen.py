@@ -26,7 +26,7 @@ import botocore
 import botocore.session
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StringShape, StructureShape
 
-from batch_router.config.model import COMPUTE_TYPES, MIN_TIMEOUT_SECONDS
+from batch_router.config.model import COMPUTE_TYPES, MIN_MEMORY_MIB, MIN_TIMEOUT_SECONDS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SUBMIT_JOB_FILE = "submit_job.schema.json"
@@ -51,7 +51,7 @@ HINT_PROPERTIES: dict[str, dict[str, Any]] = {
     },
     "memory_mib": {
         "type": "integer",
-        "minimum": 1,
+        "minimum": MIN_MEMORY_MIB,
         "description": "Memory the task needs, in MiB.",
     },
     "gpu": {

@@ -14,8 +14,8 @@ from typing import Any
 from batch_router.config.json_tree import dict_items, dig
 from batch_router.config.model import Hints, Route
 from batch_router.errors import Problem
-from batch_router.plan import fargate
 from batch_router.plan.merge import deep_merge, plain_copy
+from batch_router.rules import fargate
 
 __all__ = ["write_container", "write_eks"]
 

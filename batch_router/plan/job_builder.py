@@ -15,13 +15,15 @@ from typing import Any
 
 from batch_router.config.exec_config import COMMAND_HINT, EXECUTOR_OWNED_ENV, UNSUPPORTED_KEYS
 from batch_router.config.json_tree import dict_items, dig, json_path
-from batch_router.config.model import MIN_TIMEOUT_SECONDS, ExecConfig, Route, RouteTable
+from batch_router.config.model import ExecConfig, Route, RouteTable
 from batch_router.errors import ExecConfigError, Problem
 from batch_router.plan.compute_shapes import write_container, write_eks
 from batch_router.plan.merge import deep_merge
 from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
 from batch_router.plan.naming import job_name, job_tags
+from batch_router.plan.provenance import layer_of
 from batch_router.plan.request_shape import validate_submit_job
+from batch_router.rules import Context, check_request
 
 ROUTE_ENV = "BATCH_ROUTER_ROUTE"
 TRY_ID_ENV = "BATCH_ROUTER_TRY_ID"
@@ -83,21 +85,30 @@ def build_submit_job(
         kwargs = deep_merge(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}
         )
-    timeout = kwargs.get("timeout", {}).get("attemptDurationSeconds")
-    if timeout is not None and timeout < MIN_TIMEOUT_SECONDS:
-        problems.append(
-            Problem(
-                "timeout.attemptDurationSeconds",
-                f"must be at least {MIN_TIMEOUT_SECONDS} seconds, got {timeout}",
-                "Batch refuses shorter timeouts; use timeout_seconds: 60 or more",
-            )
-        )
     kwargs["tags"] = {**kwargs.get("tags", {}), **job_tags(identity, route.name)}
-    kwargs.setdefault("propagateTags", True)
+    if route.compute != "eks":  # tags propagate to ECS tasks; EKS jobs must not set propagateTags
+        kwargs.setdefault("propagateTags", True)
     problems += validate_submit_job(kwargs)
+    if not problems:  # AWS's documented rules, on a request of the right shape
+        problems += rule_problems(kwargs, route, layers)
     if problems:
         raise ExecConfigError(source, problems)
     return BuiltJob(kwargs=kwargs, route=route, reason=choice.reason, notes=tuple(notes))
+
+
+def rule_problems(
+    request: Mapping[str, Any], route: Route, layers: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[Problem]:
+    """The AWS Batch rules ``request`` breaks, each with the layer that set the value."""
+    context = Context(compute=route.compute, route=route.name, fair_share=route.fair_share)
+    return [
+        Problem(
+            json_path(v.path),
+            f"{v.message} (AWS Batch rule {v.rule}; set by {layer_of(v.path, request, layers)})",
+            v.fix,
+        )
+        for v in check_request(request, context)
+    ]
 
 
 def _source(identity: TaskIdentity, route: Route) -> str:

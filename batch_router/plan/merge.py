@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 # List keys whose elements are identified by a field, so a later layer updates rather than replaces.
-_KEYED_LISTS: dict[str, str] = {
+KEYED_LISTS: dict[str, str] = {
     "environment": "name",  # containerOverrides.environment (EC2 / Fargate / ECS properties)
     "env": "name",  # eksPropertiesOverride.podProperties.containers[].env
     "resourceRequirements": "type",
 }
 # Lists of containers: by name when every element has one, else position by position.
-_CONTAINER_LISTS = frozenset({"containers", "initContainers"})
+CONTAINER_LISTS = frozenset({"containers", "initContainers"})
 
 
 def deep_merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,10 +56,10 @@ def _merge_value(key: Any, old: Any, new: Any) -> Any:
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         return _merge_mappings(old, new)
     if _is_list(old) and _is_list(new):
-        field = _KEYED_LISTS.get(key) if isinstance(key, str) else None
+        field = KEYED_LISTS.get(key) if isinstance(key, str) else None
         if field is not None and _all_keyed(old, field) and _all_keyed(new, field):
             return _merge_by(old, new, lambda item: item[field])
-        if key in _CONTAINER_LISTS:
+        if key in CONTAINER_LISTS:
             if _all_keyed(old, "name") and _all_keyed(new, "name"):
                 return _merge_by(old, new, lambda item: item["name"])
             return _merge_by_index(old, new)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from batch_router.config.model import Hints, Route, RouteTable
 from batch_router.errors import PassedOver, RoutingError
-from batch_router.plan.fargate import round_up
 from batch_router.plan.model import RouteChoice
+from batch_router.rules.fargate import round_up
 
 
 def choose_route(

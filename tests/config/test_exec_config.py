@@ -178,7 +178,7 @@ def test_a_missing_required_member_is_reported_at_its_own_path() -> None:
         ("vcpu", -1),
         ("vcpu", "2"),
         ("memory_mib", 0),
-        ("memory_mib", 1.5),
+        ("memory_mib", 4.5),
         ("memory_mib", "2GB"),
         ("gpu", -1),
         ("gpu", True),
@@ -205,7 +205,7 @@ def test_a_compute_in_the_wrong_case_suggests_the_right_one() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("vcpu", 0.25), ("memory_mib", 1), ("gpu", 0), ("timeout_seconds", 60), ("route", "a-1")],
+    [("vcpu", 0.25), ("memory_mib", 4), ("gpu", 0), ("timeout_seconds", 60), ("route", "a-1")],
 )
 def test_hint_values_at_the_boundary_are_accepted(key: str, value: Any) -> None:
     assert getattr(parse_exec_config({key: value}).hints, key) == value
@@ -316,7 +316,7 @@ def test_problems_render_as_path_message_and_hint() -> None:
             "route": st.from_regex(r"\A[a-z0-9-]{1,20}\Z"),
             "compute": st.sampled_from(COMPUTE_TYPES),
             "vcpu": st.floats(min_value=0.125, max_value=192),
-            "memory_mib": st.integers(min_value=1, max_value=2_000_000),
+            "memory_mib": st.integers(min_value=4, max_value=2_000_000),
             "gpu": st.integers(min_value=0, max_value=16),
             "timeout_seconds": st.integers(min_value=60, max_value=14 * 86400),
         },

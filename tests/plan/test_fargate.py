@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch_router.plan.fargate import FARGATE_COMBINATIONS, MAX_MEMORY_MIB, MAX_VCPU, round_up
+from batch_router.rules.fargate import FARGATE_COMBINATIONS, MAX_MEMORY_MIB, MAX_VCPU, round_up
 
 
 @pytest.mark.parametrize(("vcpu", "memory_mib"), FARGATE_COMBINATIONS)
@@ -24,6 +24,7 @@ def test_combinations_are_exactly_the_sizes_in_the_aws_batch_user_guide() -> Non
         (16, 32, 120, 8),
     ]:
         documented |= {(vcpu, gib) for gib in range(first, last + 1, step)}
+    documented |= {(32, 60), (32, 120), (32, 244)}  # API_ResourceRequirement also lists VCPU = 32
     assert {(vcpu, memory / 1024) for vcpu, memory in FARGATE_COMBINATIONS} == documented
     assert len(FARGATE_COMBINATIONS) == len(documented)
 
@@ -50,8 +51,9 @@ def test_sizes_aws_does_not_sell_are_not_combinations(vcpu: float, memory_mib: i
     assert (vcpu, memory_mib) not in FARGATE_COMBINATIONS
 
 
-def test_the_largest_size_is_16_vcpu_and_120_gib() -> None:
-    assert (MAX_VCPU, MAX_MEMORY_MIB) == (16, 120 * 1024)
+def test_the_largest_size_is_32_vcpu_and_244_gib() -> None:
+    # API_ResourceRequirement lists VCPU = 32 with MEMORY = 61440, 122880 or 249856.
+    assert (MAX_VCPU, MAX_MEMORY_MIB) == (32, 249856)
     assert FARGATE_COMBINATIONS[-1] == (MAX_VCPU, MAX_MEMORY_MIB)
 
 
@@ -72,7 +74,7 @@ def test_no_hints_pick_the_smallest_size() -> None:
 
 
 @pytest.mark.parametrize(
-    ("vcpu", "memory_mib", "limit"), [(17, None, "16 vCPU"), (None, 122881, "122880 MiB")]
+    ("vcpu", "memory_mib", "limit"), [(33, None, "32 vCPU"), (None, 249857, "249856 MiB")]
 )
 def test_sizes_beyond_fargate_are_refused_with_the_limit(
     vcpu: float | None, memory_mib: int | None, limit: str

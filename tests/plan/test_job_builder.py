@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from batch_router.config.model import ExecConfig, Hints, Route, RouteTable
 from batch_router.errors import ExecConfigError
-from batch_router.plan.fargate import FARGATE_COMBINATIONS
 from batch_router.plan.job_builder import build_submit_job
 from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
 from batch_router.plan.naming import identity_hash, job_tags
+from batch_router.rules.fargate import FARGATE_COMBINATIONS
 
 FARGATE = Route("fargate-small", "fargate", "q-fargate", "jd-fargate", max_vcpu=4, max_memory_mib=30720)
 EC2 = Route("ec2-large", "ec2", "q-ec2", "jd-ec2", max_vcpu=64, max_memory_mib=262144, max_gpu=8)
@@ -322,8 +322,8 @@ def test_gpu_hint_on_fargate_is_an_error() -> None:
 
 
 def test_fargate_size_beyond_fargate_is_an_error() -> None:
-    with pytest.raises(ExecConfigError, match="Fargate runs at most 16 vCPU"):
-        build(FARGATE, hints=Hints(vcpu=32))
+    with pytest.raises(ExecConfigError, match="Fargate runs at most 32 vCPU"):
+        build(FARGATE, hints=Hints(vcpu=64))
 
 
 # --- EKS ---------------------------------------------------------------------------------------------
@@ -450,7 +450,7 @@ hints = st.builds(
     vcpu=st.none()
     | st.floats(min_value=0.01, max_value=16)
     | st.sampled_from([v for v, _ in FARGATE_COMBINATIONS]),
-    memory_mib=st.none() | st.integers(min_value=1, max_value=122880),
+    memory_mib=st.none() | st.integers(min_value=4, max_value=122880),  # AWS's minimum is 4 MiB
     gpu=st.none() | st.integers(min_value=0, max_value=4),
     timeout_seconds=st.none() | st.integers(min_value=60, max_value=10**6),
 )

@@ -160,9 +160,9 @@ def test_fargate_route_is_passed_over_when_its_rounded_size_exceeds_the_cap() ->
 
 def test_fargate_route_without_caps_is_passed_over_beyond_fargate_limits() -> None:
     uncapped = Route("fargate-any", "fargate", "q", "jd")
-    choice = choose_route(make_table(uncapped, EC2), Hints(vcpu=32), None)
+    choice = choose_route(make_table(uncapped, EC2), Hints(vcpu=64), None)
     assert choice.route is EC2
-    assert "fargate-any: Fargate runs at most 16 vCPU, task asks for 32" in choice.reason
+    assert "fargate-any: Fargate runs at most 32 vCPU, task asks for 64" in choice.reason
 
 
 def test_task_without_hints_goes_to_default_route() -> None:

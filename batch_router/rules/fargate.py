@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-# vCPU -> the memory sizes (MiB) Fargate allows with it (AWS Batch User Guide, "Fargate" resource values).
+# vCPU -> the memory sizes (MiB) Fargate allows with it: the table under type="VCPU" in
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
 _SIZES: tuple[tuple[float, range | tuple[int, ...]], ...] = (
     (0.25, (512, 1024, 2048)),
     (0.5, range(1024, 4096 + 1, 1024)),
@@ -18,6 +19,7 @@ _SIZES: tuple[tuple[float, range | tuple[int, ...]], ...] = (
     (4.0, range(8192, 30720 + 1, 1024)),
     (8.0, range(16384, 61440 + 1, 4096)),
     (16.0, range(32768, 122880 + 1, 8192)),
+    (32.0, (61440, 122880, 249856)),
 )
 
 FARGATE_COMBINATIONS: tuple[tuple[float, int], ...] = tuple(
@@ -25,6 +27,18 @@ FARGATE_COMBINATIONS: tuple[tuple[float, int], ...] = tuple(
 )
 MAX_VCPU: float = max(vcpu for vcpu, _ in FARGATE_COMBINATIONS)
 MAX_MEMORY_MIB: int = max(memory for _, memory in FARGATE_COMBINATIONS)
+_PAIRS: frozenset[tuple[float, float]] = frozenset(FARGATE_COMBINATIONS)
+VCPU_VALUES: frozenset[float] = frozenset(vcpu for vcpu, _ in FARGATE_COMBINATIONS)
+MEMORY_VALUES: frozenset[int] = frozenset(memory for _, memory in FARGATE_COMBINATIONS)
+
+
+def is_valid(vcpu: float | None, memory_mib: float | None) -> bool:
+    """Whether Fargate runs this size; a side that is ``None`` is taken from the job definition."""
+    if vcpu is not None and memory_mib is not None:
+        return (vcpu, memory_mib) in _PAIRS
+    if vcpu is not None:
+        return vcpu in VCPU_VALUES
+    return memory_mib is None or memory_mib in MEMORY_VALUES
 
 
 def round_up(vcpu: float | None, memory_mib: int | None) -> tuple[float, int]:
