@@ -53,24 +53,45 @@ def _print_problems(err: BatchRouterError) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from batch_router.config.exec_config import parse_exec_config
-    from batch_router.config.routes import read_route_file
+    """The route table (schema, then each route's own request against AWS's rules), then each
+    exec_config: parsed, routed and built as the executor would, so validate and plan agree.
 
-    ok = True
+    Only the route file is read: SUBMIT_JOB_KWARGS from airflow.cfg is not applied here (``plan`` does).
+    """
+    from batch_router.config.routes import read_route_file
+    from batch_router.plan.planner import Plan
+
+    plan: Plan | None = None
     try:
         table = read_route_file(args.routes_file)
+        Plan(table).check_routes()
+        plan = Plan(table)
         print(f"{args.routes_file}: valid ({len(table.routes)} routes, default {table.default_route!r})")
     except BatchRouterError as err:
         _print_problems(err)
-        ok = False
+    ok = plan is not None
     for source, raw in args.exec_config or ():
-        try:
-            parse_exec_config(raw, source=source)
-            print(f"{source}: valid exec_config")
-        except ExecConfigError as err:
-            _print_problems(err)
-            ok = False
+        ok = _validate_exec_config(plan, source, raw) and ok
     return 0 if ok else 1
+
+
+def _validate_exec_config(plan: Plan | None, source: str, raw: Any) -> bool:
+    from batch_router.config.exec_config import parse_exec_config
+
+    try:
+        parse_exec_config(raw, source=source)
+        if plan is not None:
+            identity = TaskIdentity(
+                dag_id="validate", task_id="task", run_id="manual__validate", try_number=1
+            )
+            built = plan.build(identity=identity, executor_config=raw, queue=None, command=PLAN_COMMAND)
+            print(f"{source}: valid exec_config (route {built.route.name!r})")
+        else:
+            print(f"{source}: valid exec_config (not built: the route table is not valid)")
+    except (ExecConfigError, RoutingError) as err:
+        _print_problems(err)
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- plan

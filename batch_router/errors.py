@@ -9,6 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+# Error texts are bounded, so a 1 MB bad key cannot become a 2 MB failure message in a task's event log.
+MAX_TEXT = 300  # characters of one path, message or hint
+MAX_LISTED = 20  # problems listed in one error; the rest are counted
+
+
+def shorten(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -19,10 +30,10 @@ class Problem:
     hint: str | None = None
 
     def render(self) -> str:
-        where = self.path or "(root)"
-        text = f"{where}: {self.message}"
+        where = shorten(self.path) or "(root)"
+        text = f"{where}: {shorten(self.message)}"
         if self.hint:
-            text += f" (hint: {self.hint})"
+            text += f" (hint: {shorten(self.hint)})"
         return text
 
 
@@ -41,13 +52,16 @@ class ProblemsError(BatchRouterError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        lines = [f"invalid {self.kind} in {self.source}:"]
-        lines += [f"  {p.render()}" for p in self.problems]
+        lines = [f"invalid {self.kind} in {shorten(self.source)}:"]
+        lines += [f"  {line}" for line in self.lines()]
         return "\n".join(lines)
 
     def lines(self) -> list[str]:
-        """``path: message`` lines, as printed by ``batch-router validate``."""
-        return [p.render() for p in self.problems]
+        """``path: message`` lines, as printed by ``batch-router validate``; at most ``MAX_LISTED``."""
+        lines = [p.render() for p in self.problems[:MAX_LISTED]]
+        if len(self.problems) > MAX_LISTED:
+            lines.append(f"... and {len(self.problems) - MAX_LISTED} more problems")
+        return lines
 
 
 class ConfigError(ProblemsError):
@@ -76,7 +90,10 @@ class RoutingError(BatchRouterError):
     def __init__(self, message: str, passed_over: Iterable[PassedOver] = ()):
         self.message = message
         self.passed_over: tuple[PassedOver, ...] = tuple(passed_over)
-        text = message
-        if self.passed_over:
-            text += "\n" + "\n".join(f"  - {p.route}: {p.reason}" for p in self.passed_over)
+        text = shorten(message)
+        listed = self.passed_over[:MAX_LISTED]
+        if listed:
+            text += "\n" + "\n".join(f"  - {shorten(p.route)}: {shorten(p.reason)}" for p in listed)
+        if len(self.passed_over) > MAX_LISTED:
+            text += f"\n  ... and {len(self.passed_over) - MAX_LISTED} more routes"
         super().__init__(text)

@@ -16,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from batch_router.config.input_limits import input_problems
 from batch_router.config.json_tree import dict_items, dig, json_path
 from batch_router.config.model import HINT_KEYS, ExecConfig, Hints
 from batch_router.config.schema_problems import problems_from_errors
@@ -79,6 +80,9 @@ def parse_exec_config(raw: Mapping[str, Any] | None, source: str = "executor_con
                 )
             ],
         )
+    too_odd = input_problems(raw)  # before anything reads it: bounded, whatever its size
+    if too_odd:
+        raise ExecConfigError(source, too_odd)
     data = _plain(raw)
     problems = _dedupe(sorted([*_schema_problems(data), *_owned_problems(data)], key=_order))
     if problems:

@@ -16,7 +16,7 @@ from batch_router.config.exec_config import parse_exec_config
 from batch_router.config.model import RouteTable
 from batch_router.config.routes import route_table_from_settings
 from batch_router.config.settings import ExecutorSettings
-from batch_router.errors import BatchRouterError
+from batch_router.errors import BatchRouterError, ConfigError, ExecConfigError, Problem
 from batch_router.plan.job_builder import build_submit_job
 from batch_router.plan.model import BuiltJob, TaskIdentity
 from batch_router.plan.naming import job_name
@@ -28,6 +28,9 @@ __all__ = ["DEFAULT_EXECUTOR_ENV", "NO_COMMAND", "Plan"]
 DEFAULT_EXECUTOR_ENV: Mapping[str, str] = {"AIRFLOW_IS_EXECUTOR_CONTAINER": "true"}
 # Stands in for the command when only the job's name and queue are wanted (looking a job up).
 NO_COMMAND = ("true",)
+_CHECK_IDENTITY = TaskIdentity(
+    "route_check", "route_check", "route_check", try_number=1, try_id="route-check"
+)
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,14 @@ class Plan:
 
         Raises ``ConfigError`` when the route table is wrong.
         """
-        return cls(
+        plan = cls(
             table=route_table_from_settings(settings) if table is None else table,
             base_kwargs=settings.base_submit_job_kwargs(),
             job_name_prefix=settings.job_name,
             default_queue=settings.default_queue if default_queue is None else default_queue,
         )
+        plan.check_routes()
+        return plan
 
     def build(
         self,
@@ -86,6 +91,29 @@ class Plan:
             job_name_prefix=self.job_name_prefix,
             executor_env=self.executor_env,
         )
+
+    def check_routes(self) -> None:
+        """Raise ``ConfigError`` naming every route whose own request breaks a rule.
+
+        What a route (with the table's defaults and SUBMIT_JOB_KWARGS) sends for a task that says
+        nothing must be a request AWS accepts; otherwise every such task on it would fail at submit, so
+        start-up stops instead, with the route's name and the layer to fix.
+        """
+        problems: list[Problem] = []
+        for index, route in enumerate(self.table.routes):
+            try:
+                self.build(identity=_CHECK_IDENTITY, executor_config={"route": route.name}, queue=None)
+            except ExecConfigError as exc:
+                problems += [
+                    Problem(
+                        f"routes[{index}]",
+                        f"route {route.name!r}: {p.path or '(request)'}: {p.message}",
+                        p.hint,
+                    )
+                    for p in exc.problems
+                ]
+        if problems:
+            raise ConfigError(self.table.source, problems)
 
     def warm_up(self) -> None:
         """Plan one made-up try on every route, so lazily loaded models and validators exist now."""
