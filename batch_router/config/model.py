@@ -20,6 +20,54 @@ MIN_TIMEOUT_SECONDS = 60  # Batch rejects an attemptDurationSeconds below 60 (AP
 MIN_MEMORY_MIB = 4  # "You must specify at least 4 MiB of memory for a job" (API_ResourceRequirement)
 
 
+# What a DAG author's executor_config may override once the platform's layers set it, when the policy
+# lists it in ``overridable``.
+OVERRIDABLE: tuple[str, ...] = (
+    "tags",
+    "propagateTags",
+    "shareIdentifier",
+    "schedulingPriorityOverride",
+    "environment",
+    "image",
+    "initContainers",
+)
+# The SubmitJob arguments executor_config may set unless the policy says otherwise: all but the two
+# that pick where the job runs, which the route decides.
+DEFAULT_EXECUTOR_CONFIG_KEYS: frozenset[str] = frozenset(
+    {
+        "jobName",
+        "shareIdentifier",
+        "schedulingPriorityOverride",
+        "parameters",
+        "containerOverrides",
+        "retryStrategy",
+        "propagateTags",
+        "timeout",
+        "tags",
+        "eksPropertiesOverride",
+        "ecsPropertiesOverride",
+        "consumableResourcePropertiesOverride",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a DAG author's executor_config may do on a route. The platform team opens it; nothing else.
+
+    Set table-wide (``policy``) and per route (a route's ``policy`` replaces the fields it gives).
+    """
+
+    executor_config_keys: frozenset[str] = DEFAULT_EXECUTOR_CONFIG_KEYS
+    overridable: frozenset[str] = frozenset()
+    executor_config_env: tuple[str, ...] = ()  # names (or PREFIX*) allowed despite the start-up deny-list
+    max_timeout_seconds: int | None = None
+    max_scheduling_priority: int | None = None
+
+
+DEFAULT_POLICY = Policy()
+
+
 @dataclass(frozen=True)
 class Route:
     """One place a task can run: a job queue, a job definition and the kind of compute behind them."""
@@ -34,6 +82,7 @@ class Route:
     queues: tuple[str, ...] = ()
     submit_job_kwargs: Mapping[str, Any] = field(default_factory=dict)
     fair_share: bool | None = None  # the job queue has a fair-share policy; None: not said
+    policy: Policy = DEFAULT_POLICY
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from batch_router.config.model import HINT_KEYS, Route, RouteTable
+from batch_router.config.model import DEFAULT_EXECUTOR_CONFIG_KEYS, HINT_KEYS, Policy, Route, RouteTable
 from batch_router.config.schema_problems import did_you_mean, validate
 from batch_router.config.schemas import load_schema
 from batch_router.config.settings import ExecutorSettings, camelize_keys
@@ -64,7 +64,8 @@ def parse_route_table(data: Any, source: str) -> RouteTable:
     if problems:
         raise ConfigError(source, problems)
     defaults = camelize_keys(dict((data.get("defaults") or {}).get("submit_job_kwargs") or {}))
-    routes = tuple(_route(raw) for raw in data["routes"])
+    table_policy = data.get("policy") or {}
+    routes = tuple(_route(raw, table_policy) for raw in data["routes"])
     return RouteTable(
         routes=routes,
         default_route=data.get("default_route") or routes[0].name,
@@ -73,7 +74,19 @@ def parse_route_table(data: Any, source: str) -> RouteTable:
     )
 
 
-def _route(raw: Mapping[str, Any]) -> Route:
+def _policy(table_wide: Mapping[str, Any], own: Mapping[str, Any]) -> Policy:
+    """The route's policy: the table-wide one, with the fields the route gives replaced."""
+    merged = {**table_wide, **own}
+    return Policy(
+        executor_config_keys=frozenset(merged.get("executor_config_keys", DEFAULT_EXECUTOR_CONFIG_KEYS)),
+        overridable=frozenset(merged.get("overridable", ())),
+        executor_config_env=tuple(merged.get("executor_config_env", ())),
+        max_timeout_seconds=merged.get("max_timeout_seconds"),
+        max_scheduling_priority=merged.get("max_scheduling_priority"),
+    )
+
+
+def _route(raw: Mapping[str, Any], table_policy: Mapping[str, Any]) -> Route:
     return Route(
         name=raw["name"],
         compute=raw["compute"],
@@ -84,6 +97,7 @@ def _route(raw: Mapping[str, Any]) -> Route:
         max_gpu=raw.get("max_gpu", 0),
         queues=tuple(raw.get("queues", ())),
         fair_share=raw.get("fair_share"),
+        policy=_policy(table_policy, raw.get("policy") or {}),
         submit_job_kwargs=camelize_keys(dict(raw.get("submit_job_kwargs") or {})),
     )
 
@@ -146,7 +160,24 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
     problems += _kwargs_problems(
         (data.get("defaults") or {}).get("submit_job_kwargs") or {}, ["defaults", "submit_job_kwargs"]
     )
+    problems += _policy_problems(data.get("policy") or {}, ["policy"])
+    for i, route in enumerate(routes):
+        problems += _policy_problems(route.get("policy") or {}, ["routes", i, "policy"])
     return problems
+
+
+def _policy_problems(policy: Mapping[str, Any], prefix: list[Any]) -> list[Problem]:
+    """Every key a policy allows must be a SubmitJob argument (a typo would silently allow nothing)."""
+    known = sorted(load_schema("submit_job")["properties"])
+    return [
+        Problem(
+            ".".join(map(str, [*prefix, "executor_config_keys"])) + f"[{j}]",
+            f"{key!r} is not a SubmitJob argument",
+            did_you_mean(key, known) or f"SubmitJob arguments are: {', '.join(known)}",
+        )
+        for j, key in enumerate(policy.get("executor_config_keys", ()))
+        if key not in known
+    ]
 
 
 def _kwargs_problems(kwargs: Mapping[str, Any], prefix: list[Any]) -> list[Problem]:

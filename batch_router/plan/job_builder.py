@@ -24,6 +24,7 @@ from batch_router.plan.naming import job_name, job_tags
 from batch_router.plan.provenance import layer_of
 from batch_router.plan.request_shape import validate_submit_job
 from batch_router.rules import Context, check_request
+from batch_router.rules.policy import cap_violations, policy_violations
 
 ROUTE_ENV = "BATCH_ROUTER_ROUTE"
 TRY_ID_ENV = "BATCH_ROUTER_TRY_ID"
@@ -62,6 +63,11 @@ def build_submit_job(
 
     problems = [p for label, layer in layers for p in _owned_problems(label, layer, owned_env)]
     problems += _foreign_compute_problems(route, layers)
+    trusted = deep_merge(*(layer for label, layer in layers if label != "executor_config"))
+    problems += [
+        Problem(json_path(v.path), f"{v.message} (policy {v.rule}; set by executor_config)", v.fix)
+        for v in policy_violations(route, trusted, exec_config.submit_job_kwargs, exec_config.hints)
+    ]
     if problems:
         raise ExecConfigError(source, problems)
     kwargs = deep_merge(*(layer for _, layer in layers))
@@ -101,13 +107,15 @@ def rule_problems(
 ) -> list[Problem]:
     """The AWS Batch rules ``request`` breaks, each with the layer that set the value."""
     context = Context(compute=route.compute, route=route.name, fair_share=route.fair_share)
+    rules = [(v, "AWS Batch rule") for v in check_request(request, context)]
+    caps = [(v, "policy") for v in cap_violations(route, request)]
     return [
         Problem(
             json_path(v.path),
-            f"{v.message} (AWS Batch rule {v.rule}; set by {layer_of(v.path, request, layers)})",
+            f"{v.message} ({kind} {v.rule}; set by {layer_of(v.path, request, layers)})",
             v.fix,
         )
-        for v in check_request(request, context)
+        for v, kind in [*rules, *caps]
     ]
 
 

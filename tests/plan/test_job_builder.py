@@ -1,20 +1,29 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
 import pytest
 from botocore.validate import validate_parameters
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from batch_router.config.model import ExecConfig, Hints, Route, RouteTable
+from batch_router.config.model import (
+    DEFAULT_EXECUTOR_CONFIG_KEYS,
+    ExecConfig,
+    Hints,
+    Policy,
+    Route,
+    RouteTable,
+)
 from batch_router.errors import ExecConfigError
 from batch_router.plan.job_builder import build_submit_job
 from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
 from batch_router.plan.naming import identity_hash, job_tags
+from batch_router.plan.router import misfits
 from batch_router.rules.fargate import FARGATE_COMBINATIONS
 
 FARGATE = Route("fargate-small", "fargate", "q-fargate", "jd-fargate", max_vcpu=4, max_memory_mib=30720)
@@ -83,7 +92,12 @@ def test_route_gives_the_job_queue_and_job_definition() -> None:
 
 def test_each_layer_overrides_the_ones_below_it() -> None:
     route = Route(
-        "r", "ec2", "q", "jd", submit_job_kwargs={"schedulingPriorityOverride": 3, "shareIdentifier": "route"}
+        "r",
+        "ec2",
+        "q",
+        "jd",
+        submit_job_kwargs={"schedulingPriorityOverride": 3, "shareIdentifier": "route"},
+        policy=Policy(overridable=frozenset({"schedulingPriorityOverride"})),  # the task may override it
     )
     kwargs = build(
         route,
@@ -98,7 +112,7 @@ def test_each_layer_overrides_the_ones_below_it() -> None:
 
 def test_environment_from_every_layer_is_kept_by_name() -> None:
     kwargs = build(
-        EC2,
+        dataclasses.replace(EC2, policy=Policy(overridable=frozenset({"environment"}))),
         base={"containerOverrides": {"command": [], "environment": [{"name": "A", "value": "base"}]}},
         defaults={"containerOverrides": {"environment": [{"name": "B", "value": "defaults"}]}},
         exec_kwargs={"containerOverrides": {"environment": [{"name": "A", "value": "task"}]}},
@@ -111,8 +125,12 @@ def test_environment_from_every_layer_is_kept_by_name() -> None:
     }
 
 
-def test_exec_config_may_override_the_job_queue_and_the_builder_notes_it() -> None:
-    built = build(EC2, exec_kwargs={"jobQueue": "other-queue"})
+def test_exec_config_may_override_the_job_queue_where_the_policy_allows_and_the_builder_notes_it() -> None:
+    keys = DEFAULT_EXECUTOR_CONFIG_KEYS | {"jobQueue"}
+    built = build(
+        dataclasses.replace(EC2, policy=Policy(executor_config_keys=keys)),
+        exec_kwargs={"jobQueue": "other-queue"},
+    )
     assert built.kwargs["jobQueue"] == "other-queue"
     assert any("other-queue" in note for note in built.notes)
 
@@ -476,6 +494,7 @@ identities = st.builds(
 def test_every_built_request_passes_botocore_validation(
     route: Route, hints: Hints, identity: TaskIdentity, user_env: dict[str, str]
 ) -> None:
+    assume(not misfits(route, hints) or (route is FARGATE and hints.gpu))  # the router sends only these
     exec_kwargs = {
         "containerOverrides": {"environment": [{"name": k, "value": v} for k, v in user_env.items()]}
     }
