@@ -133,7 +133,8 @@ def _plan_one(plan: Plan, identity: TaskIdentity, executor_config: Any, queue: s
         ok=True,
         route=built.route.name,
         compute=built.route.compute,
-        job_queue=built.route.job_queue,
+        job_queue=built.kwargs["jobQueue"],  # what is sent, which the policy may let differ from the route's
+        job_definition=built.kwargs["jobDefinition"],
         why=built.reason,
         notes=list(built.notes),
         submit_job_kwargs=built.kwargs,

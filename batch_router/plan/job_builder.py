@@ -91,7 +91,8 @@ def build_submit_job(
         kwargs = deep_merge(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}
         )
-    kwargs["tags"] = {**kwargs.get("tags", {}), **job_tags(identity, route.name)}
+    sent_to = {"job_queue": str(kwargs["jobQueue"]), "job_definition": str(kwargs["jobDefinition"])}
+    kwargs["tags"] = {**kwargs.get("tags", {}), **job_tags(identity, route.name, **sent_to)}
     if route.compute != "eks":  # tags propagate to ECS tasks; EKS jobs must not set propagateTags
         kwargs.setdefault("propagateTags", True)
     problems += validate_submit_job(kwargs)

@@ -64,12 +64,16 @@ def _cut_pair(first: str, second: str, budget: int) -> tuple[str, str]:
 # the demo reads the route and the task back from them.
 ROUTE_TAG = "batch-router:route"
 TRY_ID_TAG = "batch-router:try-id"
+JOB_QUEUE_TAG, JOB_DEFINITION_TAG = "batch-router:job-queue", "batch-router:job-definition"
 DAG_ID_TAG, TASK_ID_TAG, RUN_ID_TAG = "airflow:dag_id", "airflow:task_id", "airflow:run_id"
 MAP_INDEX_TAG, TRY_NUMBER_TAG = "airflow:map_index", "airflow:try_number"
 
 
-def job_tags(identity: TaskIdentity, route: str) -> dict[str, str]:
-    """Tags naming the task try and the route, so jobs can be found and billed per DAG and task."""
+def job_tags(
+    identity: TaskIdentity, route: str, *, job_queue: str | None = None, job_definition: str | None = None
+) -> dict[str, str]:
+    """Tags naming the task try, the route and where the job was sent, so jobs can be found and billed
+    per DAG and task, and a job sent elsewhere than its route (where the policy allows) shows it."""
     tags = {
         DAG_ID_TAG: identity.dag_id,
         TASK_ID_TAG: identity.task_id,
@@ -80,6 +84,10 @@ def job_tags(identity: TaskIdentity, route: str) -> dict[str, str]:
     }
     if identity.try_id is not None:
         tags[TRY_ID_TAG] = identity.try_id
+    if job_queue is not None:
+        tags[JOB_QUEUE_TAG] = job_queue
+    if job_definition is not None:
+        tags[JOB_DEFINITION_TAG] = job_definition
     return {key: tag_value(value) for key, value in tags.items()}
 
 

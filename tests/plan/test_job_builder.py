@@ -209,7 +209,7 @@ def test_array_dependent_and_multi_node_jobs_are_refused_from_any_layer(key: str
 
 
 def test_more_tags_than_submit_job_allows_are_refused_before_the_call() -> None:
-    tags = {f"team:{i}": "x" for i in range(45)}  # the executor adds 6 of its own here: 51 in all
+    tags = {f"team:{i}": "x" for i in range(43)}  # the executor adds 8 of its own here: 51 in all
     with pytest.raises(ExecConfigError, match="tags: has 51 entries; SubmitJob allows at most 50"):
         build(EC2, exec_kwargs={"tags": tags})
 
@@ -246,7 +246,11 @@ def test_identity_tags_are_added_and_user_tags_kept() -> None:
     kwargs = build(
         EC2, defaults={"tags": {"team": "data"}}, exec_kwargs={"tags": {"cost-center": "42"}}
     ).kwargs
-    assert kwargs["tags"] == {"team": "data", "cost-center": "42", **job_tags(IDENTITY, "ec2-large")}
+    assert kwargs["tags"] == {
+        "team": "data",
+        "cost-center": "42",
+        **job_tags(IDENTITY, "ec2-large", job_queue="q-ec2", job_definition="jd-ec2"),
+    }
     assert kwargs["propagateTags"] is True
 
 
