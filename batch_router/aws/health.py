@@ -13,7 +13,9 @@ from typing import Any
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError
 from batch_router.config.model import Route, RouteTable
-from batch_router.errors import ConfigError, Problem
+from batch_router.errors import BatchRouterError, ConfigError, Problem
+from batch_router.plan.model import TaskIdentity
+from batch_router.plan.planner import Plan
 
 SOURCE = "AWS Batch health check ([aws_batch_executor] CHECK_HEALTH_ON_STARTUP)"
 _SKIP_HINT = "or set AIRFLOW__AWS_BATCH_EXECUTOR__CHECK_HEALTH_ON_STARTUP=False to start without this check"
@@ -86,8 +88,11 @@ def definition_problem(route: Route, definitions: list[dict[str, Any]], implicit
     return None
 
 
-def check_routes(client: BatchClient, table: RouteTable) -> None:
-    """Raise ``ConfigError`` naming every route that cannot run jobs, and what is wrong with it."""
+def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = None) -> None:
+    """Raise ``ConfigError`` naming every route that cannot run jobs, and what is wrong with it.
+
+    With ``plan``, each route's own request is held against its job definition too (tag count).
+    """
     try:
         queues = {
             key: queue
@@ -122,7 +127,7 @@ def check_routes(client: BatchClient, table: RouteTable) -> None:
     for route in table.routes:
         problems += [
             Problem(f"route {route.name!r}", text, _SKIP_HINT)
-            for text in _route_problems(client, table, route, queues, envs)
+            for text in _route_problems(client, table, route, queues, envs, plan)
         ]
     if problems:
         raise ConfigError(SOURCE, problems)
@@ -134,9 +139,14 @@ def _route_problems(
     route: Route,
     queues: Mapping[Any, dict[str, Any]],
     envs: Mapping[str, dict[str, Any]],
+    plan: Plan | None,
 ) -> list[str]:
     found: list[str] = []
     queue = queues.get(route.job_queue)
+    if queue is not None:
+        problem = fair_share_problem(route, queue)
+        if problem:
+            found.append(problem)
     if queue is None:
         found.append(f"job queue {route.job_queue!r} does not exist in this account and region")
     else:
@@ -158,11 +168,55 @@ def _route_problems(
             if problem:
                 found.append(problem)
     try:
-        problem = definition_problem(
-            route, client.describe_job_definitions(route.job_definition), table.implicit
-        )
+        definitions = client.describe_job_definitions(route.job_definition)
     except BatchApiError as exc:
-        problem = f"cannot read job definition {route.job_definition!r}: {exc.reason}"
+        found.append(f"cannot read job definition {route.job_definition!r}: {exc.reason}")
+        return found
+    problem = definition_problem(route, definitions, table.implicit)
     if problem:
         found.append(problem)
+    elif plan is not None:
+        problem = propagated_tags_problem(route, definitions, plan)
+        if problem:
+            found.append(problem)
     return found
+
+
+def fair_share_problem(route: Route, queue: Mapping[str, Any]) -> str | None:
+    """What the route says of fair share against the queue (SubmitJob: a shareIdentifier is needed
+    exactly when the queue has a fair-share policy). A route that says nothing is not judged: its jobs
+    may get their shareIdentifier from any layer."""
+    has_policy = bool(queue.get("schedulingPolicyArn"))
+    if has_policy and route.fair_share is False:
+        return (
+            f"job queue {route.job_queue!r} has a fair-share scheduling policy, but the route says "
+            "fair_share: false; every job on it needs a shareIdentifier"
+        )
+    if not has_policy and route.fair_share is True:
+        return f"job queue {route.job_queue!r} has no fair-share scheduling policy, but the route says it has"
+    return None
+
+
+_CHECK_IDENTITY = TaskIdentity("health_check", "health_check", "health_check", try_number=1, try_id="check")
+MAX_TAGS = 50  # "If the total number of combined tags from the job and job definition is over 50, the job
+# is moved to the FAILED state" (API_SubmitJob, propagateTags)
+
+
+def propagated_tags_problem(route: Route, definitions: list[dict[str, Any]], plan: Plan) -> str | None:
+    """The route's own request, its tags propagated, with the job definition's: at most 50 tags."""
+    try:
+        built = plan.build(identity=_CHECK_IDENTITY, executor_config={"route": route.name}, queue=None)
+    except BatchRouterError:
+        return None  # Plan.check_routes reports it
+    if not built.kwargs.get("propagateTags"):
+        return None
+    newest = max(definitions, key=lambda jd: int(jd.get("revision") or 0))
+    job_tags = set(built.kwargs.get("tags") or {})
+    combined = job_tags | set(newest.get("tags") or {})
+    if len(combined) > MAX_TAGS:
+        return (
+            f"jobs on this route carry {len(job_tags)} tags and job definition {route.job_definition!r} "
+            f"{len(newest.get('tags') or {})}: {len(combined)} once propagated, and Batch fails a job with "
+            f"more than {MAX_TAGS}; remove tags or set propagateTags: false"
+        )
+    return None

@@ -110,7 +110,7 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             runtime = self._hub.runtime()
             if runtime.settings.check_health_on_startup:
-                check_routes(runtime.client, runtime.plan.table)
+                check_routes(runtime.client, runtime.plan.table, runtime.plan)
                 self.log.info("batch-router: every route passed the AWS Batch health check")
         except ConfigError as exc:
             self.log.error("batch-router cannot start:\n%s", exc)
