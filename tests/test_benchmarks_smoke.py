@@ -296,3 +296,13 @@ def test_smoke_run_completes_every_task_with_batch_router(
     assert run["figures"]["tasks_failed"] == 0
     assert run["figures"]["tasks_lost"] == 0
     assert {t["key"] for t in run["targets"]} >= {"heartbeat_p99_ms", "describe_calls_per_poll"}
+
+
+def test_the_checking_benchmark_compares_with_the_reference_and_refuses_every_hostile_input() -> None:
+    from benchmarks import checks
+
+    rows = checks.measure(count=10)  # raises if a hostile executor_config were planned, not refused
+    names = [name for name, *_ in rows]
+    assert names[0].startswith("reference AwsBatchExecutor")
+    assert sum(name.startswith("refusing one executor_config") for name in names) == 5
+    assert "median µs" in checks.render(rows)

@@ -114,3 +114,11 @@ def test_a_request_of_30_kib_is_accepted_and_one_byte_more_is_not() -> None:
 def test_every_rule_names_an_aws_documentation_page() -> None:
     assert all(rule.source.startswith("https://docs.aws.amazon.com/batch/") for rule in registered())
     assert len({rule.id for rule in registered()}) == len(registered())
+
+
+def test_the_rules_page_lists_every_rule_with_its_source() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "request-rules.md").read_text(encoding="utf-8")
+    missing = [r.id for r in registered() if f"| `{r.id}` |" not in page or r.source not in page]
+    assert missing == []
