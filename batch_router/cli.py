@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from batch_router.config.model import RouteTable
 from batch_router.errors import BatchRouterError, ExecConfigError, ProblemsError, RoutingError
 from batch_router.plan.model import TaskIdentity
+from batch_router.rules import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from batch_router.plan.planner import Plan
@@ -120,15 +121,58 @@ def _plan_for(table: RouteTable, routes_file: Path) -> Plan:
     return Plan.from_settings(settings, table, default_queue=default_queue)
 
 
+# A task token is a JWT of about 380 characters (Airflow 3.3, HS512); the sample says so at twice that.
+_SAMPLE_TOKEN = "<a task token of about this size>".ljust(760, ".")
+
+
+def _sample_command(identity: TaskIdentity, executor_config: Any, queue: str | None) -> list[str]:
+    """The command a real try of this task would carry: its whole workload as JSON, token included.
+
+    SubmitJob's 30 KiB limit counts the command (about 1.3 KB of workload JSON), so ``plan`` measures
+    the request with this, not with a placeholder.
+    """
+    import uuid
+
+    with _stdout_to_stderr():
+        from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
+
+    ti = TaskInstanceDTO(
+        id=uuid.uuid4(),
+        dag_version_id=uuid.uuid4(),
+        dag_id=identity.dag_id,
+        task_id=identity.task_id,
+        run_id=identity.run_id,
+        try_number=identity.try_number,
+        map_index=identity.map_index,
+        queue=queue or "default",
+        pool_slots=1,
+        priority_weight=1,
+        executor_config=executor_config,
+        external_executor_id=str(uuid.uuid4()),
+    )
+    workload = ExecuteTask(
+        ti=ti,
+        dag_rel_path=Path(f"{identity.dag_id}.py"),
+        token=_SAMPLE_TOKEN,
+        log_path=f"dag_id={identity.dag_id}/run_id={identity.run_id}/task_id={identity.task_id}/attempt=1.log",
+        bundle_info=BundleInfo(name="dags-folder"),
+    )
+    return [*PLAN_COMMAND[:-1], workload.model_dump_json()]
+
+
 def _plan_one(plan: Plan, identity: TaskIdentity, executor_config: Any, queue: str | None) -> dict[str, Any]:
     row: dict[str, Any] = {"dag_id": identity.dag_id, "task_id": identity.task_id, "queue": queue}
     try:
-        built = plan.build(
-            identity=identity, executor_config=executor_config, queue=queue, command=PLAN_COMMAND
-        )
+        command = _sample_command(identity, executor_config, queue)
+    except Exception:  # an executor_config the workload model refuses is reported by plan.build below
+        command = PLAN_COMMAND
+    try:
+        built = plan.build(identity=identity, executor_config=executor_config, queue=queue, command=command)
     except (ExecConfigError, RoutingError) as err:
         row.update(ok=False, error=str(err))
         return row
+    size = len(json.dumps(built.kwargs, separators=(",", ":"), default=str).encode())
+    shown = _with_placeholder_command(built.kwargs, len(command[-1]))
     row.update(
         ok=True,
         route=built.route.name,
@@ -137,9 +181,21 @@ def _plan_one(plan: Plan, identity: TaskIdentity, executor_config: Any, queue: s
         job_definition=built.kwargs["jobDefinition"],
         why=built.reason,
         notes=list(built.notes),
-        submit_job_kwargs=built.kwargs,
+        request_bytes=size,
+        submit_job_kwargs=shown,
     )
     return row
+
+
+def _with_placeholder_command(kwargs: Mapping[str, Any], workload_size: int) -> dict[str, Any]:
+    """The request as printed: the workload JSON in the command stands as ``<workload: N bytes>``."""
+    shown: dict[str, Any] = json.loads(json.dumps(kwargs, default=str))
+    pod = (shown.get("eksPropertiesOverride") or {}).get("podProperties") or {}
+    for container in [shown.get("containerOverrides") or {}, *(pod.get("containers") or [])]:
+        command = container.get("command")
+        if isinstance(command, list) and command[:-1] == PLAN_COMMAND[:-1]:
+            command[-1] = f"<workload: {workload_size:,} bytes>"
+    return shown
 
 
 @contextlib.contextmanager
@@ -234,6 +290,7 @@ def _print_plan(rows: list[dict[str, Any]], import_errors: Mapping[str, str]) ->
             print(r["error"])
             continue
         print(f"why: {r['why']}")
+        print(f"size: {r['request_bytes']:,} bytes (SubmitJob takes at most {MAX_PAYLOAD_BYTES:,})")
         for note in r["notes"]:
             print(f"note: {note}")
         print(json.dumps(r["submit_job_kwargs"], indent=2, default=str))

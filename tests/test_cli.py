@@ -117,3 +117,23 @@ def test_schema_prints_each_schema_as_json(capsys: pytest.CaptureFixture[str]) -
         code, out = _run(capsys, "schema", name)
         assert code == 0
         assert title_key in json.loads(out)["properties"]
+
+
+def test_plan_measures_the_request_with_the_real_workload_size(capsys: pytest.CaptureFixture[str]) -> None:
+    # 29 KB of environment fits SubmitJob's 30 KiB on its own; with the command (the workload JSON,
+    # token included, about 1.3 KB) and the tags the request is over it, as it would be at submit time.
+    config = {"containerOverrides": {"environment": [{"name": "BIG", "value": "x" * 29_000}]}}
+    code, out = _run(capsys, "plan", "--exec-config", json.dumps(config), "--json")
+    [task] = json.loads(out)["tasks"]
+    assert code == 1
+    assert "payload-size" in task["error"]
+
+
+def test_plan_shows_the_request_size_and_a_placeholder_for_the_workload(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = _run(capsys, "plan", "--exec-config", '{"vcpu": 1}', "--json")
+    [task] = json.loads(out)["tasks"]
+    assert code == 0
+    assert 1_000 < task["request_bytes"] < 30 * 1024
+    assert task["submit_job_kwargs"]["containerOverrides"]["command"][-1].startswith("<workload: ")

@@ -156,15 +156,22 @@ class Hub:
 
     # -- endings -----------------------------------------------------------------------------------
 
-    def fail_now(self, key: WorkloadKey, event: str, reason: str, route: str = UNKNOWN_ROUTE) -> None:
+    def fail_now(
+        self,
+        key: WorkloadKey,
+        event: str,
+        reason: str,
+        route: str = UNKNOWN_ROUTE,
+        job_queue: str | None = None,
+    ) -> None:
         self.log.error("batch-router: %s failed: %s", key, reason)
         self.airflow.log_task_event(event=event, extra=reason, ti_key=key)
         self.airflow.fail(key, info=reason)
-        self.metrics.count("failed", route)
+        self.metrics.count("failed", route, job_queue=job_queue)
 
     def finish_failed(self, record: TryRecord, event: str, reason: str) -> None:
         self.tracker.remove(record)
-        self.fail_now(record.key, event, reason, record.route)
+        self.fail_now(record.key, event, reason, record.route, record.job_queue)
 
     def stop(self, job_id: str) -> None:
         """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""

@@ -1,7 +1,8 @@
 """Per-route counters and gauges, through Airflow's own metrics layer (StatsD, Datadog or OpenTelemetry).
 
-Every metric is sent twice: ``batch_router.<name>`` tagged with the route (for backends with tags) and
-``batch_router.<name>.<route>`` (for plain StatsD, which drops tags). Counters add up during a heartbeat
+Every metric is sent twice: ``batch_router.<name>`` tagged with the route, and for counters of a try's
+job the job queue it was sent to (for backends with tags), and ``batch_router.<name>.<route>`` (for
+plain StatsD, which drops tags). Counters add up during a heartbeat
 and are sent once at its end: 5,000 tasks finishing together make one StatsD packet per route, not
 10,000.
 """
@@ -37,24 +38,30 @@ class ExecutorMetrics:
     def __init__(self, team_name: str | None = None, sink: MetricsSink | None = None):
         self._sink = sink if sink is not None else _airflow_stats()
         self._team_name = team_name
-        self._counts: Counter[tuple[str, str]] = Counter()
+        self._counts: Counter[tuple[str, str, str | None]] = Counter()
 
-    def _tags(self, route: str) -> dict[str, str]:
+    def _tags(self, route: str, job_queue: str | None = None) -> dict[str, str]:
         tags = {"route": route}
+        if job_queue:
+            tags["job_queue"] = job_queue
         if self._team_name:
             tags["team_name"] = self._team_name
         return tags
 
-    def count(self, name: str, route: str, by: int = 1) -> None:
-        """Add ``by`` to counter ``name`` (one of COUNTERS) for ``route``; sent by ``flush()``."""
-        self._counts[(name, route)] += by
+    def count(self, name: str, route: str, by: int = 1, *, job_queue: str | None = None) -> None:
+        """Add ``by`` to counter ``name`` (one of COUNTERS) for ``route`` and the job queue the try's job
+        was sent to (which the route's policy may let differ from the route's); sent by ``flush()``."""
+        self._counts[(name, route, job_queue)] += by
 
     def flush(self) -> None:
         """Send the counts added since the last flush."""
         counts, self._counts = self._counts, Counter()
         try:
-            for (name, route), by in counts.items():
-                self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route))
+            by_route: Counter[tuple[str, str]] = Counter()
+            for (name, route, job_queue), by in counts.items():
+                self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route, job_queue))
+                by_route[(name, route)] += by
+            for (name, route), by in by_route.items():
                 self._sink.incr(f"{PREFIX}.{name}.{route}", by)
         except Exception:  # metrics must never cost a task or a heartbeat
             pass

@@ -97,7 +97,11 @@ def sent_metrics(executor: BatchRouterExecutor) -> Iterator[_Backend]:
 
 
 def test_per_route_counters_for_submitted_running_succeeded_and_throttled(
-    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, sent_metrics: _Backend
+    executor: BatchRouterExecutor,
+    world: BatchWorld,
+    faults: Faults,
+    sent_metrics: _Backend,
+    default_route: str,
 ) -> None:
     faults.error("SubmitJob", "TooManyRequestsException", 429)
     queue_all(executor, make_workload())
@@ -110,7 +114,8 @@ def test_per_route_counters_for_submitted_running_succeeded_and_throttled(
     counters = {stat for kind, stat, _, _ in sent_metrics.sent if kind == "incr"}
     for name in ("submitted", "running", "succeeded", "throttled"):
         assert f"batch_router.{name}.default" in counters
-        assert ("incr", f"batch_router.{name}", 1, {"route": "default"}) in sent_metrics.sent
+        tags = {"route": "default", "job_queue": default_route}  # the queue the job was sent to
+        assert ("incr", f"batch_router.{name}", 1, tags) in sent_metrics.sent
 
 
 def test_per_route_gauges_count_jobs_waiting_in_batch(
