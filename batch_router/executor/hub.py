@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batch_router.aws.batch_client import BatchClient
-from batch_router.aws.errors import BatchApiError
+from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
 from batch_router.executor import calls
 from batch_router.executor.metrics import ExecutorMetrics
@@ -45,6 +45,8 @@ class Log(Protocol):
     def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
     def error(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+    def exception(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
 class AirflowSide(Protocol):
@@ -82,8 +84,11 @@ class Runtime:
         return cls(settings, Plan.from_settings(settings), client)
 
 
-# A call's result and what to do with it on the scheduler thread.
+# A call's result and what to do with it on the scheduler thread; and, should the call raise (a bug of
+# ours, an error nobody classified), the result that stands for it, so what the call held is released
+# by the same apply step as any other outcome.
 Apply = Callable[[Any], None]
+OnCrash = Callable[[BaseException], Any]
 
 
 class Hub:
@@ -106,7 +111,7 @@ class Hub:
         self.planner: ThreadPoolExecutor | None = None  # the planning thread
         # Finished calls, appended by the pool threads (deque appends are atomic), and the work their
         # results make for the scheduler thread, applied in order within a budget per heartbeat.
-        self.finished: deque[tuple[Future[Any], Apply]] = deque()
+        self.finished: deque[tuple[Future[Any], Apply, OnCrash]] = deque()
         self.work: deque[tuple[Apply, Any]] = deque()
         self._runtime: Runtime | None = None
 
@@ -129,9 +134,17 @@ class Hub:
     # -- calls on the pools ------------------------------------------------------------------------
 
     def hand_over(
-        self, apply: Apply, fn: Callable[..., Any], *args: Any, pool: ThreadPoolExecutor | None = None
+        self,
+        apply: Apply,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_crash: OnCrash,
+        pool: ThreadPoolExecutor | None = None,
     ) -> bool:
-        """Run ``fn(*args)`` on a pool; its result is queued for ``apply``. False after shutdown."""
+        """Run ``fn(*args)`` on a pool; its result, or ``on_crash(exception)``, is queued for ``apply``.
+
+        False after shutdown (nothing was handed over).
+        """
         pool = pool or self.pool
         if pool is None:
             return False
@@ -139,20 +152,25 @@ class Hub:
             future = pool.submit(fn, *args)
         except RuntimeError:  # the pool was shut down by end()
             return False
-        future.add_done_callback(lambda done: self.finished.append((done, apply)))
+        future.add_done_callback(lambda done: self.finished.append((done, apply, on_crash)))
         return True
 
     def collect_finished(self) -> None:
-        """Turn finished calls into work items; a call that raised is a bug of ours, logged and skipped."""
+        """Turn finished calls into work items; a call that raised comes back as its stand-in result."""
         while self.finished:
-            future, apply = self.finished.popleft()
+            future, apply, on_crash = self.finished.popleft()
             if future.cancelled():
                 continue
-            error = future.exception()  # the call functions catch everything
-            if error is not None:
-                self.log.error("batch-router: a call on a worker thread failed", exc_info=error)
+            error = future.exception()  # the call functions catch what they expect
+            if error is None:
+                self.work.append((apply, future.result()))
                 continue
-            self.work.append((apply, future.result()))
+            self.log.error("batch-router: a call on a worker thread failed", exc_info=error)
+            self.metrics.count("crashed", UNKNOWN_ROUTE)
+            try:
+                self.work.append((apply, on_crash(error)))
+            except Exception:  # the stand-in itself failed: nothing more can be done for this call
+                self.log.exception("batch-router: could not account for a failed call")
 
     # -- endings -----------------------------------------------------------------------------------
 
@@ -176,7 +194,10 @@ class Hub:
     def stop(self, job_id: str) -> None:
         """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""
         client = self.runtime().client
-        if not self.hand_over(self._log_stop_error, calls.stop_job, client, job_id, REVOKE_REASON):
+        crashed = _stop_crashed("TerminateJob")
+        if not self.hand_over(
+            self._log_stop_error, calls.stop_job, client, job_id, REVOKE_REASON, on_crash=crashed
+        ):
             self.log.warning(
                 "batch-router: cannot stop job %s after shutdown; it will fail on its dead token", job_id
             )
@@ -186,7 +207,7 @@ class Hub:
         match = frozenset(i for i in (record.identity.try_id,) if i)
         client = self.runtime().client
         args = (client, record.job_queue, record.job_name, match, REVOKE_REASON)
-        self.hand_over(self._log_stop_error, calls.stop_try_jobs, *args)
+        self.hand_over(self._log_stop_error, calls.stop_try_jobs, *args, on_crash=_stop_crashed("ListJobs"))
 
     def _log_stop_error(self, error: BatchApiError | None) -> None:
         if error is not None:
@@ -210,3 +231,12 @@ class Hub:
         if self._runtime is not None:
             self._runtime.client.reset()
         return until
+
+
+def _stop_crashed(operation: str) -> OnCrash:
+    return lambda exc: crashed_call(operation, exc)
+
+
+def crashed_call(operation: str, exc: BaseException, kind: ErrorKind = ErrorKind.TRANSIENT) -> BatchApiError:
+    """A call that raised, as the error its apply step expects (``kind`` says what may have happened)."""
+    return BatchApiError(kind, operation, type(exc).__name__, str(exc) or type(exc).__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from batch_router.executor.hub import Hub
 from batch_router.executor.planning import Planned, Unplannable, plan_workloads
@@ -46,8 +46,16 @@ class Intake:
             if not self.unplanned:
                 return
         workloads = list(self.unplanned.values())
+
+        def crashed(exc: BaseException) -> list[Planned]:
+            # The planning thread broke off: every try it did not hand back fails with the reason.
+            reason = f"could not plan the task: {type(exc).__name__}: {exc}"
+            return [Unplannable(w.key, reason) for w in workloads]
+
         args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size)
-        if self._hub.hand_over(_ignore, plan_workloads, *args, pool=self._hub.planner):
+        if self._hub.hand_over(
+            self._take_rest, plan_workloads, *args, on_crash=crashed, pool=self._hub.planner
+        ):
             self.planning.update(self.unplanned)
             self.unplanned.clear()
 
@@ -67,6 +75,11 @@ class Intake:
         while self._planned:
             self._hub.work.extend((self.take, item) for item in self._planned.popleft())
 
+    def _take_rest(self, rest: list[Planned] | None) -> None:
+        """After a planning call: what it could not hand back (nothing, unless it crashed)."""
+        for item in rest or ():
+            self.take(item)
+
     def take(self, planned: Planned) -> None:
         """Track a planned try, or fail it with the reason it cannot run."""
         if self.planning.pop(planned.key, None) is None:
@@ -76,7 +89,3 @@ class Intake:
             return
         planned.next_attempt_at = time.monotonic()
         self._hub.tracker.add(planned)
-
-
-def _ignore(_: Any) -> None:
-    pass

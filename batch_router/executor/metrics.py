@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 PREFIX = "batch_router"
-COUNTERS = ("submitted", "running", "succeeded", "failed", "retried", "throttled")
+COUNTERS = ("submitted", "running", "succeeded", "failed", "retried", "throttled", "crashed")
 GAUGES = ("pending", "queued", "running")
 
 

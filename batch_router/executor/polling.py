@@ -13,7 +13,7 @@ from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, chunked
 from batch_router.aws.errors import ErrorKind
 from batch_router.executor import calls
-from batch_router.executor.hub import Hub
+from batch_router.executor.hub import Hub, crashed_call
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.tracker import Stage
 
@@ -41,7 +41,13 @@ class Poller:
         self._last_sweep_at = now
         log_group = runtime.settings.log_group
         for chunk in chunked(list(known.items()), DESCRIBE_JOBS_MAX):
-            if hub.hand_over(self._on_poll, calls.poll, runtime.client, dict(chunk), log_group):
+            job_ids = tuple(job_id for job_id, _ in chunk)
+
+            def crashed(exc: BaseException, job_ids: tuple[str, ...] = job_ids) -> calls.PollResult:
+                return calls.PollResult(job_ids, error=crashed_call("DescribeJobs", exc))
+
+            args = (runtime.client, dict(chunk), log_group)
+            if hub.hand_over(self._on_poll, calls.poll, *args, on_crash=crashed):
                 self._in_flight += 1
 
     def _on_poll(self, result: calls.PollResult) -> None:

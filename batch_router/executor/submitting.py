@@ -13,7 +13,7 @@ import time
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.executor import calls
-from batch_router.executor.hub import Hub
+from batch_router.executor.hub import Hub, crashed_call
 from batch_router.executor.planning import JobSpec
 from batch_router.executor.tracker import TryRecord
 from batch_router.executor.workloads import with_fresh_token
@@ -66,7 +66,13 @@ class Submitter:
             look_first=record.lookup_first,
             submit=spec is not None,
         )
-        if self._hub.hand_over(self.on_outcome, calls.submit_or_find, client, ticket, self._hub.log):
+
+        # A call that raised may have made a job before it did: look before submitting again.
+        def crashed(exc: BaseException) -> calls.CallFailed:
+            return calls.CallFailed(ticket, crashed_call("SubmitJob", exc, ErrorKind.OUTCOME_UNKNOWN))
+
+        args = (client, ticket, self._hub.log)
+        if self._hub.hand_over(self.on_outcome, calls.submit_or_find, *args, on_crash=crashed):
             self._hub.tracker.start_call(record)
         else:
             self._hub.tracker.call_failed(record, next_attempt_at=now)
