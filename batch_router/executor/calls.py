@@ -95,6 +95,7 @@ class CallFailed:
     ticket: SubmitTicket
     error: BatchApiError
     throttled: int = 0
+    looking_up: bool = False  # the look-up failed, before any SubmitJob: it costs the task no attempt
 
 
 SubmitOutcome = Submitted | Found | Refused | NotFound | CallFailed
@@ -152,7 +153,13 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> S
     """Look for the try's job when an earlier submit may have made it, else build and submit once."""
     try:
         if ticket.look_first:
-            job = find_try_job(client, ticket.job_queue, ticket.job_name, ticket.match_ids, ticket.exclude)
+            try:
+                job = find_try_job(
+                    client, ticket.job_queue, ticket.job_name, ticket.match_ids, ticket.exclude
+                )
+            except Exception as exc:
+                error = classify("ListJobs", exc)
+                return CallFailed(ticket, error, int(error.kind is ErrorKind.THROTTLED), looking_up=True)
             if job is not None:
                 return Found(ticket, job)
         if not ticket.submit or ticket.spec is None:

@@ -107,8 +107,8 @@ class Submitter:
                 hub.finish_failed(record, "batch-router: task not submitted", reason)
             case calls.NotFound():
                 self._nothing_found(record)
-            case calls.CallFailed(error=error):
-                self._on_error(record, error, submitting=ticket.submit)
+            case calls.CallFailed(error=error, looking_up=looking_up):
+                self._on_error(record, error, submitting=ticket.submit and not looking_up)
 
     def _nothing_found(self, record: TryRecord) -> None:
         """Looked and found no job, and there is nothing to submit: the try is over."""
@@ -139,10 +139,10 @@ class Submitter:
         if error.kind is ErrorKind.PERMANENT:
             hub.finish_failed(record, "batch-router: SubmitJob refused", error.reason)
             return
-        record.last_error = error.reason
         if not submitting:  # a failed look-up: retry it, it costs the task nothing
             hub.tracker.call_failed(record, next_attempt_at=now + hub.pacing.backoff(1))
             return
+        record.last_error = error.reason
         record.attempts += 1
         if error.kind is ErrorKind.OUTCOME_UNKNOWN:
             record.lookup_first = True

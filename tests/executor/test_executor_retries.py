@@ -206,3 +206,19 @@ def test_missing_credentials_never_escape_heartbeat(
     assert world.job_ids() == []
     assert recorder.states(workload.ti.key) == []
     assert workload.ti.key in executor.running
+
+
+def test_look_ups_that_fail_after_a_lost_answer_cost_the_task_no_attempt(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    faults.lose_response("SubmitJob")
+    faults.error("ListJobs", "ServerException", 500, times=3)  # as many as MAX_SUBMIT_JOB_ATTEMPTS
+    workload = make_workload()
+    queue_all(executor, workload)
+    first = drive(executor, lambda: world.job_ids())[0]
+    drive(executor, lambda: faults.count("ListJobs") >= 4)  # three failed look-ups, then one that finds it
+    drive(executor, lambda: executor._tracker.get(workload.ti.key).job_id == first)
+
+    # The job dies before the task starts: one attempt (the lost submit) is used, so it is sent again.
+    world.fail(first, "Host EC2 (instance i-0abc) terminated.", started=False)
+    drive(executor, lambda: len(world.job_ids()) == 2)
