@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,3 +46,26 @@ def test_credential_failures_pause_calls_too() -> None:
     until = pacing.credentials_failed(now=0.0)
     assert pacing.paused(until / 2)
     assert not pacing.paused(until)
+
+
+def test_failures_of_calls_sent_before_a_pause_do_not_lengthen_it() -> None:
+    pacing = Pacing(base_seconds=1.0, max_seconds=120.0)
+    until = pacing.credentials_failed(now=0.0)
+    for _ in range(50):  # the rest of the pipeline's calls, all in flight when the spell began
+        assert pacing.credentials_failed(now=until / 2) == until
+    assert until <= 1.0
+
+
+def test_a_credentials_pause_ends_as_soon_as_a_call_goes_through() -> None:
+    pacing = Pacing(base_seconds=60.0, max_seconds=60.0)
+    pacing.credentials_failed(now=0.0)
+    pacing.recovered()
+    assert not pacing.paused(1.0)
+
+
+def test_the_jitter_comes_from_the_random_source_given() -> None:
+    class Fixed(random.Random):
+        def uniform(self, a: float, b: float) -> float:
+            return b
+
+    assert Pacing(base_seconds=2.0, max_seconds=120.0, rng=Fixed()).backoff(3) == 8.0
