@@ -3,6 +3,10 @@
 For each route: the credentials work, its job queue exists and is ENABLED and VALID, the queue's compute
 environments are the route's kind of compute, and its job definition exists and is ACTIVE. All
 problems are reported at once, each naming its route.
+
+Only a finding stops start-up (``ConfigError``). When AWS cannot be asked (throttling, a 5xx, the
+network, credentials not there yet) nothing was found: ``HealthUnknown`` says so, and the executor
+retries instead of refusing to start.
 """
 
 from __future__ import annotations
@@ -11,11 +15,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from batch_router.aws.batch_client import BatchClient
-from batch_router.aws.errors import BatchApiError
+from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.config.model import Route, RouteTable
 from batch_router.errors import BatchRouterError, ConfigError, Problem
 from batch_router.plan.model import TaskIdentity
 from batch_router.plan.planner import Plan
+
+
+class HealthUnknown(BatchRouterError):
+    """AWS could not be asked (for a reason that may pass); the routes are neither good nor bad yet."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+def _is_finding(error: BatchApiError) -> bool:
+    """A permanent answer (access denied, a malformed request) is a finding; anything else may pass."""
+    return error.kind is ErrorKind.PERMANENT
+
 
 SOURCE = "AWS Batch health check ([aws_batch_executor] CHECK_HEALTH_ON_STARTUP)"
 _SKIP_HINT = "or set AIRFLOW__AWS_BATCH_EXECUTOR__CHECK_HEALTH_ON_STARTUP=False to start without this check"
@@ -100,6 +118,8 @@ def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = Non
             for key in (queue.get("jobQueueName"), queue.get("jobQueueArn"))
         }
     except BatchApiError as exc:
+        if not _is_finding(exc):
+            raise HealthUnknown([f"cannot reach AWS Batch: {exc.reason}"]) from None
         raise ConfigError(
             SOURCE,
             [
@@ -111,6 +131,7 @@ def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = Non
             ],
         ) from None
     problems: list[Problem] = []
+    unknown: list[str] = []
     env_arns = {
         order["computeEnvironment"]
         for queue in queues.values()
@@ -123,14 +144,20 @@ def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = Non
                 envs[str(env.get("computeEnvironmentArn"))] = env
                 envs[str(env.get("computeEnvironmentName"))] = env
         except BatchApiError as exc:
+            if not _is_finding(exc):
+                raise HealthUnknown([f"cannot read compute environments: {exc.reason}"]) from None
             problems.append(Problem("", f"cannot read compute environments: {exc.reason}", _SKIP_HINT))
     for route in table.routes:
-        problems += [
-            Problem(f"route {route.name!r}", text, _SKIP_HINT)
-            for text in _route_problems(client, table, route, queues, envs, plan)
-        ]
+        try:
+            texts = _route_problems(client, table, route, queues, envs, plan)
+        except HealthUnknown as exc:
+            unknown += [f"route {route.name!r}: {reason}" for reason in exc.reasons]
+            continue
+        problems += [Problem(f"route {route.name!r}", text, _SKIP_HINT) for text in texts]
     if problems:
         raise ConfigError(SOURCE, problems)
+    if unknown:
+        raise HealthUnknown(unknown)
 
 
 def _route_problems(
@@ -170,6 +197,10 @@ def _route_problems(
     try:
         definitions = client.describe_job_definitions(route.job_definition)
     except BatchApiError as exc:
+        if not _is_finding(exc):
+            raise HealthUnknown(
+                [f"cannot read job definition {route.job_definition!r}: {exc.reason}"]
+            ) from None
         found.append(f"cannot read job definition {route.job_definition!r}: {exc.reason}")
         return found
     problem = definition_problem(route, definitions, table.implicit)

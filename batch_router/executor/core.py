@@ -34,6 +34,7 @@ from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.polling import Poller
+from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.task_logs import read_task_log
 from batch_router.executor.tracker import Stage
@@ -64,6 +65,9 @@ class BatchRouterExecutor(BaseExecutor):
     RETRY_MAX_SECONDS: ClassVar[float] = 120.0
     ADOPT_TIMEOUT_SECONDS: ClassVar[float] = 120.0
     TERMINATE_TIMEOUT_SECONDS: ClassVar[float] = 20.0
+    # How long start() retries a health check AWS does not answer before it starts without it (the
+    # check then goes on in the background).
+    HEALTH_RETRY_SECONDS: ClassVar[float] = 30.0
     VANISHED_AFTER_POLLS: ClassVar[int] = 2  # DescribeJobs rounds in a row without the job
     # Applying results (reporting states, taking in planned tries) stops after this long in one
     # heartbeat; the rest waits for the next one, so 5,000 jobs finishing at once never hold the loop.
@@ -83,6 +87,7 @@ class BatchRouterExecutor(BaseExecutor):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._stopping = False
+        self._startup_check: StartupCheck | None = None
         self._task_event_logs: EventLogQueue = EventLogQueue()
         self._hub = Hub(
             conf=self.conf,
@@ -110,8 +115,13 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             runtime = self._hub.runtime()
             if runtime.settings.check_health_on_startup:
-                check_routes(runtime.client, runtime.plan.table, runtime.plan)
-                self.log.info("batch-router: every route passed the AWS Batch health check")
+                self._startup_check = StartupCheck(
+                    lambda: check_routes(runtime.client, runtime.plan.table, runtime.plan),
+                    self.log,
+                    Pacing(self.RETRY_BASE_SECONDS, self.RETRY_MAX_SECONDS),
+                    retry_seconds=self.HEALTH_RETRY_SECONDS,
+                )
+                self._startup_check.run()
         except ConfigError as exc:
             self.log.error("batch-router cannot start:\n%s", exc)
             raise
@@ -152,6 +162,8 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             gc.unfreeze()
             self._stopping = True
+            if self._startup_check is not None:
+                self._startup_check.stop()
             for pool in (self._hub.pool, self._hub.planner):
                 if pool is not None:
                     pool.shutdown(wait=False, cancel_futures=True)

@@ -4,10 +4,11 @@ that cannot run jobs and stops the scheduler."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
-from batch_world import BatchWorld
+from batch_world import BatchWorld, Faults
 
 from batch_router.errors import ConfigError
 from batch_router.executor import BatchRouterExecutor
@@ -124,3 +125,47 @@ def test_settings_are_read_for_the_executors_team(
     executor = BatchRouterExecutor(team_name="team_a")
     executor.start()  # the health check would fail on the global queue, which does not exist
     executor.end()
+
+
+def test_a_transient_error_in_the_health_check_is_retried_and_start_up_goes_on(
+    default_route: str, faults: Faults
+) -> None:
+    faults.error("DescribeJobQueues", "ServerException", 500, times=2)
+    executor = BatchRouterExecutor()
+
+    executor.start()  # no ConfigError: the third check gets an answer
+    executor.end()
+
+    assert faults.count("DescribeJobQueues") == 3
+
+
+def test_when_aws_does_not_answer_the_scheduler_starts_and_the_check_goes_on_in_the_background(
+    default_route: str, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "HEALTH_RETRY_SECONDS", 0.2)
+    faults.error("DescribeJobQueues", "TooManyRequestsException", 429, times=20)
+    executor = BatchRouterExecutor()
+
+    started = time.monotonic()
+    executor.start()
+    try:
+        assert time.monotonic() - started < 5
+        deadline = time.monotonic() + 20
+        while faults.count("DescribeJobDefinitions") == 0:  # a check got past the queues: AWS answered
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        executor.end()
+    assert faults.count("DescribeJobQueues") == 21
+
+
+def test_a_finding_still_stops_start_up_after_a_transient_error(
+    world: BatchWorld, faults: Faults, set_option: Callable[..., None]
+) -> None:
+    set_option(
+        job_queue="typo-queue", job_definition=world.job_definition("airflow-task"), region_name="us-east-1"
+    )
+    faults.error("DescribeJobQueues", "ServerException", 500, times=1)
+
+    with pytest.raises(ConfigError, match="job queue 'typo-queue' does not exist"):
+        BatchRouterExecutor().start()
