@@ -157,6 +157,9 @@ class ExecutorSettings(BaseSettings):
     submit_rate_limit: float = Field(default=50.0, ge=0)
     log_group: str = "/aws/batch/job"
     default_queue: str = "default"
+    # botocore's DEBUG wire logging (request bodies with tokens, signatures, response bodies) is dropped
+    # unless this is on.
+    log_aws_requests: bool = False
 
     @field_validator("submit_job_kwargs", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
+from batch_router.aws.wire_logging import quiet_wire_logging
 from batch_router.errors import ConfigError
 from batch_router.executor import calls
 from batch_router.executor.adoption import adopt
@@ -114,6 +115,7 @@ class BatchRouterExecutor(BaseExecutor):
         """Load settings and routes (team-aware) and check every route; a problem stops start-up."""
         try:
             runtime = self._hub.runtime()
+            quiet_wire_logging(enabled=not runtime.settings.log_aws_requests)  # before the first call
             if runtime.settings.check_health_on_startup:
                 self._startup_check = StartupCheck(
                     lambda: check_routes(runtime.client, runtime.plan.table, runtime.plan),

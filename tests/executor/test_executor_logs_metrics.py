@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -165,3 +166,53 @@ def test_saved_events_are_let_go_on_the_next_heartbeat(
     executor.heartbeat()
 
     assert event() is None
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def botocore_debug() -> Iterator[_Keep]:
+    handler = _Keep()
+    logger = logging.getLogger("botocore")
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+def _submit_one(executor: BatchRouterExecutor, world: BatchWorld) -> None:
+    queue_all(executor, make_workload(token="secret-workload-token"))
+    drive(executor, lambda: world.job_ids())
+
+
+def test_tokens_and_signatures_stay_out_of_the_logs_at_debug(
+    executor: BatchRouterExecutor, world: BatchWorld, botocore_debug: _Keep
+) -> None:
+    _submit_one(executor, world)
+
+    logged = "\n".join(r.getMessage() for r in botocore_debug.records)
+    assert "secret-workload-token" not in logged
+    assert "Signature" not in logged and "Authorization" not in logged
+
+
+def test_log_aws_requests_lets_botocore_s_wire_logging_through(
+    default_route: str, world: BatchWorld, botocore_debug: _Keep, set_option: Callable[..., None]
+) -> None:
+    set_option(log_aws_requests=True)
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        _submit_one(executor, world)
+    finally:
+        executor.end()
+
+    assert "secret-workload-token" in "\n".join(r.getMessage() for r in botocore_debug.records)
