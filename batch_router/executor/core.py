@@ -14,7 +14,6 @@ sent again, and a scheduler that died between submitting and reporting can still
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -30,6 +29,7 @@ from batch_router.errors import ConfigError
 from batch_router.executor import calls
 from batch_router.executor.adoption import adopt
 from batch_router.executor.event_log import EventLogQueue
+from batch_router.executor.heap_freeze import Freeze
 from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
@@ -89,6 +89,7 @@ class BatchRouterExecutor(BaseExecutor):
         super().__init__(*args, **kwargs)
         self._stopping = False
         self._startup_check: StartupCheck | None = None
+        self._freeze = Freeze()
         self._task_event_logs: EventLogQueue = EventLogQueue()
         self._hub = Hub(
             conf=self.conf,
@@ -137,8 +138,7 @@ class BatchRouterExecutor(BaseExecutor):
         # What the scheduler has loaded by now (Airflow, providers, botocore models: ~200,000 objects)
         # lives as long as the process. Moving it out of the collector's reach keeps every later full
         # collection, which may fall in any heartbeat, from scanning it again (100-200 ms each here).
-        gc.collect()
-        gc.freeze()
+        self._freeze.hold()
         self.log.info(
             "batch-router started: %d route(s) from %s, %d API threads, polling every %ss",
             len(runtime.plan.table.routes),
@@ -162,7 +162,7 @@ class BatchRouterExecutor(BaseExecutor):
     def end(self) -> None:
         """Stop submitting and return at once; jobs keep running in Batch and stay adoptable."""
         try:
-            gc.unfreeze()
+            self._freeze.release()
             self._stopping = True
             if self._startup_check is not None:
                 self._startup_check.stop()

@@ -3,6 +3,7 @@ scheduler and returns at once; terminate() stops every job it owns."""
 
 from __future__ import annotations
 
+import gc
 import time
 
 from airflow.utils.state import TaskInstanceState
@@ -132,3 +133,27 @@ def test_a_heartbeat_after_end_does_nothing_and_raises_nothing(
 
     assert world.job_ids() == []
     assert TaskInstanceState.FAILED not in [s for _, s, _ in recorder()]
+
+
+def test_one_executor_ending_does_not_thaw_the_heap_under_another(default_route: str) -> None:
+    first, second = BatchRouterExecutor(), BatchRouterExecutor()
+    first.start()
+    second.start()
+    try:
+        first.end()
+        assert gc.get_freeze_count() > 0  # the second executor still runs on a frozen heap
+    finally:
+        second.end()
+    assert gc.get_freeze_count() == 0
+
+
+def test_ending_twice_releases_the_frozen_heap_once(default_route: str) -> None:
+    first, second = BatchRouterExecutor(), BatchRouterExecutor()
+    first.start()
+    second.start()
+    try:
+        first.end()
+        first.end()
+        assert gc.get_freeze_count() > 0
+    finally:
+        second.end()
