@@ -66,6 +66,8 @@ class BatchRouterExecutor(BaseExecutor):
     RETRY_MAX_SECONDS: ClassVar[float] = 120.0
     ADOPT_TIMEOUT_SECONDS: ClassVar[float] = 120.0
     TERMINATE_TIMEOUT_SECONDS: ClassVar[float] = 20.0
+    # How long end() waits for calls under way before it leaves them to finish on their own.
+    END_GRACE_SECONDS: ClassVar[float] = 0.2
     # How long start() retries a health check AWS does not answer before it starts without it (the
     # check then goes on in the background).
     HEALTH_RETRY_SECONDS: ClassVar[float] = 30.0
@@ -160,48 +162,78 @@ class BatchRouterExecutor(BaseExecutor):
         runtime.plan.warm_up()
 
     def end(self) -> None:
-        """Stop submitting and return at once; jobs keep running in Batch and stay adoptable."""
+        """Stop submitting and return promptly; jobs keep running in Batch and stay adoptable.
+
+        Calls not yet started are cancelled; the threads are joined if the calls under way end within
+        ``END_GRACE_SECONDS``, else left to finish them (a job a SubmitJob still makes is tagged with
+        its try id, so the next scheduler adopts it).
+        """
         try:
-            self._freeze.release()
             self._stopping = True
             if self._startup_check is not None:
                 self._startup_check.stop()
-            for pool in (self._hub.pool, self._hub.planner):
-                if pool is not None:
-                    pool.shutdown(wait=False, cancel_futures=True)
+            running = self._hub.drain(self.END_GRACE_SECONDS)
+            self._apply_finished(float("inf"))  # what came back: job ids for the log, nothing sent
             self.log.info(
-                "batch-router stopped; %d job(s) left to AWS Batch for the next scheduler to adopt",
+                "batch-router stopped; %d job(s) left to AWS Batch for the next scheduler to adopt%s",
                 sum(1 for r in self._tracker if r.job_id),
+                f"; {running} call(s) still finishing" if running else "",
             )
         except Exception:
             self.log.exception("batch-router: error while ending")
+        finally:
+            self._freeze.release()
 
     def terminate(self) -> None:
-        """Terminate every job this executor owns; submit nothing more."""
+        """Terminate every job this executor owns, also those calls under way are still making."""
         try:
             self._stopping = True
-            job_ids = [r.job_id for r in self._tracker if r.job_id and r.stage is Stage.TRACKED]
-            runtime = self._hub.loaded
-            if job_ids and runtime is not None:
-                pool = ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
-                futures = [
-                    pool.submit(calls.terminate, runtime.client, job_id, TERMINATE_REASON)
-                    for job_id in job_ids
-                ]
-                done, _ = wait(futures, timeout=self.TERMINATE_TIMEOUT_SECONDS)
-                pool.shutdown(wait=False, cancel_futures=True)
-                errors = [f.result() for f in done if f.result() is not None]
-                for error in errors:
-                    self.log.error("batch-router: could not terminate a job: %s", error)
-                self.log.info(
-                    "batch-router terminated %d of %d job(s)", len(done) - len(errors), len(job_ids)
+            running = self._hub.drain(self.TERMINATE_TIMEOUT_SECONDS)
+            self._apply_finished(float("inf"))  # a SubmitJob that was under way attaches its job now
+            if running:
+                self.log.error(
+                    "batch-router: %d call(s) still running after %.0fs; a job they make may outlive "
+                    "the scheduler",
+                    running,
+                    self.TERMINATE_TIMEOUT_SECONDS,
                 )
+            self._terminate_owned_jobs()
             for record in self._tracker:
                 self._tracker.remove(record)
         except Exception:
             self.log.exception("batch-router: error while terminating jobs")
         finally:
             self.end()
+
+    def _terminate_owned_jobs(self) -> None:
+        runtime = self._hub.loaded
+        if runtime is None:
+            return
+        client = runtime.client
+        job_ids = [r.job_id for r in self._tracker if r.job_id and r.stage is Stage.TRACKED]
+        # A try whose SubmitJob answer was lost may have a job nobody knows the id of: find and stop it.
+        unsure = [r for r in self._tracker if r.job_id is None and r.lookup_first]
+        if not job_ids and not unsure:
+            return
+        pool = ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
+        futures = [pool.submit(calls.terminate, client, job_id, TERMINATE_REASON) for job_id in job_ids]
+        futures += [
+            pool.submit(
+                calls.stop_try_jobs,
+                client,
+                r.job_queue,
+                r.job_name,
+                frozenset(i for i in (r.identity.try_id,) if i),
+                TERMINATE_REASON,
+            )
+            for r in unsure
+        ]
+        done, _ = wait(futures, timeout=self.TERMINATE_TIMEOUT_SECONDS)
+        pool.shutdown(wait=False, cancel_futures=True)
+        errors = [f.result() for f in done if f.result() is not None]
+        for error in errors:
+            self.log.error("batch-router: could not terminate a job: %s", error)
+        self.log.info("batch-router terminated %d of %d job(s)", len(done) - len(errors), len(futures))
 
     # -- the scheduler's loop --------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -113,6 +113,7 @@ class Hub:
         # results make for the scheduler thread, applied in order within a budget per heartbeat.
         self.finished: deque[tuple[Future[Any], Apply, OnCrash]] = deque()
         self.work: deque[tuple[Apply, Any]] = deque()
+        self.in_flight: set[Future[Any]] = set()  # handed over, not yet finished
         self._runtime: Runtime | None = None
 
     # -- what is loaded once -----------------------------------------------------------------------
@@ -152,8 +153,27 @@ class Hub:
             future = pool.submit(fn, *args)
         except RuntimeError:  # the pool was shut down by end()
             return False
-        future.add_done_callback(lambda done: self.finished.append((done, apply, on_crash)))
+        self.in_flight.add(future)
+
+        def finished(done: Future[Any]) -> None:
+            self.finished.append((done, apply, on_crash))
+            self.in_flight.discard(done)
+
+        future.add_done_callback(finished)
         return True
+
+    def drain(self, timeout: float) -> int:
+        """Cancel the calls not yet started, wait up to ``timeout`` for the running ones, and join the
+        threads if they all ended. Returns how many calls are still running."""
+        pools = [pool for pool in (self.planner, self.pool) if pool is not None]
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+        running = [future for future in list(self.in_flight) if not future.done()]
+        _, still = wait(running, timeout=timeout) if running else (set(), set())
+        if not still:
+            for pool in pools:
+                pool.shutdown(wait=True)  # nothing left to run: the threads exit, and are joined
+        return len(still)
 
     def collect_finished(self) -> None:
         """Turn finished calls into work items; a call that raised comes back as its stand-in result."""

@@ -4,8 +4,10 @@ scheduler and returns at once; terminate() stops every job it owns."""
 from __future__ import annotations
 
 import gc
+import threading
 import time
 
+import pytest
 from airflow.utils.state import TaskInstanceState
 from batch_world import BatchWorld, Faults
 from executor_kit import Recorder, drive, make_workload, queue_all, task_instance
@@ -157,3 +159,47 @@ def test_ending_twice_releases_the_frozen_heap_once(default_route: str) -> None:
         assert gc.get_freeze_count() > 0
     finally:
         second.end()
+
+
+def test_terminate_stops_the_job_a_submit_under_way_makes(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # planned in this heartbeat
+    faults.delay = 0.5  # the SubmitJob is still under way when terminate() is called
+    queue_all(executor, make_workload())
+    executor.heartbeat()
+
+    executor.terminate()
+
+    jobs = world.job_ids()
+    assert len(jobs) == 1
+    assert world.stopped(jobs[0]) == TERMINATE_REASON
+
+
+def test_terminate_stops_the_job_of_a_try_whose_submit_answer_was_lost(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    faults.lose_response("SubmitJob")
+    queue_all(executor, make_workload())
+    drive(executor, lambda: world.job_ids() and all(r.lookup_first for r in executor._tracker))
+    faults.error("ListJobs", "ServerException", 500, times=1000)  # and it cannot be looked up for now
+    for _ in range(5):
+        executor.heartbeat()
+    faults._before.clear()  # AWS answers again by the time the scheduler stops
+
+    executor.terminate()
+
+    assert world.stopped(world.job_ids()[0]) == TERMINATE_REASON
+
+
+def test_end_joins_the_threads_it_started_when_no_call_is_under_way(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    queue_all(executor, make_workload())
+    drive(executor, lambda: world.job_ids())
+    drive(executor, lambda: executor._tracker.in_flight() == 0 and not executor._hub.in_flight)
+
+    executor.end()
+
+    names = [t.name for t in threading.enumerate()]
+    assert not [n for n in names if n.startswith(("batch-router-api", "batch-router-plan"))], names
