@@ -7,6 +7,7 @@ Batch does not know as a job is looked up as a try id, by the try's job name and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from airflow.executors.workloads import ExecuteTask
 
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, BatchClient, chunked
 from batch_router.executor import calls
-from batch_router.executor.hub import UNKNOWN_ROUTE, Hub
+from batch_router.executor.hub import UNKNOWN_ROUTE, Hub, Log
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.workloads import workload_from_job
 from batch_router.plan.model import TaskIdentity
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["adopt", "adopted_record", "find_adoptable", "ti_identity"]
 
+_LOG = logging.getLogger(__name__)
+
 
 def adopt(
     hub: Hub, tis: Sequence[TaskInstance], *, timeout: float
@@ -35,7 +38,9 @@ def adopt(
     runtime = hub.runtime()
     pool = hub.pool or ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
     try:
-        records, not_adopted = find_adoptable(runtime.plan, runtime.client, pool, tis, timeout=timeout)
+        records, not_adopted = find_adoptable(
+            runtime.plan, runtime.client, pool, tis, timeout=timeout, log=hub.log
+        )
     finally:
         if pool is not hub.pool:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -56,7 +61,13 @@ def ti_identity(ti: TaskInstance, try_id: str) -> TaskIdentity:
 
 
 def find_adoptable(
-    plan: Plan, client: BatchClient, pool: ThreadPoolExecutor, tis: Sequence[TaskInstance], *, timeout: float
+    plan: Plan,
+    client: BatchClient,
+    pool: ThreadPoolExecutor,
+    tis: Sequence[TaskInstance],
+    *,
+    timeout: float,
+    log: Log | None = None,
 ) -> tuple[list[TryRecord], list[TaskInstance]]:
     """(records to track, tries to hand back). Waits up to ``timeout`` per round of calls.
 
@@ -64,6 +75,7 @@ def find_adoptable(
     could not be asked about is adopted too, as a record that looks its job up later: handing it back
     could run a live job twice.
     """
+    log = log or _LOG
     candidates = [ti for ti in tis if ti.external_executor_id]
     not_adopted = [ti for ti in tis if not ti.external_executor_id]
     if not candidates:
@@ -82,16 +94,27 @@ def find_adoptable(
         else:
             described.update({str(job["jobId"]): job for job in polled.jobs})
 
+    # One try that cannot be read (a bug, a row Airflow changed under us) must not cost the others their
+    # adoption: it alone is handed back, and every other try goes on.
+    broken: set[int] = set()
     lookups: dict[int, Future[calls.LookupResult]] = {}
     for index, ti in enumerate(candidates):
         ext = str(ti.external_executor_id)
         if ext not in described and ext not in unchecked:
-            places = plan.places(ti_identity(ti, ext), ti.executor_config, ti.queue)
+            try:
+                places = plan.places(ti_identity(ti, ext), ti.executor_config, ti.queue)
+            except Exception:
+                log.exception("batch-router: cannot adopt %s; handing it back", getattr(ti, "key", ti))
+                broken.add(index)
+                continue
             lookups[index] = pool.submit(calls.look_up, client, places, frozenset({ext}))
     wait(lookups.values(), timeout=timeout)
 
     records: list[TryRecord] = []
     for index, ti in enumerate(candidates):
+        if index in broken:
+            not_adopted.append(ti)
+            continue
         ext = str(ti.external_executor_id)
         job = described.get(ext)
         if job is None and index in lookups:
@@ -102,7 +125,11 @@ def find_adoptable(
                     not_adopted.append(ti)  # no job runs it: the scheduler may queue it again
                     continue
                 job = dict(found.job)
-        records.append(adopted_record(plan, ti, ext, job))
+        try:
+            records.append(adopted_record(plan, ti, ext, job))
+        except Exception:
+            log.exception("batch-router: cannot adopt %s; handing it back", getattr(ti, "key", ti))
+            not_adopted.append(ti)
     return records, not_adopted
 
 

@@ -125,3 +125,31 @@ def test_tries_are_adopted_and_looked_up_later_when_aws_cannot_be_reached_during
     assert not_adopted == []
     assert recorder.states(workload.ti.key) == [TaskInstanceState.SUCCESS]
     assert faults.count("SubmitJob") == 1
+
+
+def test_one_try_that_cannot_be_adopted_is_handed_back_and_the_others_are_adopted(
+    executor: BatchRouterExecutor,
+    successor: BatchRouterExecutor,
+    world: BatchWorld,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from batch_router.executor import adoption
+
+    good, bad = make_workload(task_id="good"), make_workload(task_id="bad")
+    queue_all(executor, good, bad)
+    drive(executor, lambda: len(world.job_ids()) == 2)
+    executor.end()
+    real = adoption.adopted_record
+
+    def breaks_on_bad(plan: object, ti: object, ext: str, job: object) -> object:
+        if getattr(ti, "task_id", None) == "bad":
+            raise TypeError("a row Airflow changed under us")
+        return real(plan, ti, ext, job)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(adoption, "adopted_record", breaks_on_bad)
+    tis = [task_instance(w, external_executor_id=w.ti.external_executor_id) for w in (good, bad)]
+
+    not_adopted = successor.try_adopt_task_instances(tis)
+
+    assert [ti.task_id for ti in not_adopted] == ["bad"]
+    assert successor._tracker.get(good.ti.key) is not None
