@@ -29,6 +29,7 @@ from batch_router.errors import ConfigError
 from batch_router.executor import calls
 from batch_router.executor.adoption import adopt
 from batch_router.executor.event_log import EventLogQueue
+from batch_router.executor.guard import PhaseGuard
 from batch_router.executor.heap_freeze import Freeze
 from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
@@ -38,7 +39,7 @@ from batch_router.executor.polling import Poller
 from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.task_logs import read_task_log
-from batch_router.executor.tracker import Stage
+from batch_router.executor.tracker import Stage, TryRecord
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
@@ -93,13 +94,15 @@ class BatchRouterExecutor(BaseExecutor):
         self._startup_check: StartupCheck | None = None
         self._freeze = Freeze()
         self._task_event_logs: EventLogQueue = EventLogQueue()
+        self._hub_metrics = ExecutorMetrics(self.team_name)
         self._hub = Hub(
             conf=self.conf,
             airflow=self,
             log=self.log,
-            metrics=ExecutorMetrics(self.team_name),
+            metrics=self._hub_metrics,
             pacing=Pacing(self.RETRY_BASE_SECONDS, self.RETRY_MAX_SECONDS),
         )
+        self._guard = PhaseGuard(self.log, self._hub_metrics)
         self._intake = Intake(self._hub)
         self._submitter = Submitter(self._hub)
         self._poller = Poller(self._hub, self._submitter, vanished_after_polls=self.VANISHED_AFTER_POLLS)
@@ -181,6 +184,7 @@ class BatchRouterExecutor(BaseExecutor):
             )
         except Exception:
             self.log.exception("batch-router: error while ending")
+            self._hub_metrics.unexpected_error("end")
         finally:
             self._freeze.release()
 
@@ -202,6 +206,7 @@ class BatchRouterExecutor(BaseExecutor):
                 self._tracker.remove(record)
         except Exception:
             self.log.exception("batch-router: error while terminating jobs")
+            self._hub_metrics.unexpected_error("terminate")
         finally:
             self.end()
 
@@ -238,11 +243,9 @@ class BatchRouterExecutor(BaseExecutor):
     # -- the scheduler's loop --------------------------------------------------------------------------
 
     def heartbeat(self) -> None:
-        try:
+        with self._guard.phase("heartbeat"):
             self._task_event_logs.release()  # the scheduler saved them after the last heartbeat
             super().heartbeat()
-        except Exception:
-            self.log.exception("batch-router heartbeat failed; trying again on the next one")
 
     def _process_workloads(self, workload_items: Sequence[Any]) -> None:
         for workload in workload_items:
@@ -265,18 +268,21 @@ class BatchRouterExecutor(BaseExecutor):
     def sync(self) -> None:
         """Apply finished calls, then hand over new tries, due submits and, once per POLL_INTERVAL, a poll."""
         try:
-            self._apply_finished(self.APPLY_BUDGET_SECONDS)
-            if self._hub.pool is None or self._stopping:
-                return
-            self._intake.dispatch(plan_here_budget=self.PLAN_HERE_BUDGET_SECONDS, chunk_size=self.PLAN_CHUNK)
-            now = time.monotonic()
-            self._submitter.dispatch(
-                now, pipeline_depth=self.SUBMIT_PIPELINE_DEPTH, budget_seconds=self.DISPATCH_BUDGET_SECONDS
-            )
-            self._poller.dispatch(now)
-            self._emit_gauges()
-        except Exception:
-            self.log.exception("batch-router sync failed; trying again on the next heartbeat")
+            with self._guard.phase("sync"):
+                self._apply_finished(self.APPLY_BUDGET_SECONDS)
+                if self._hub.pool is None or self._stopping:
+                    return
+                self._intake.dispatch(
+                    plan_here_budget=self.PLAN_HERE_BUDGET_SECONDS, chunk_size=self.PLAN_CHUNK
+                )
+                now = time.monotonic()
+                self._submitter.dispatch(
+                    now,
+                    pipeline_depth=self.SUBMIT_PIPELINE_DEPTH,
+                    budget_seconds=self.DISPATCH_BUDGET_SECONDS,
+                )
+                self._poller.dispatch(now)
+                self._emit_gauges()
         finally:
             self._hub.metrics.flush()
 
@@ -309,7 +315,7 @@ class BatchRouterExecutor(BaseExecutor):
 
     def revoke_task(self, *, ti: TaskInstance) -> None:
         """Stop the try's job (cancel it while it waits, terminate it once started) and forget it."""
-        try:
+        with self._guard.phase("revoke", "the task is forgotten; its job may still run"):
             key = ti.key
             self.queued_tasks.pop(key, None)
             self._intake.forget(key)
@@ -323,16 +329,15 @@ class BatchRouterExecutor(BaseExecutor):
             elif record.lookup_first and record.stage is Stage.PENDING:
                 self._hub.stop_try_jobs(record)
             self.log.info("batch-router: revoked %s", key)
-        except Exception:
-            self.log.exception("batch-router: could not revoke %s", getattr(ti, "key", ti))
 
     def try_adopt_task_instances(self, tis: Sequence[TaskInstance]) -> Sequence[TaskInstance]:
         """Adopt tries whose jobs still exist: by job id, or by try id and job name; return the rest."""
-        try:
-            records, not_adopted = adopt(self._hub, tis, timeout=self.ADOPT_TIMEOUT_SECONDS)
-        except Exception:
-            self.log.exception("batch-router: adoption failed; the scheduler will reset these tasks")
+        adopted: tuple[list[TryRecord], list[TaskInstance]] | None = None
+        with self._guard.phase("adoption", "the scheduler will reset these tasks"):
+            adopted = adopt(self._hub, tis, timeout=self.ADOPT_TIMEOUT_SECONDS)
+        if adopted is None:
             return list(tis)
+        records, not_adopted = adopted
         for record in records:
             self.running.add(record.key)
         if records:

@@ -53,6 +53,15 @@ class ExecutorMetrics:
         was sent to (which the route's policy may let differ from the route's); sent by ``flush()``."""
         self._counts[(name, route, job_queue)] += by
 
+    def unexpected_error(self, phase: str) -> None:
+        """An exception the executor did not expect, in ``phase`` (heartbeat, sync, end...); sent now."""
+        try:
+            tags = {"phase": phase, **({"team_name": self._team_name} if self._team_name else {})}
+            self._sink.incr(f"{PREFIX}.unexpected_errors", 1, tags=tags)
+            self._sink.incr(f"{PREFIX}.unexpected_errors.{phase}", 1)
+        except Exception:
+            pass
+
     def flush(self) -> None:
         """Send the counts added since the last flush."""
         counts, self._counts = self._counts, Counter()
