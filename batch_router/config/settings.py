@@ -161,6 +161,21 @@ class ExecutorSettings(BaseSettings):
     # unless this is on.
     log_aws_requests: bool = False
 
+    # How the executor paces itself (docs/settings.md, "Tuning"). The defaults are measured ones
+    # (docs/performance.md); each is read per team like every other option.
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=120.0, gt=0)
+    adopt_timeout_seconds: float = Field(default=120.0, gt=0)
+    terminate_timeout_seconds: float = Field(default=20.0, ge=0)
+    end_grace_seconds: float = Field(default=0.2, ge=0)
+    health_retry_seconds: float = Field(default=30.0, ge=0)
+    vanished_after_polls: int = Field(default=2, ge=1)
+    apply_budget_seconds: float = Field(default=0.015, ge=0)
+    dispatch_budget_seconds: float = Field(default=0.005, ge=0)
+    plan_here_budget_seconds: float = Field(default=0.01, ge=0)
+    plan_chunk: int = Field(default=100, ge=1)
+    submit_pipeline_depth: int = Field(default=500, ge=1)
+
     @field_validator("submit_job_kwargs", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
@@ -172,6 +187,12 @@ class ExecutorSettings(BaseSettings):
         if value:
             raise ValueError("multi-node jobs are not supported; remove NODE_OVERRIDE")
         return value
+
+    @model_validator(mode="after")
+    def _backoff_cap_above_base(self) -> ExecutorSettings:
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise ValueError("RETRY_MAX_SECONDS is below RETRY_BASE_SECONDS; make it at least as large")
+        return self
 
     @model_validator(mode="after")
     def _one_route_source(self) -> ExecutorSettings:

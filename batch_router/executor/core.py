@@ -40,6 +40,7 @@ from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.task_logs import read_task_log
 from batch_router.executor.tracker import Stage, TryRecord
+from batch_router.executor.tunables import Tunables
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
@@ -61,33 +62,6 @@ class BatchRouterExecutor(BaseExecutor):
     is_local: bool = False
     serve_logs: bool = False
 
-    # Backoff for retries of failed calls and resubmits, and pacing after throttling: base * 2**(n-1),
-    # capped, with jitter. Class attributes so a deployment (or a test) can tune them.
-    RETRY_BASE_SECONDS: ClassVar[float] = 2.0
-    RETRY_MAX_SECONDS: ClassVar[float] = 120.0
-    ADOPT_TIMEOUT_SECONDS: ClassVar[float] = 120.0
-    TERMINATE_TIMEOUT_SECONDS: ClassVar[float] = 20.0
-    # How long end() waits for calls under way before it leaves them to finish on their own.
-    END_GRACE_SECONDS: ClassVar[float] = 0.2
-    # How long start() retries a health check AWS does not answer before it starts without it (the
-    # check then goes on in the background).
-    HEALTH_RETRY_SECONDS: ClassVar[float] = 30.0
-    VANISHED_AFTER_POLLS: ClassVar[int] = 2  # DescribeJobs rounds in a row without the job
-    # Applying results (reporting states, taking in planned tries) stops after this long in one
-    # heartbeat; the rest waits for the next one, so 5,000 jobs finishing at once never hold the loop.
-    APPLY_BUDGET_SECONDS: ClassVar[float] = 0.015
-    # Handing SubmitJob calls to the pool stops after this long in one heartbeat (filling the pipeline
-    # with 500 calls at once would hold the scheduler thread while the API threads want the GIL too).
-    DISPATCH_BUDGET_SECONDS: ClassVar[float] = 0.005
-    # New tries planned on the scheduler thread itself when the planning thread is idle: so a task that
-    # arrives alone is submitted in the heartbeat that accepted it. About 50 tries.
-    PLAN_HERE_BUDGET_SECONDS: ClassVar[float] = 0.01
-    # Planned tries the planning thread hands back at a time.
-    PLAN_CHUNK: ClassVar[int] = 100
-    # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
-    # heartbeats (the scheduler may loop only every few seconds), few enough to react to throttling.
-    SUBMIT_PIPELINE_DEPTH: ClassVar[int] = 500
-
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._stopping = False
@@ -100,12 +74,12 @@ class BatchRouterExecutor(BaseExecutor):
             airflow=self,
             log=self.log,
             metrics=self._hub_metrics,
-            pacing=Pacing(self.RETRY_BASE_SECONDS, self.RETRY_MAX_SECONDS),
+            pacing=Pacing(Tunables().retry_base_seconds, Tunables().retry_max_seconds),
         )
         self._guard = PhaseGuard(self.log, self._hub_metrics)
         self._intake = Intake(self._hub)
         self._submitter = Submitter(self._hub)
-        self._poller = Poller(self._hub, self._submitter, vanished_after_polls=self.VANISHED_AFTER_POLLS)
+        self._poller = Poller(self._hub, self._submitter)
         # The shared state, by the names the scheduler-side code (and its tests) read it under.
         self._tracker = self._hub.tracker
         self._finished = self._hub.finished
@@ -122,12 +96,14 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             runtime = self._hub.runtime()
             quiet_wire_logging(enabled=not runtime.settings.log_aws_requests)  # before the first call
+            tunables = self._hub.tunables = Tunables.from_settings(runtime.settings)
+            self._hub.pacing = Pacing(tunables.retry_base_seconds, tunables.retry_max_seconds)
             if runtime.settings.check_health_on_startup:
                 self._startup_check = StartupCheck(
                     lambda: check_routes(runtime.client, runtime.plan.table, runtime.plan),
                     self.log,
-                    Pacing(self.RETRY_BASE_SECONDS, self.RETRY_MAX_SECONDS),
-                    retry_seconds=self.HEALTH_RETRY_SECONDS,
+                    Pacing(tunables.retry_base_seconds, tunables.retry_max_seconds),
+                    retry_seconds=tunables.health_retry_seconds,
                 )
                 self._startup_check.run()
         except ConfigError as exc:
@@ -175,7 +151,7 @@ class BatchRouterExecutor(BaseExecutor):
             self._stopping = True
             if self._startup_check is not None:
                 self._startup_check.stop()
-            running = self._hub.drain(self.END_GRACE_SECONDS)
+            running = self._hub.drain(self._hub.tunables.end_grace_seconds)
             self._apply_finished(float("inf"))  # what came back: job ids for the log, nothing sent
             self.log.info(
                 "batch-router stopped; %d job(s) left to AWS Batch for the next scheduler to adopt%s",
@@ -192,14 +168,14 @@ class BatchRouterExecutor(BaseExecutor):
         """Terminate every job this executor owns, also those calls under way are still making."""
         try:
             self._stopping = True
-            running = self._hub.drain(self.TERMINATE_TIMEOUT_SECONDS)
+            running = self._hub.drain(self._hub.tunables.terminate_timeout_seconds)
             self._apply_finished(float("inf"))  # a SubmitJob that was under way attaches its job now
             if running:
                 self.log.error(
                     "batch-router: %d call(s) still running after %.0fs; a job they make may outlive "
                     "the scheduler",
                     running,
-                    self.TERMINATE_TIMEOUT_SECONDS,
+                    self._hub.tunables.terminate_timeout_seconds,
                 )
             self._terminate_owned_jobs()
             for record in self._tracker:
@@ -233,7 +209,7 @@ class BatchRouterExecutor(BaseExecutor):
             )
             for r in unsure
         ]
-        done, _ = wait(futures, timeout=self.TERMINATE_TIMEOUT_SECONDS)
+        done, _ = wait(futures, timeout=self._hub.tunables.terminate_timeout_seconds)
         pool.shutdown(wait=False, cancel_futures=True)
         errors = [f.result() for f in done if f.result() is not None]
         for error in errors:
@@ -269,17 +245,18 @@ class BatchRouterExecutor(BaseExecutor):
         """Apply finished calls, then hand over new tries, due submits and, once per POLL_INTERVAL, a poll."""
         try:
             with self._guard.phase("sync"):
-                self._apply_finished(self.APPLY_BUDGET_SECONDS)
+                tunables = self._hub.tunables
+                self._apply_finished(tunables.apply_budget_seconds)
                 if self._hub.pool is None or self._stopping:
                     return
                 self._intake.dispatch(
-                    plan_here_budget=self.PLAN_HERE_BUDGET_SECONDS, chunk_size=self.PLAN_CHUNK
+                    plan_here_budget=tunables.plan_here_budget_seconds, chunk_size=tunables.plan_chunk
                 )
                 now = time.monotonic()
                 self._submitter.dispatch(
                     now,
-                    pipeline_depth=self.SUBMIT_PIPELINE_DEPTH,
-                    budget_seconds=self.DISPATCH_BUDGET_SECONDS,
+                    pipeline_depth=tunables.submit_pipeline_depth,
+                    budget_seconds=tunables.dispatch_budget_seconds,
                 )
                 self._poller.dispatch(now)
                 self._emit_gauges()
@@ -334,7 +311,7 @@ class BatchRouterExecutor(BaseExecutor):
         """Adopt tries whose jobs still exist: by job id, or by try id and job name; return the rest."""
         adopted: tuple[list[TryRecord], list[TaskInstance]] | None = None
         with self._guard.phase("adoption", "the scheduler will reset these tasks"):
-            adopted = adopt(self._hub, tis, timeout=self.ADOPT_TIMEOUT_SECONDS)
+            adopted = adopt(self._hub, tis, timeout=self._hub.tunables.adopt_timeout_seconds)
         if adopted is None:
             return list(tis)
         records, not_adopted = adopted

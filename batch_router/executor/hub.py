@@ -21,6 +21,7 @@ from batch_router.executor import calls
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.tracker import Tracker, TryRecord
+from batch_router.executor.tunables import Tunables
 from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class Hub:
         self.metrics = metrics
         self.pacing = pacing
         self.tracker = Tracker()
+        self.tunables = Tunables()  # the defaults until start() reads the settings
         self.pool: ThreadPoolExecutor | None = None  # API calls
         self.planner: ThreadPoolExecutor | None = None  # the planning thread
         # Finished calls, appended by the pool threads (deque appends are atomic), and the work their

@@ -21,10 +21,9 @@ __all__ = ["Poller"]
 
 
 class Poller:
-    def __init__(self, hub: Hub, submitter: Submitter, *, vanished_after_polls: int):
+    def __init__(self, hub: Hub, submitter: Submitter):
         self._hub = hub
         self._submitter = submitter
-        self._vanished_after = vanished_after_polls  # sweeps in a row without the job
         self._in_flight = 0
         self._last_sweep_at = float("-inf")
         self._missing_job_ids: set[str] = set()  # jobs the last sweeps did not return
@@ -82,7 +81,7 @@ class Poller:
             return
         record.missing_rounds += 1
         self._missing_job_ids.add(job_id)
-        if record.missing_rounds >= self._vanished_after:
+        if record.missing_rounds >= self._hub.tunables.vanished_after_polls:
             self._missing_job_ids.discard(job_id)
             self._hub.finish_failed(
                 record,

@@ -155,3 +155,15 @@ def test_team_scoped_environment_variables_are_read_for_a_team(monkeypatch: pyte
     monkeypatch.setenv("AIRFLOW__TEAM_A___AWS_BATCH_EXECUTOR__JOB_DEFINITION", "team-a-d")
     settings = load_settings(ExecutorConf("team_a"))
     assert settings.job_queue == "team-a-q"
+
+
+def test_tuning_options_are_validated_with_their_names() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(MappingConf({"job_queue": "q", "job_definition": "d", "plan_chunk": "0"}))
+    assert "PLAN_CHUNK" in str(raised.value)
+
+
+def test_the_backoff_cap_may_not_be_below_its_base() -> None:
+    conf = {"job_queue": "q", "job_definition": "d", "retry_base_seconds": "10", "retry_max_seconds": "5"}
+    with pytest.raises(ConfigError, match="RETRY_MAX_SECONDS is below RETRY_BASE_SECONDS"):
+        load_settings(MappingConf(conf))

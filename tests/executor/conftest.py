@@ -41,8 +41,8 @@ def set_option(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "RETRY_BASE_SECONDS", 0.01)
-    monkeypatch.setattr(BatchRouterExecutor, "RETRY_MAX_SECONDS", 0.05)
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__RETRY_BASE_SECONDS", "0.01")
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__RETRY_MAX_SECONDS", "0.05")
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", JWT_SECRET)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow.models.taskinstancekey import TaskInstanceKey
 
 from batch_router.executor import BatchRouterExecutor
+from batch_router.executor.pacing import Pacing
 
 
 def make_workload(
@@ -46,6 +48,12 @@ def make_workload(
         log_path=f"dag_id={dag_id}/run_id={run_id}/task_id={task_id}/attempt={try_number}.log",
         bundle_info=BundleInfo(name="dags-folder"),
     )
+
+
+def tune(executor: BatchRouterExecutor, **values: Any) -> None:
+    """Change this one started executor's tunables (its settings' values) for a test."""
+    tunables = executor._hub.tunables = dataclasses.replace(executor._hub.tunables, **values)
+    executor._hub.pacing = Pacing(tunables.retry_base_seconds, tunables.retry_max_seconds)
 
 
 def queue_all(executor: BatchRouterExecutor, *workloads: ExecuteTask) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from batch_world import BatchWorld
-from executor_kit import Recorder, drive, make_workload, queue_all
+from executor_kit import Recorder, drive, make_workload, queue_all, tune
 
 from batch_router.executor import BatchRouterExecutor, calls, intake
 from batch_router.executor.tracker import Stage
@@ -53,7 +53,7 @@ def test_a_submit_that_raises_once_keeps_no_pipeline_slot_and_the_task_still_run
 def test_a_planning_call_that_raises_fails_its_tries_instead_of_stranding_them(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 0.0)  # all to the planning thread
+    tune(executor, plan_here_budget_seconds=0.0)  # all to the planning thread
     monkeypatch.setattr(intake, "plan_workloads", raising_once(intake.plan_workloads))
     recorder = Recorder(executor)
     first, second = make_workload(task_id="a"), make_workload(task_id="b")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from batch_world import BatchWorld, Faults
-from executor_kit import drive, make_workload, queue_all, task_instance
+from executor_kit import drive, make_workload, queue_all, task_instance, tune
 
 from batch_router.aws.batch_client import BatchClient
 from batch_router.executor import BatchRouterExecutor
@@ -23,8 +23,8 @@ def wait_for_planning(executor: BatchRouterExecutor) -> None:
 def test_a_heartbeat_applies_only_what_fits_its_budget_and_the_rest_later(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 0.0)  # one result per heartbeat
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 0.0)  # all via the planning thread
+    tune(executor, apply_budget_seconds=0.0)  # one result per heartbeat
+    tune(executor, plan_here_budget_seconds=0.0)  # all via the planning thread
     workloads = [make_workload(task_id=f"t{i}") for i in range(5)]
     queue_all(executor, *workloads)
     executor.heartbeat()  # hands all five to the planning thread
@@ -41,9 +41,9 @@ def test_a_heartbeat_applies_only_what_fits_its_budget_and_the_rest_later(
 def test_submits_go_on_between_heartbeats_beyond_the_number_of_api_threads(
     executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 10.0)  # a slow machine applies all
-    monkeypatch.setattr(BatchRouterExecutor, "DISPATCH_BUDGET_SECONDS", 10.0)  # and hands all over
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # planned in the heartbeat
+    tune(executor, apply_budget_seconds=10.0)  # a slow machine applies all
+    tune(executor, dispatch_budget_seconds=10.0)  # and hands all over
+    tune(executor, plan_here_budget_seconds=10.0)  # planned in the heartbeat
     faults.delay = 0.05  # every call takes a while, as on AWS
     workloads = [make_workload(task_id=f"t{i}") for i in range(12)]
     queue_all(executor, *workloads)
@@ -72,7 +72,7 @@ def test_a_revoked_task_that_was_never_planned_is_dropped(
 def test_a_task_revoked_while_it_is_being_planned_is_dropped(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 0.0)  # all to the planning thread
+    tune(executor, plan_here_budget_seconds=0.0)  # all to the planning thread
     first, second = make_workload(task_id="a"), make_workload(task_id="b")
     queue_all(executor, first, second)
     executor.heartbeat()  # both are on the planning thread now, or already planned
@@ -97,9 +97,9 @@ def test_no_submit_rate_limit_leaves_pacing_to_botocores_adaptive_mode() -> None
 def test_a_heartbeat_hands_over_only_what_fits_its_dispatch_budget_and_the_rest_later(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "DISPATCH_BUDGET_SECONDS", 0.0)  # one submit per heartbeat
-    monkeypatch.setattr(BatchRouterExecutor, "APPLY_BUDGET_SECONDS", 10.0)
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # however slow the machine
+    tune(executor, dispatch_budget_seconds=0.0)  # one submit per heartbeat
+    tune(executor, apply_budget_seconds=10.0)
+    tune(executor, plan_here_budget_seconds=10.0)  # however slow the machine
     queue_all(executor, *(make_workload(task_id=f"t{i}") for i in range(4)))
     executor.heartbeat()  # plans all four here and hands over one
     assert [r.stage for r in executor._tracker].count(Stage.PENDING) == 3
@@ -109,7 +109,7 @@ def test_a_heartbeat_hands_over_only_what_fits_its_dispatch_budget_and_the_rest_
 def test_a_task_that_arrives_alone_is_submitted_in_the_heartbeat_that_accepted_it(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # however slow the machine
+    tune(executor, plan_here_budget_seconds=10.0)  # however slow the machine
     queue_all(executor, make_workload())
     executor.heartbeat()
     deadline = time.monotonic() + 10
@@ -121,7 +121,7 @@ def test_a_task_that_arrives_alone_is_submitted_in_the_heartbeat_that_accepted_i
 def test_a_burst_is_planned_off_the_scheduler_thread_beyond_a_few_tries(
     executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 0.0)
+    tune(executor, plan_here_budget_seconds=0.0)
     workloads = [make_workload(task_id=f"t{i}") for i in range(20)]
     queue_all(executor, *workloads)
     executor.heartbeat()

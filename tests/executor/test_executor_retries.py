@@ -8,7 +8,7 @@ import time
 import pytest
 from airflow.utils.state import TaskInstanceState
 from batch_world import BatchWorld, Faults
-from executor_kit import Recorder, drive, events, make_workload, queue_all
+from executor_kit import Recorder, drive, events, make_workload, queue_all, tune
 
 from batch_router.executor import BatchRouterExecutor
 
@@ -30,7 +30,7 @@ def test_throttling_never_fails_a_task_even_past_max_submit_job_attempts(
 def test_throttling_pauses_submits_instead_of_hammering_the_api(
     executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "RETRY_BASE_SECONDS", 0.3)
+    tune(executor, retry_base_seconds=0.3)
     faults.error("SubmitJob", "ThrottlingException", 400, times=1)
     queue_all(executor, *(make_workload(task_id=f"t{i}") for i in range(3)))
     drive(executor, lambda: faults.count("SubmitJob") >= 1)
@@ -86,7 +86,7 @@ def test_a_refused_request_fails_the_task_at_once_with_the_reason_in_its_event_l
 def test_a_throttled_submit_is_sent_again_between_heartbeats(
     executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # planned in this heartbeat
+    tune(executor, plan_here_budget_seconds=10.0)  # planned in this heartbeat
     faults.error("SubmitJob", "TooManyRequestsException", 429, times=2)
     queue_all(executor, make_workload())
     executor.heartbeat()

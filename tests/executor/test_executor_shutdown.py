@@ -10,7 +10,7 @@ import time
 import pytest
 from airflow.utils.state import TaskInstanceState
 from batch_world import BatchWorld, Faults
-from executor_kit import Recorder, drive, make_workload, queue_all, task_instance
+from executor_kit import Recorder, drive, make_workload, queue_all, task_instance, tune
 
 from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.core import REVOKE_REASON, TERMINATE_REASON
@@ -164,7 +164,7 @@ def test_ending_twice_releases_the_frozen_heap_once(default_route: str) -> None:
 def test_terminate_stops_the_job_a_submit_under_way_makes(
     executor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "PLAN_HERE_BUDGET_SECONDS", 10.0)  # planned in this heartbeat
+    tune(executor, plan_here_budget_seconds=10.0)  # planned in this heartbeat
     faults.delay = 0.5  # the SubmitJob is still under way when terminate() is called
     queue_all(executor, make_workload())
     executor.heartbeat()

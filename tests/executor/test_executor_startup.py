@@ -142,7 +142,7 @@ def test_a_transient_error_in_the_health_check_is_retried_and_start_up_goes_on(
 def test_when_aws_does_not_answer_the_scheduler_starts_and_the_check_goes_on_in_the_background(
     default_route: str, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(BatchRouterExecutor, "HEALTH_RETRY_SECONDS", 0.2)
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__HEALTH_RETRY_SECONDS", "0.2")
     faults.error("DescribeJobQueues", "TooManyRequestsException", 429, times=20)
     executor = BatchRouterExecutor()
 
@@ -169,3 +169,15 @@ def test_a_finding_still_stops_start_up_after_a_transient_error(
 
     with pytest.raises(ConfigError, match="job queue 'typo-queue' does not exist"):
         BatchRouterExecutor().start()
+
+
+def test_each_executor_runs_with_its_own_tuning(default_route: str, set_option: Callable[..., None]) -> None:
+    set_option(submit_pipeline_depth=7, plan_here_budget_seconds=0)
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        assert executor._hub.tunables.submit_pipeline_depth == 7
+        assert executor._hub.tunables.plan_here_budget_seconds == 0
+    finally:
+        executor.end()
+    assert BatchRouterExecutor()._hub.tunables.submit_pipeline_depth == 500  # nothing changed for others

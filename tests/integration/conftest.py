@@ -60,8 +60,8 @@ def set_option(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 def executor(
     world: BatchWorld, proxy: FaultProxy, set_option: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[BatchRouterExecutor]:
-    monkeypatch.setattr(BatchRouterExecutor, "RETRY_BASE_SECONDS", 0.01)
-    monkeypatch.setattr(BatchRouterExecutor, "RETRY_MAX_SECONDS", 0.05)
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__RETRY_BASE_SECONDS", "0.01")
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__RETRY_MAX_SECONDS", "0.05")
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", JWT_SECRET)
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     set_option(

@@ -1,0 +1,39 @@
+"""How the executor paces itself: budgets, pipeline depth, backoff and timeouts, from its settings.
+
+One immutable value per executor, made from that executor's (team's) settings at ``start()``, so two
+executors in one scheduler never share a knob and a test changes one executor, not the class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from batch_router.config.settings import ExecutorSettings
+
+__all__ = ["Tunables"]
+
+
+@dataclass(frozen=True)
+class Tunables:
+    retry_base_seconds: float = 2.0  # backoff of retries and resubmits: base * 2**(n-1), capped, jittered
+    retry_max_seconds: float = 120.0
+    adopt_timeout_seconds: float = 120.0  # per round of calls while adopting
+    terminate_timeout_seconds: float = 20.0  # for the calls under way, then for the TerminateJob calls
+    end_grace_seconds: float = 0.2  # end() waits this long for calls under way before leaving them
+    health_retry_seconds: float = 30.0  # start() retries a health check AWS does not answer this long
+    vanished_after_polls: int = 2  # DescribeJobs rounds in a row without a job before it is given up
+    # Applying results stops after this long in one heartbeat; the rest waits for the next one, so
+    # 5,000 jobs finishing at once never hold the loop.
+    apply_budget_seconds: float = 0.015
+    # Handing SubmitJob calls to the pool stops after this long in one heartbeat.
+    dispatch_budget_seconds: float = 0.005
+    # New tries planned on the scheduler thread itself when the planning thread is idle (about 50).
+    plan_here_budget_seconds: float = 0.01
+    plan_chunk: int = 100  # planned tries the planning thread hands back at a time
+    # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
+    # heartbeats, few enough to react to throttling.
+    submit_pipeline_depth: int = 500
+
+    @classmethod
+    def from_settings(cls, settings: ExecutorSettings) -> Tunables:
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
