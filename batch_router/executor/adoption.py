@@ -162,6 +162,7 @@ def adopted_record(plan: Plan, ti: TaskInstance, ext: str, job: Any | None) -> T
         identity=ti_identity(ti, try_id),
         route=str(tags.get(ROUTE_TAG) or UNKNOWN_ROUTE),
         job_queue=str(job.get("jobQueue")),
+        job_definition=str(job.get("jobDefinition") or ""),
         job_name=str(job.get("jobName")),
         workload=workload,
         executor_config=ti.executor_config,

@@ -196,22 +196,24 @@ class Hub:
 
     # -- endings -----------------------------------------------------------------------------------
 
-    def fail_now(
-        self,
-        key: WorkloadKey,
-        event: str,
-        reason: str,
-        route: str = UNKNOWN_ROUTE,
-        job_queue: str | None = None,
-    ) -> None:
+    def fail_now(self, key: WorkloadKey, event: str, reason: str, record: TryRecord | None = None) -> None:
         self.log.error("batch-router: %s failed: %s", key, reason)
         self.airflow.log_task_event(event=event, extra=reason, ti_key=key)
         self.airflow.fail(key, info=reason)
-        self.metrics.count("failed", route, job_queue=job_queue)
+        if record is None:
+            self.metrics.count("failed", UNKNOWN_ROUTE)
+        else:
+            self.count("failed", record)
 
     def finish_failed(self, record: TryRecord, event: str, reason: str) -> None:
         self.tracker.remove(record)
-        self.fail_now(record.key, event, reason, record.route, record.job_queue)
+        self.fail_now(record.key, event, reason, record)
+
+    def count(self, name: str, record: TryRecord, by: int = 1) -> None:
+        """Count ``name`` for the try's route and where its job was sent."""
+        self.metrics.count(
+            name, record.route, by, job_queue=record.job_queue, job_definition=record.job_definition or None
+        )
 
     def stop(self, job_id: str) -> None:
         """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""

@@ -38,20 +38,33 @@ class ExecutorMetrics:
     def __init__(self, team_name: str | None = None, sink: MetricsSink | None = None):
         self._sink = sink if sink is not None else _airflow_stats()
         self._team_name = team_name
-        self._counts: Counter[tuple[str, str, str | None]] = Counter()
+        self._counts: Counter[tuple[str, str, str | None, str | None]] = Counter()
 
-    def _tags(self, route: str, job_queue: str | None = None) -> dict[str, str]:
+    def _tags(
+        self, route: str, job_queue: str | None = None, job_definition: str | None = None
+    ) -> dict[str, str]:
         tags = {"route": route}
         if job_queue:
             tags["job_queue"] = job_queue
+        if job_definition:
+            tags["job_definition"] = job_definition
         if self._team_name:
             tags["team_name"] = self._team_name
         return tags
 
-    def count(self, name: str, route: str, by: int = 1, *, job_queue: str | None = None) -> None:
-        """Add ``by`` to counter ``name`` (one of COUNTERS) for ``route`` and the job queue the try's job
-        was sent to (which the route's policy may let differ from the route's); sent by ``flush()``."""
-        self._counts[(name, route, job_queue)] += by
+    def count(
+        self,
+        name: str,
+        route: str,
+        by: int = 1,
+        *,
+        job_queue: str | None = None,
+        job_definition: str | None = None,
+    ) -> None:
+        """Add ``by`` to counter ``name`` (one of COUNTERS) for ``route`` and the job queue and job
+        definition the try's job was sent to (which the route's policy may let differ from the
+        route's); sent by ``flush()``."""
+        self._counts[(name, route, job_queue, job_definition)] += by
 
     def unexpected_error(self, phase: str) -> None:
         """An exception the executor did not expect, in ``phase`` (heartbeat, sync, end...); sent now."""
@@ -67,8 +80,8 @@ class ExecutorMetrics:
         counts, self._counts = self._counts, Counter()
         try:
             by_route: Counter[tuple[str, str]] = Counter()
-            for (name, route, job_queue), by in counts.items():
-                self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route, job_queue))
+            for (name, route, job_queue, job_definition), by in counts.items():
+                self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route, job_queue, job_definition))
                 by_route[(name, route)] += by
             for (name, route), by in by_route.items():
                 self._sink.incr(f"{PREFIX}.{name}.{route}", by)

@@ -110,6 +110,7 @@ def _plan_one(plan: Plan, workload: Workload, log: InfoLog) -> Planned:
         identity=identity,
         route=built.route.name,
         job_queue=str(built.kwargs["jobQueue"]),
+        job_definition=str(built.kwargs["jobDefinition"]),
         job_name=str(built.kwargs["jobName"]),
         workload=workload,
         executor_config=executor_config,

@@ -104,12 +104,12 @@ class Poller:
             if not record.reported_running:
                 record.reported_running = True
                 hub.airflow.running_state(record.key, record.job_id)
-                hub.metrics.count("running", record.route, job_queue=record.job_queue)
+                hub.count("running", record)
             return
         if update.phase is states.Phase.SUCCEEDED:
             hub.tracker.remove(record)
             hub.airflow.success(record.key)
-            hub.metrics.count("succeeded", record.route, job_queue=record.job_queue)
+            hub.count("succeeded", record)
             return
         info = update.info or f"AWS Batch job {update.job_id} {update.status}"
         before_start = update.failed_before_start and not record.seen_running

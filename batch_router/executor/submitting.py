@@ -85,14 +85,14 @@ class Submitter:
                 hub.stop(outcome.job_id)
             return
         if isinstance(outcome, calls.Submitted | calls.CallFailed) and outcome.throttled:
-            hub.metrics.count("throttled", record.route, outcome.throttled, job_queue=record.job_queue)
+            hub.count("throttled", record, outcome.throttled)
             self._throttled_submits += outcome.throttled
         match outcome:
             case calls.Submitted(job_id=job_id):
                 hub.pacing.recovered()
                 hub.tracker.attach_job(record, job_id)
                 record.attempts += 1
-                hub.metrics.count("submitted", record.route, job_queue=record.job_queue)
+                hub.count("submitted", record)
             case calls.Found(job=job):
                 hub.pacing.recovered()
                 status = job.get("status")
@@ -148,7 +148,7 @@ class Submitter:
             record.lookup_first = True
         if record.attempts < hub.max_attempts:
             hub.tracker.call_failed(record, next_attempt_at=now + hub.pacing.backoff(record.attempts))
-            hub.metrics.count("retried", record.route, job_queue=record.job_queue)
+            hub.count("retried", record)
             hub.log.warning(
                 "batch-router: SubmitJob for %s failed (attempt %d of %d), retrying: %s",
                 record.key,
@@ -188,7 +188,7 @@ class Submitter:
         record.submit_if_missing, record.lookup_first = True, False
         due = time.monotonic() + hub.pacing.backoff(record.attempts)
         hub.tracker.detach_job(record, next_attempt_at=due)
-        hub.metrics.count("retried", record.route, job_queue=record.job_queue)
+        hub.count("retried", record)
         hub.airflow.log_task_event(
             event="batch-router: resubmitting",
             extra=f"{info}. The task never started, so it is submitted again with a fresh token "

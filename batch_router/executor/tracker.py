@@ -55,6 +55,7 @@ class TryRecord:
     workload: Workload | None  # None when adopted from a job whose command could not be read
     executor_config: Mapping[str, Any] | None = None
     queue: str | None = None
+    job_definition: str = ""  # as sent (or as the adopted job names it); for metrics
     stage: Stage = Stage.PENDING
     job_id: str | None = None
     status: str | None = None  # the job's last known Batch status

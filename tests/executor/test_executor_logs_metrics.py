@@ -115,7 +115,8 @@ def test_per_route_counters_for_submitted_running_succeeded_and_throttled(
     counters = {stat for kind, stat, _, _ in sent_metrics.sent if kind == "incr"}
     for name in ("submitted", "running", "succeeded", "throttled"):
         assert f"batch_router.{name}.default" in counters
-        tags = {"route": "default", "job_queue": default_route}  # the queue the job was sent to
+        # where the job was sent: the queue and the job definition
+        tags = {"route": "default", "job_queue": default_route, "job_definition": "airflow-task"}
         assert ("incr", f"batch_router.{name}", 1, tags) in sent_metrics.sent
 
 
