@@ -13,7 +13,13 @@ from typing import Any
 
 from batch_router.config.model import MIN_MEMORY_MIB
 from batch_router.rules import fargate
-from batch_router.rules.request_parts import ecs_containers, eks_containers, number, resource_requirements
+from batch_router.rules.request_parts import (
+    ecs_containers,
+    eks_containers,
+    kubernetes_cpu,
+    number,
+    resource_requirements,
+)
 from batch_router.rules.rule import API, Context, Violation, rule
 
 __all__: list[str] = []  # the rules register themselves; see rules.registered()
@@ -246,8 +252,7 @@ def _eks_quantity(name: str, raw: Any) -> tuple[float | None, tuple[str, str] | 
     if name == "cpu":
         # The page: "Values must be an even multiple of 0.25." Kubernetes' millicores ("500m") say the
         # same amount another way, so they are read too rather than refused.
-        milli = number(text[:-1]) if text.endswith("m") else None
-        amount = milli / 1000 if milli is not None else number(text)
+        amount = kubernetes_cpu(text)
         if amount is None or amount <= 0:
             return None, (f"cpu {raw!r} is not a positive number", 'give cpu as a number, e.g. "2"')
         if not (amount * 4).is_integer():

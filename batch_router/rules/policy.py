@@ -18,6 +18,7 @@ from batch_router.rules.request_parts import (
     ecs_containers,
     eks_containers,
     env_entries,
+    kubernetes_cpu,
     number,
     resource_requirements,
 )
@@ -194,8 +195,7 @@ _UNITS = {"vcpu": "vCPU", "memory": "MiB", "gpu": "GPU"}
 def _eks_amount(name: str, raw: Any) -> tuple[str | None, float | None]:
     text = str(raw)
     if name == "cpu":
-        milli = number(text[:-1]) if text.endswith("m") else None
-        return "vcpu", milli / 1000 if milli is not None else number(text)
+        return "vcpu", kubernetes_cpu(text)
     if name == "memory":
         return "memory", number(text[:-2]) if text.endswith("Mi") else None
     if name == "nvidia.com/gpu":

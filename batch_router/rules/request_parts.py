@@ -10,7 +10,14 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["ecs_containers", "eks_containers", "env_entries", "number", "resource_requirements"]
+__all__ = [
+    "ecs_containers",
+    "eks_containers",
+    "env_entries",
+    "kubernetes_cpu",
+    "number",
+    "resource_requirements",
+]
 
 Path = tuple[str | int, ...]
 
@@ -65,6 +72,13 @@ def number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return result if math.isfinite(result) else None
+
+
+def kubernetes_cpu(raw: Any) -> float | None:
+    """A Kubernetes cpu quantity in vCPUs: ``"2"``, ``"0.5"`` or millicores (``"500m"``), else None."""
+    text = str(raw)
+    milli = number(text[:-1]) if text.endswith("m") else None
+    return milli / 1000 if milli is not None else number(text)
 
 
 def _items(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
