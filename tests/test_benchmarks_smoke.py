@@ -306,3 +306,14 @@ def test_the_checking_benchmark_compares_with_the_reference_and_refuses_every_ho
     assert names[0].startswith("reference AwsBatchExecutor")
     assert sum(name.startswith("refusing one executor_config") for name in names) == 5
     assert "median µs" in checks.render(rows)
+
+
+def test_the_gc_freeze_benchmark_shows_the_frozen_heap_is_not_scanned() -> None:
+    import gc
+
+    from benchmarks import gc_freeze
+
+    rows = gc_freeze.measure(rounds=1, tries=100)
+    (_, unfrozen, *_), (_, frozen, *_) = rows
+    assert frozen < unfrozen
+    assert gc.get_freeze_count() == 0  # the benchmark leaves the process as it found it
