@@ -8,7 +8,7 @@ Batch does not know as a job is looked up as a try id, by the try's job name and
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, BatchClient, chunke
 from batch_router.executor import calls
 from batch_router.executor.hub import UNKNOWN_ROUTE, Hub, Log
 from batch_router.executor.tracker import Stage, TryRecord
-from batch_router.executor.workloads import workload_from_job
+from batch_router.executor.workloads import Workload, workload_from_job
 from batch_router.plan.model import TaskIdentity
 from batch_router.plan.naming import ROUTE_TAG, TRY_ID_TAG
 from batch_router.plan.planner import Plan
@@ -32,14 +32,22 @@ _LOG = logging.getLogger(__name__)
 
 
 def adopt(
-    hub: Hub, tis: Sequence[TaskInstance], *, timeout: float
+    hub: Hub,
+    tis: Sequence[TaskInstance],
+    *,
+    timeout: float,
+    make_workload: Callable[[TaskInstance], Workload | None] | None = None,
 ) -> tuple[list[TryRecord], list[TaskInstance]]:
-    """Track the tries whose jobs still exist: (tracked now, handed back to be queued again)."""
+    """Track the tries whose jobs still exist: (tracked now, handed back to be queued again).
+
+    ``make_workload`` makes a workload for a try adopted without an answer from AWS, so that if it
+    turns out to have no job it is submitted rather than failed.
+    """
     runtime = hub.runtime()
     pool = hub.pool or ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
     try:
         records, not_adopted = find_adoptable(
-            runtime.plan, runtime.client, pool, tis, timeout=timeout, log=hub.log
+            runtime.plan, runtime.client, pool, tis, timeout=timeout, log=hub.log, make_workload=make_workload
         )
     finally:
         if pool is not hub.pool:
@@ -68,6 +76,7 @@ def find_adoptable(
     *,
     timeout: float,
     log: Log | None = None,
+    make_workload: Callable[[TaskInstance], Workload | None] | None = None,
 ) -> tuple[list[TryRecord], list[TaskInstance]]:
     """(records to track, tries to hand back). Waits up to ``timeout`` per round of calls.
 
@@ -126,29 +135,41 @@ def find_adoptable(
                     continue
                 job = dict(found.job)
         try:
-            records.append(adopted_record(plan, ti, ext, job))
+            records.append(adopted_record(plan, ti, ext, job, make_workload))
         except Exception:
             log.exception("batch-router: cannot adopt %s; handing it back", getattr(ti, "key", ti))
             not_adopted.append(ti)
     return records, not_adopted
 
 
-def adopted_record(plan: Plan, ti: TaskInstance, ext: str, job: Any | None) -> TryRecord:
-    """The record of an adopted try; without ``job`` (AWS did not answer) its job is looked up later."""
+def adopted_record(
+    plan: Plan,
+    ti: TaskInstance,
+    ext: str,
+    job: Any | None,
+    make_workload: Callable[[TaskInstance], Workload | None] | None = None,
+) -> TryRecord:
+    """The record of an adopted try; without ``job`` (AWS did not answer) its job is looked up later.
+
+    Such a try may have had no job at all (its scheduler died before submitting): with a workload it is
+    then submitted, as the scheduler would have queued it again had AWS answered; without one (the row
+    lacks what a workload needs) it fails, saying no job was found.
+    """
     if job is None:
         (job_queue, job_name), *_ = plan.places(ti_identity(ti, ext), ti.executor_config, ti.queue)
+        workload = make_workload(ti) if make_workload is not None else None
         return TryRecord(
             key=ti.key,
             identity=ti_identity(ti, ext),
             route=UNKNOWN_ROUTE,
             job_queue=job_queue,
             job_name=job_name,
-            workload=None,
+            workload=workload,
             executor_config=ti.executor_config,
             queue=ti.queue,
             attempts=1,
             lookup_first=True,
-            submit_if_missing=False,
+            submit_if_missing=workload is not None,
         )
     tags = job.get("tags") or {}
     try_id = str(tags.get(TRY_ID_TAG) or ext)

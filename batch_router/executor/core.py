@@ -41,6 +41,7 @@ from batch_router.executor.submitting import Submitter
 from batch_router.executor.task_logs import read_task_log
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.tunables import Tunables
+from batch_router.executor.workloads import Workload, fresh_workload
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
@@ -311,7 +312,12 @@ class BatchRouterExecutor(BaseExecutor):
         """Adopt tries whose jobs still exist: by job id, or by try id and job name; return the rest."""
         adopted: tuple[list[TryRecord], list[TaskInstance]] | None = None
         with self._guard.phase("adoption", "the scheduler will reset these tasks"):
-            adopted = adopt(self._hub, tis, timeout=self._hub.tunables.adopt_timeout_seconds)
+            adopted = adopt(
+                self._hub,
+                tis,
+                timeout=self._hub.tunables.adopt_timeout_seconds,
+                make_workload=self._fresh_workload,
+            )
         if adopted is None:
             return list(tis)
         records, not_adopted = adopted
@@ -322,6 +328,12 @@ class BatchRouterExecutor(BaseExecutor):
                 "batch-router adopted %d task(s): %s", len(records), ", ".join(str(r.key) for r in records)
             )
         return not_adopted
+
+    def _fresh_workload(self, ti: TaskInstance) -> Workload | None:
+        try:
+            return fresh_workload(ti, self.jwt_generator)
+        except Exception:  # no signing key here: the try is looked up, and failed if it has no job
+            return None
 
     def get_task_log(self, ti: TaskInstance, try_number: int) -> tuple[list[str], list[str]]:
         """CloudWatch log lines of the try's job, for the UI; problems come back as messages."""

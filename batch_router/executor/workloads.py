@@ -65,6 +65,15 @@ def with_fresh_token(workload: Workload, generator: JWTGenerator) -> Workload:
     return workload.model_copy(update={"token": workload.generate_token(subject, generator)})
 
 
+def fresh_workload(ti: Any, generator: JWTGenerator) -> Workload | None:
+    """A workload for the scheduler's task instance row, with a freshly signed token, the way the
+    scheduler itself makes one; ``None`` when the row lacks what that needs (its DAG and run)."""
+    try:
+        return ExecuteTask.make(ti, generator=generator)
+    except Exception:
+        return None
+
+
 def command_of_job(job: Mapping[str, Any]) -> Sequence[str] | None:
     container = job.get("container") or {}
     if container.get("command"):

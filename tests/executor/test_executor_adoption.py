@@ -141,10 +141,10 @@ def test_one_try_that_cannot_be_adopted_is_handed_back_and_the_others_are_adopte
     executor.end()
     real = adoption.adopted_record
 
-    def breaks_on_bad(plan: object, ti: object, ext: str, job: object) -> object:
+    def breaks_on_bad(plan: object, ti: object, *rest: object) -> object:
         if getattr(ti, "task_id", None) == "bad":
             raise TypeError("a row Airflow changed under us")
-        return real(plan, ti, ext, job)  # type: ignore[arg-type]
+        return real(plan, ti, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(adoption, "adopted_record", breaks_on_bad)
     tis = [task_instance(w, external_executor_id=w.ti.external_executor_id) for w in (good, bad)]
@@ -153,3 +153,26 @@ def test_one_try_that_cannot_be_adopted_is_handed_back_and_the_others_are_adopte
 
     assert [ti.task_id for ti in not_adopted] == ["bad"]
     assert successor._tracker.get(good.ti.key) is not None
+
+
+def test_a_try_adopted_without_an_answer_that_has_no_job_is_submitted_not_failed(
+    successor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batch_router.executor import workloads
+
+    workload = make_workload()  # its scheduler died before submitting it: there is no job
+    # The scheduler's row would give Airflow what ExecuteTask.make needs; the test's row does not.
+    monkeypatch.setattr(workloads.ExecuteTask, "make", classmethod(lambda cls, ti, generator=None: workload))
+    faults.error("DescribeJobs", "ServerException", 500)  # adoption cannot ask AWS
+    recorder = Recorder(successor)
+
+    not_adopted = successor.try_adopt_task_instances(
+        [task_instance(workload, external_executor_id=workload.ti.external_executor_id)]
+    )
+    drive(successor, lambda: world.job_ids())
+
+    assert not_adopted == []
+    assert faults.count("SubmitJob") == 1
+    assert TaskInstanceState.FAILED not in recorder.states(workload.ti.key)
+    tags = world.describe(world.job_ids()[0])["tags"]
+    assert tags["batch-router:try-id"] == workload.ti.external_executor_id
