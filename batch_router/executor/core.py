@@ -34,7 +34,6 @@ from batch_router.executor.heap_freeze import Freeze
 from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
-from batch_router.executor.pacing import Pacing
 from batch_router.executor.polling import Poller
 from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
@@ -69,15 +68,14 @@ class BatchRouterExecutor(BaseExecutor):
         self._startup_check: StartupCheck | None = None
         self._freeze = Freeze()
         self._task_event_logs: EventLogQueue = EventLogQueue()
-        self._hub_metrics = ExecutorMetrics(self.team_name)
         self._hub = Hub(
             conf=self.conf,
             airflow=self,
             log=self.log,
-            metrics=self._hub_metrics,
-            pacing=Pacing(Tunables().retry_base_seconds, Tunables().retry_max_seconds),
+            metrics=ExecutorMetrics(self.team_name),
+            pacing=Tunables().pacing(),
         )
-        self._guard = PhaseGuard(self.log, self._hub_metrics)
+        self._guard = PhaseGuard(self.log, self._hub.metrics)
         self._intake = Intake(self._hub)
         self._submitter = Submitter(self._hub)
         self._poller = Poller(self._hub, self._submitter)
@@ -98,12 +96,12 @@ class BatchRouterExecutor(BaseExecutor):
             runtime = self._hub.runtime()
             quiet_wire_logging(enabled=not runtime.settings.log_aws_requests)  # before the first call
             tunables = self._hub.tunables = Tunables.from_settings(runtime.settings)
-            self._hub.pacing = Pacing(tunables.retry_base_seconds, tunables.retry_max_seconds)
+            self._hub.pacing = tunables.pacing()
             if runtime.settings.check_health_on_startup:
                 self._startup_check = StartupCheck(
                     lambda: check_routes(runtime.client, runtime.plan.table, runtime.plan),
                     self.log,
-                    Pacing(tunables.retry_base_seconds, tunables.retry_max_seconds),
+                    tunables.pacing(),
                     retry_seconds=tunables.health_retry_seconds,
                 )
                 self._startup_check.run()
@@ -161,7 +159,7 @@ class BatchRouterExecutor(BaseExecutor):
             )
         except Exception:
             self.log.exception("batch-router: error while ending")
-            self._hub_metrics.unexpected_error("end")
+            self._hub.metrics.unexpected_error("end")
         finally:
             self._freeze.release()
 
@@ -183,7 +181,7 @@ class BatchRouterExecutor(BaseExecutor):
                 self._tracker.remove(record)
         except Exception:
             self.log.exception("batch-router: error while terminating jobs")
-            self._hub_metrics.unexpected_error("terminate")
+            self._hub.metrics.unexpected_error("terminate")
         finally:
             self.end()
 

@@ -70,7 +70,7 @@ def build_submit_job(
     ]
     if problems:
         raise ExecConfigError(source, problems)
-    kwargs = deep_merge(*(layer for _, layer in layers))
+    kwargs = deep_merge(trusted, exec_config.submit_job_kwargs)  # the platform's layers, merged once
     problems = validate_submit_job({**kwargs, "jobName": kwargs.get("jobName", job_name_prefix)})
     if problems:
         raise ExecConfigError(source, problems)

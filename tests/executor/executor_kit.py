@@ -12,7 +12,6 @@ from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow.models.taskinstancekey import TaskInstanceKey
 
 from batch_router.executor import BatchRouterExecutor
-from batch_router.executor.pacing import Pacing
 
 
 def make_workload(
@@ -53,7 +52,7 @@ def make_workload(
 def tune(executor: BatchRouterExecutor, **values: Any) -> None:
     """Change this one started executor's tunables (its settings' values) for a test."""
     tunables = executor._hub.tunables = dataclasses.replace(executor._hub.tunables, **values)
-    executor._hub.pacing = Pacing(tunables.retry_base_seconds, tunables.retry_max_seconds)
+    executor._hub.pacing = tunables.pacing()
 
 
 def queue_all(executor: BatchRouterExecutor, *workloads: ExecuteTask) -> None:
