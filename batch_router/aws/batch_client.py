@@ -3,8 +3,13 @@
 Clients come from the amazon provider's hooks, so Airflow connections, assumed roles and endpoint
 overrides work as they do for every other AWS hook (the dev tools pass their own ``ClientFactory`` for
 the local Batch, so they need no Airflow configuration). Reads (Describe*, List*, Cancel, Terminate, logs)
-let botocore's adaptive retry mode pace and retry throttling and 5xx, because repeating them is
-harmless. SubmitJob is different: it has no idempotency token, so a retried call whose first answer was
+let botocore retry throttling, 5xx and connection errors (``RETRY_MODE``, standard by default), because
+repeating them is harmless. Standard, not adaptive: AWS recommends standard mode and calls adaptive
+"appropriate only for specialized use-cases" (https://docs.aws.amazon.com/sdkref/latest/guide/
+feature-retry-behavior.html), and the soak (docs/performance.md) shows why here: adaptive's client-side
+limiter takes every random throttle as a sign to slow down, so with faults under botocore's retries it
+shrank the rate of every read of the executor to a crawl (a 1,000-task run took 297 s against 56 s).
+SubmitJob is different: it has no idempotency token, so a retried call whose first answer was
 lost makes a second job. Its client therefore makes one attempt (standard mode, no retries); every
 SubmitJob failure comes back to the executor as a ``BatchApiError`` whose ``kind`` says whether the job
 may exist, and the executor paces, looks for the job, or submits again.
@@ -51,7 +56,7 @@ class BatchClient:
         *,
         aws_conn_id: str | None,
         region_name: str | None,
-        retry_mode: str = "adaptive",
+        retry_mode: str = "standard",
         submit_rate_limit: float = 0.0,
         make_client: ClientFactory | None = None,
     ):

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -160,12 +160,13 @@ class ExecutorSettings(BaseSettings):
     # botocore's DEBUG wire logging (request bodies with tokens, signatures, response bodies) is dropped
     # unless this is on.
     log_aws_requests: bool = False
+    # botocore's retry mode for every call but SubmitJob (which makes one attempt, see aws/batch_client).
+    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
 
     # How the executor paces itself (docs/settings.md, "Tuning"). The defaults are measured ones
     # (docs/performance.md); each is read per team like every other option.
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=120.0, gt=0)
-    adopt_timeout_seconds: float = Field(default=120.0, gt=0)
     terminate_timeout_seconds: float = Field(default=20.0, ge=0)
     end_grace_seconds: float = Field(default=0.2, ge=0)
     health_retry_seconds: float = Field(default=30.0, ge=0)

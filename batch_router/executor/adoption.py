@@ -1,22 +1,28 @@
 """Finding the jobs of tries a dead scheduler left behind, so they are tracked instead of run twice.
 
 The scheduler hands over each try with its ``external_executor_id``: the Batch job id if the job was
-reported running, else the try's pre-assigned id. Ids are described in chunks of at most 100; an id
-Batch does not know as a job is looked up as a try id, by the try's job name and try-id tag.
+reported running, else the try's pre-assigned id. Adoption answers the scheduler at once, without
+waiting on AWS: every try that has an id becomes a record, and AWS is asked afterwards, on the API
+pool, like any other call. Ids are described in chunks of at most 100; a try whose id Batch does not
+know as a job (or that AWS could not be asked about) goes to the submit pipeline as a look-up: found
+by its job name and try-id tag, or, if it has no job, submitted with a fresh token.
+
+Waiting would hold the scheduler's loop for as long as AWS takes to answer (minutes under
+throttling), and handing a try back because AWS did not answer could run a live job twice.
 """
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from airflow.executors.workloads import ExecuteTask
 
-from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, BatchClient, chunked
+from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, chunked
 from batch_router.executor import calls
-from batch_router.executor.hub import UNKNOWN_ROUTE, Hub, Log
+from batch_router.executor.hub import UNKNOWN_ROUTE, Hub, crashed_call
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.workloads import Workload, workload_from_job
 from batch_router.plan.model import TaskIdentity
@@ -24,37 +30,88 @@ from batch_router.plan.naming import ROUTE_TAG, TRY_ID_TAG
 from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:
+    from airflow.executors.workloads.types import WorkloadKey
     from airflow.models.taskinstance import TaskInstance
 
-__all__ = ["adopt", "adopted_record", "find_adoptable", "ti_identity"]
+__all__ = ["Adopter", "adopting_record", "ti_identity", "tracked_record"]
 
-_LOG = logging.getLogger(__name__)
+MakeWorkload = Callable[["TaskInstance"], Workload | None]
+# (the id the scheduler had, the record's key, the record's serial) for each try one DescribeJobs asks about
+_Asked = tuple[tuple[str, "WorkloadKey", int], ...]
 
 
-def adopt(
-    hub: Hub,
-    tis: Sequence[TaskInstance],
-    *,
-    timeout: float,
-    make_workload: Callable[[TaskInstance], Workload | None] | None = None,
-) -> tuple[list[TryRecord], list[TaskInstance]]:
-    """Track the tries whose jobs still exist: (tracked now, handed back to be queued again).
+class Adopter:
+    def __init__(self, hub: Hub, make_workload: MakeWorkload | None = None):
+        self._hub = hub
+        self._make_workload = make_workload
 
-    ``make_workload`` makes a workload for a try adopted without an answer from AWS, so that if it
-    turns out to have no job it is submitted rather than failed.
-    """
-    runtime = hub.runtime()
-    pool = hub.pool or ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
-    try:
-        records, not_adopted = find_adoptable(
-            runtime.plan, runtime.client, pool, tis, timeout=timeout, log=hub.log, make_workload=make_workload
-        )
-    finally:
-        if pool is not hub.pool:
-            pool.shutdown(wait=False, cancel_futures=True)
-    for record in records:
-        hub.tracker.add(record)
-    return records, not_adopted
+    def adopt(self, tis: Sequence[TaskInstance]) -> tuple[list[TryRecord], list[TaskInstance]]:
+        """(adopted, handed back). Returns without calling AWS; only tries with no id, or that cannot be
+        read, are handed back, each on its own: one bad row must not cost the others their adoption."""
+        hub = self._hub
+        plan = hub.runtime().plan
+        records: list[TryRecord] = []
+        not_adopted: list[TaskInstance] = []
+        for ti in tis:
+            ext = ti.external_executor_id
+            if not ext:
+                not_adopted.append(ti)
+                continue
+            try:
+                record = adopting_record(plan, ti, str(ext), self._make_workload)
+            except Exception:
+                hub.log.exception("batch-router: cannot adopt %s; handing it back", getattr(ti, "key", ti))
+                hub.metrics.unexpected_error("adoption")
+                not_adopted.append(ti)
+                continue
+            hub.tracker.add(record)
+            records.append(record)
+        for chunk in chunked(records, DESCRIBE_JOBS_MAX):
+            self._describe(chunk)
+        return records, not_adopted
+
+    def _describe(self, chunk: Sequence[TryRecord]) -> None:
+        asked: _Asked = tuple((str(r.identity.try_id), r.key, r.serial) for r in chunk)
+        ids = tuple(dict.fromkeys(ext for ext, _, _ in asked))
+
+        def crashed(exc: BaseException) -> calls.DescribeResult:
+            return calls.DescribeResult(ids, error=crashed_call("DescribeJobs", exc))
+
+        def apply(result: calls.DescribeResult) -> None:
+            self._on_described(asked, result)
+
+        client = self._hub.runtime().client
+        if not self._hub.hand_over(apply, calls.describe, client, ids, on_crash=crashed):
+            apply(calls.DescribeResult(ids, error=crashed_call("DescribeJobs", RuntimeError("shut down"))))
+
+    def _on_described(self, asked: _Asked, result: calls.DescribeResult) -> None:
+        """A job found by id is tracked; every other try is looked up by the submit pipeline."""
+        hub, now = self._hub, time.monotonic()
+        jobs = {str(job.get("jobId")): job for job in result.jobs}
+        adopted: list[str] = []
+        for ext, key, serial in asked:
+            record = hub.tracker.current(key, serial)
+            if record is None or record.stage is not Stage.ADOPTING:
+                continue  # revoked meanwhile; revoke_task stops whatever job it had
+            job = jobs.get(ext)
+            if job is None:
+                hub.tracker.call_failed(record, next_attempt_at=now)
+                continue
+            try:
+                hub.tracker.add(tracked_record(record, job))
+                adopted.append(str(key))
+            except Exception:  # an unreadable job: the look-up decides, as if AWS had not answered
+                hub.log.exception("batch-router: cannot read job %s of %s", ext, key)
+                hub.metrics.unexpected_error("adoption")
+                hub.tracker.call_failed(record, next_attempt_at=now)
+        if result.error is not None:
+            hub.log.warning(
+                "batch-router: could not describe %d adopted job(s) (%s); looking them up by name",
+                len(asked),
+                result.error.reason,
+            )
+        if adopted:
+            hub.log.info("batch-router: found the job of %d adopted task(s)", len(adopted))
 
 
 def ti_identity(ti: TaskInstance, try_id: str) -> TaskIdentity:
@@ -68,128 +125,58 @@ def ti_identity(ti: TaskInstance, try_id: str) -> TaskIdentity:
     )
 
 
-def find_adoptable(
-    plan: Plan,
-    client: BatchClient,
-    pool: ThreadPoolExecutor,
-    tis: Sequence[TaskInstance],
-    *,
-    timeout: float,
-    log: Log | None = None,
-    make_workload: Callable[[TaskInstance], Workload | None] | None = None,
-) -> tuple[list[TryRecord], list[TaskInstance]]:
-    """(records to track, tries to hand back). Waits up to ``timeout`` per round of calls.
+def adopting_record(plan: Plan, ti: TaskInstance, ext: str, make_workload: MakeWorkload | None) -> TryRecord:
+    """The record of a try whose job is not known yet. ``ext`` is the job id or the try id: the look-up
+    matches either. Where the try's job would be is every place its ``executor_config`` could have sent
+    it (every route's queue if it can no longer be planned).
 
-    A try whose job exists is adopted, finished or not. A try with no job is handed back. A try AWS
-    could not be asked about is adopted too, as a record that looks its job up later: handing it back
-    could run a live job twice.
+    If the try turns out to have no job (its scheduler died before submitting it), it is submitted with
+    the fresh workload, as the scheduler would have queued it again; without one (the row lacks what a
+    workload needs, or no signing key) it fails, saying no job was found.
     """
-    log = log or _LOG
-    candidates = [ti for ti in tis if ti.external_executor_id]
-    not_adopted = [ti for ti in tis if not ti.external_executor_id]
-    if not candidates:
-        return [], not_adopted
-    ids = list(dict.fromkeys(str(ti.external_executor_id) for ti in candidates))
-    polls = [pool.submit(calls.describe, client, chunk) for chunk in chunked(ids, DESCRIBE_JOBS_MAX)]
-    wait(polls, timeout=timeout)
-    described: dict[str, Any] = {}
-    unchecked: set[str] = set()
-    for future in polls:
-        polled = future.result() if future.done() else None
-        if polled is None:
-            unchecked.update(ids)
-        elif polled.error is not None:
-            unchecked.update(polled.job_ids)
-        else:
-            described.update({str(job["jobId"]): job for job in polled.jobs})
-
-    # One try that cannot be read (a bug, a row Airflow changed under us) must not cost the others their
-    # adoption: it alone is handed back, and every other try goes on.
-    broken: set[int] = set()
-    lookups: dict[int, Future[calls.LookupResult]] = {}
-    for index, ti in enumerate(candidates):
-        ext = str(ti.external_executor_id)
-        if ext not in described and ext not in unchecked:
-            try:
-                places = plan.places(ti_identity(ti, ext), ti.executor_config, ti.queue)
-            except Exception:
-                log.exception("batch-router: cannot adopt %s; handing it back", getattr(ti, "key", ti))
-                broken.add(index)
-                continue
-            lookups[index] = pool.submit(calls.look_up, client, places, frozenset({ext}))
-    wait(lookups.values(), timeout=timeout)
-
-    records: list[TryRecord] = []
-    for index, ti in enumerate(candidates):
-        if index in broken:
-            not_adopted.append(ti)
-            continue
-        ext = str(ti.external_executor_id)
-        job = described.get(ext)
-        if job is None and index in lookups:
-            lookup = lookups[index]
-            found = lookup.result() if lookup.done() else None
-            if found is not None and found.error is None:
-                if found.job is None:
-                    not_adopted.append(ti)  # no job runs it: the scheduler may queue it again
-                    continue
-                job = dict(found.job)
-        try:
-            records.append(adopted_record(plan, ti, ext, job, make_workload))
-        except Exception:
-            log.exception("batch-router: cannot adopt %s; handing it back", getattr(ti, "key", ti))
-            not_adopted.append(ti)
-    return records, not_adopted
-
-
-def adopted_record(
-    plan: Plan,
-    ti: TaskInstance,
-    ext: str,
-    job: Any | None,
-    make_workload: Callable[[TaskInstance], Workload | None] | None = None,
-) -> TryRecord:
-    """The record of an adopted try; without ``job`` (AWS did not answer) its job is looked up later.
-
-    Such a try may have had no job at all (its scheduler died before submitting): with a workload it is
-    then submitted, as the scheduler would have queued it again had AWS answered; without one (the row
-    lacks what a workload needs) it fails, saying no job was found.
-    """
-    if job is None:
-        (job_queue, job_name), *_ = plan.places(ti_identity(ti, ext), ti.executor_config, ti.queue)
-        workload = make_workload(ti) if make_workload is not None else None
-        return TryRecord(
-            key=ti.key,
-            identity=ti_identity(ti, ext),
-            route=UNKNOWN_ROUTE,
-            job_queue=job_queue,
-            job_name=job_name,
-            workload=workload,
-            executor_config=ti.executor_config,
-            queue=ti.queue,
-            attempts=1,
-            lookup_first=True,
-            submit_if_missing=workload is not None,
-        )
-    tags = job.get("tags") or {}
-    try_id = str(tags.get(TRY_ID_TAG) or ext)
-    workload = workload_from_job(job)  # so a job that dies before start can be submitted again
-    if isinstance(workload, ExecuteTask):
-        known = {"external_executor_id": try_id, "executor_config": ti.executor_config}  # not in the JSON
-        dto = workload.ti.model_copy(update=known)
-        workload = workload.model_copy(update={"ti": dto})
+    identity = ti_identity(ti, ext)
+    (job_queue, job_name), *elsewhere = plan.places(identity, ti.executor_config, ti.queue)
+    workload = make_workload(ti) if make_workload is not None else None
     return TryRecord(
         key=ti.key,
-        identity=ti_identity(ti, try_id),
-        route=str(tags.get(ROUTE_TAG) or UNKNOWN_ROUTE),
-        job_queue=str(job.get("jobQueue")),
-        job_definition=str(job.get("jobDefinition") or ""),
-        job_name=str(job.get("jobName")),
+        identity=identity,
+        route=UNKNOWN_ROUTE,
+        job_queue=job_queue,
+        job_name=job_name,
         workload=workload,
         executor_config=ti.executor_config,
         queue=ti.queue,
         attempts=1,
+        stage=Stage.ADOPTING,
+        lookup_first=True,
+        submit_if_missing=workload is not None,
+        elsewhere=tuple(elsewhere),
+        adopted=True,
+    )
+
+
+def tracked_record(record: TryRecord, job: Any) -> TryRecord:
+    """The adopted try as its job describes it. The workload is read back from the job's command, so a
+    job that dies before start is submitted again as it was; the fresh one stands in if it cannot be."""
+    tags = job.get("tags") or {}
+    try_id = str(tags.get(TRY_ID_TAG) or record.identity.try_id)
+    workload = workload_from_job(job)
+    if isinstance(workload, ExecuteTask):
+        known = {"external_executor_id": try_id, "executor_config": record.executor_config}  # not in JSON
+        workload = workload.model_copy(update={"ti": workload.ti.model_copy(update=known)})
+    return TryRecord(
+        key=record.key,
+        identity=dataclasses.replace(record.identity, try_id=try_id),
+        route=str(tags.get(ROUTE_TAG) or UNKNOWN_ROUTE),
+        job_queue=str(job.get("jobQueue")),
+        job_definition=str(job.get("jobDefinition") or ""),
+        job_name=str(job.get("jobName")),
+        workload=workload or record.workload,
+        executor_config=record.executor_config,
+        queue=record.queue,
+        attempts=1,
         stage=Stage.TRACKED,
         job_id=str(job["jobId"]),
         status=str(job.get("status")),
+        adopted=True,
     )

@@ -46,6 +46,11 @@ class SubmitTicket:
     exclude: frozenset[str] = frozenset()  # the try's earlier jobs, which died before start
     look_first: bool = False
     submit: bool = True
+    elsewhere: tuple[tuple[str, str], ...] = ()  # other (job queue, job name) places to look in
+
+    @property
+    def places(self) -> tuple[tuple[str, str], ...]:
+        return ((self.job_queue, self.job_name), *self.elsewhere)
 
 
 # What one submit-or-find call came to: one small type per case, so the scheduler thread dispatches on
@@ -154,9 +159,7 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> S
     try:
         if ticket.look_first:
             try:
-                job = find_try_job(
-                    client, ticket.job_queue, ticket.job_name, ticket.match_ids, ticket.exclude
-                )
+                job = find_in_places(client, ticket.places, ticket.match_ids, ticket.exclude)
             except Exception as exc:
                 error = classify("ListJobs", exc)
                 return CallFailed(ticket, error, int(error.kind is ErrorKind.THROTTLED), looking_up=True)
@@ -264,23 +267,17 @@ def stop_job(client: BatchClient, job_id: str, reason: str) -> BatchApiError | N
         return classify("TerminateJob", exc)
 
 
-@dataclass(frozen=True)
-class LookupResult:
-    job: Mapping[str, Any] | None = None
-    error: BatchApiError | None = None
-
-
-def look_up(
-    client: BatchClient, places: Sequence[tuple[str, str]], match_ids: frozenset[str]
-) -> LookupResult:
-    """The try's job in any of ``places`` (job queue, job name); used when adopting by try id."""
-    try:
-        found = [job for queue, name in places if (job := find_try_job(client, queue, name, match_ids))]
-    except Exception as exc:
-        return LookupResult(error=classify("ListJobs", exc))
+def find_in_places(
+    client: BatchClient,
+    places: Sequence[tuple[str, str]],
+    match_ids: frozenset[str],
+    exclude: frozenset[str] = frozenset(),
+) -> dict[str, Any] | None:
+    """The try's job in any of ``places`` (job queue, job name): a live one wins, then the newest."""
+    found = [job for queue, name in places if (job := find_try_job(client, queue, name, match_ids, exclude))]
     if not found:
-        return LookupResult()
-    return LookupResult(max(found, key=lambda job: job.get("createdAt") or 0))
+        return None
+    return max(found, key=lambda job: (job.get("status") not in FINISHED_STATUSES, job.get("createdAt") or 0))
 
 
 def stop_try_jobs(

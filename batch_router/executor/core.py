@@ -27,7 +27,7 @@ from batch_router.aws.health import check_routes
 from batch_router.aws.wire_logging import quiet_wire_logging
 from batch_router.errors import ConfigError
 from batch_router.executor import calls
-from batch_router.executor.adoption import adopt
+from batch_router.executor.adoption import Adopter
 from batch_router.executor.event_log import EventLogQueue
 from batch_router.executor.guard import PhaseGuard
 from batch_router.executor.heap_freeze import Freeze
@@ -79,6 +79,7 @@ class BatchRouterExecutor(BaseExecutor):
         self._intake = Intake(self._hub)
         self._submitter = Submitter(self._hub)
         self._poller = Poller(self._hub, self._submitter)
+        self._adopter = Adopter(self._hub, self._fresh_workload)
         # The shared state, by the names the scheduler-side code (and its tests) read it under.
         self._tracker = self._hub.tracker
         self._finished = self._hub.finished
@@ -302,20 +303,15 @@ class BatchRouterExecutor(BaseExecutor):
             self._tracker.remove(record)
             if record.job_id is not None:
                 self._hub.stop(record.job_id)
-            elif record.lookup_first and record.stage is Stage.PENDING:
+            elif record.lookup_first and record.stage in (Stage.PENDING, Stage.ADOPTING):
                 self._hub.stop_try_jobs(record)
             self.log.info("batch-router: revoked %s", key)
 
     def try_adopt_task_instances(self, tis: Sequence[TaskInstance]) -> Sequence[TaskInstance]:
-        """Adopt tries whose jobs still exist: by job id, or by try id and job name; return the rest."""
+        """Adopt every try that has an id, without waiting on AWS; return the rest (see ``adoption``)."""
         adopted: tuple[list[TryRecord], list[TaskInstance]] | None = None
         with self._guard.phase("adoption", "the scheduler will reset these tasks"):
-            adopted = adopt(
-                self._hub,
-                tis,
-                timeout=self._hub.tunables.adopt_timeout_seconds,
-                make_workload=self._fresh_workload,
-            )
+            adopted = self._adopter.adopt(tis)
         if adopted is None:
             return list(tis)
         records, not_adopted = adopted
@@ -323,7 +319,9 @@ class BatchRouterExecutor(BaseExecutor):
             self.running.add(record.key)
         if records:
             self.log.info(
-                "batch-router adopted %d task(s): %s", len(records), ", ".join(str(r.key) for r in records)
+                "batch-router adopted %d task(s); looking up their jobs: %s",
+                len(records),
+                ", ".join(str(r.key) for r in records),
             )
         return not_adopted
 

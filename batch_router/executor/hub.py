@@ -81,6 +81,7 @@ class Runtime:
             aws_conn_id=settings.aws_conn_id,
             region_name=settings.region_name,
             submit_rate_limit=settings.submit_rate_limit,
+            retry_mode=settings.retry_mode,
         )
         return cls(settings, Plan.from_settings(settings), client)
 

@@ -13,6 +13,7 @@ import time
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.executor import calls
+from batch_router.executor.adoption import tracked_record
 from batch_router.executor.hub import Hub, crashed_call
 from batch_router.executor.planning import JobSpec
 from batch_router.executor.tracker import TryRecord
@@ -65,6 +66,7 @@ class Submitter:
             exclude=frozenset(record.old_job_ids),
             look_first=record.lookup_first,
             submit=spec is not None,
+            elsewhere=record.elsewhere,
         )
 
         # A call that raised may have made a job before it did: look before submitting again.
@@ -93,6 +95,10 @@ class Submitter:
                 hub.tracker.attach_job(record, job_id)
                 record.attempts += 1
                 hub.count("submitted", record)
+            case calls.Found(job=job) if record.adopted:
+                hub.pacing.recovered()
+                hub.tracker.add(tracked_record(record, job))
+                hub.log.info("batch-router: found job %s of adopted %s", outcome.job_id, record.key)
             case calls.Found(job=job):
                 hub.pacing.recovered()
                 status = job.get("status")

@@ -34,6 +34,7 @@ class Stage(enum.Enum):
     PENDING = "pending"  # waiting for its next SubmitJob (or look-up) call
     IN_FLIGHT = "in flight"  # a SubmitJob or look-up call is under way on the pool
     TRACKED = "tracked"  # has a Batch job; polled with DescribeJobs until it finishes
+    ADOPTING = "adopting"  # adopted; AWS is being asked for its job by the id the scheduler had
 
 
 GAUGE_BUCKETS = ("pending", "queued", "running")
@@ -68,6 +69,10 @@ class TryRecord:
     last_error: str | None = None  # why the last SubmitJob failed, for the failure info
     missing_rounds: int = 0  # DescribeJobs rounds in a row that did not return the job
     old_job_ids: tuple[str, ...] = ()  # this try's earlier jobs, which died before start
+    # Other (job queue, job name) places a look-up searches: an adopted try whose executor_config can no
+    # longer be planned may have its job in any route's queue.
+    elsewhere: tuple[tuple[str, str], ...] = ()
+    adopted: bool = False  # from a dead scheduler: a job found for it tells its route and workload
     serial: int = field(default_factory=lambda: next(_serials))
 
 

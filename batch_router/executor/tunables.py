@@ -18,7 +18,6 @@ __all__ = ["Tunables"]
 class Tunables:
     retry_base_seconds: float = 2.0  # backoff of retries and resubmits: base * 2**(n-1), capped, jittered
     retry_max_seconds: float = 120.0
-    adopt_timeout_seconds: float = 120.0  # per round of calls while adopting
     terminate_timeout_seconds: float = 20.0  # for the calls under way, then for the TerminateJob calls
     end_grace_seconds: float = 0.2  # end() waits this long for calls under way before leaving them
     health_retry_seconds: float = 30.0  # start() retries a health check AWS does not answer this long

@@ -119,6 +119,17 @@ class Faults:
         with self._lock:
             self._after.append(_Rule(operation, times, make))
 
+    def hold(self, operation: str) -> threading.Event:
+        """Keep every call of ``operation`` waiting until the returned event is set (at most 60 s)."""
+        released = threading.Event()
+
+        def make(_: Any) -> None:
+            released.wait(60)
+
+        with self._lock:
+            self._before.append(_Rule(operation, 1_000_000, make))
+        return released
+
     def count(self, operation: str) -> int:
         with self._lock:
             return self.calls.count(operation)

@@ -3,8 +3,9 @@ died before reporting. Nothing alive is submitted again; what cannot be found is
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from airflow.utils.state import TaskInstanceState
@@ -12,6 +13,8 @@ from batch_world import BatchWorld, Faults
 from executor_kit import Recorder, drive, make_workload, queue_all, task_instance
 
 from batch_router.executor import BatchRouterExecutor
+from batch_router.executor.core import REVOKE_REASON
+from batch_router.executor.tracker import Stage
 
 
 @pytest.fixture
@@ -80,15 +83,76 @@ def test_an_adopted_job_that_failed_before_start_is_submitted_again_from_its_own
     assert world.describe(second)["tags"]["batch-router:try-id"] == workload.ti.external_executor_id
 
 
-def test_a_try_with_no_job_is_handed_back_to_the_scheduler(
+def test_only_a_try_with_no_id_is_handed_back_to_the_scheduler(
     successor: BatchRouterExecutor, world: BatchWorld
 ) -> None:
     workload = make_workload()
     ti = task_instance(workload, external_executor_id=str(uuid.uuid4()))
     no_id = task_instance(make_workload(task_id="other"), external_executor_id=None)
 
-    assert successor.try_adopt_task_instances([ti, no_id]) == [no_id, ti]
-    assert workload.ti.key not in successor.running
+    assert successor.try_adopt_task_instances([ti, no_id]) == [no_id]
+    assert workload.ti.key in successor.running
+
+
+def test_adoption_answers_the_scheduler_while_aws_has_not_answered_yet(
+    executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    executor.end()
+    released = faults.hold("DescribeJobs")  # AWS takes its time this minute
+
+    try:
+        not_adopted = successor.try_adopt_task_instances(
+            [task_instance(workload, external_executor_id=job_id)]
+        )
+        still_asking = successor._tracker.get(workload.ti.key).stage is Stage.ADOPTING  # type: ignore[union-attr]
+    finally:
+        released.set()
+    recorder = Recorder(successor)
+    world.succeed(job_id)
+    drive(successor, lambda: recorder.states(workload.ti.key))
+
+    assert not_adopted == []
+    assert still_asking
+    assert recorder.states(workload.ti.key) == [TaskInstanceState.SUCCESS]
+
+
+def test_an_adopted_try_with_no_job_is_submitted_with_a_fresh_workload(
+    successor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batch_router.executor import workloads
+
+    workload = make_workload()  # its scheduler died before submitting it
+    # The scheduler's row would give Airflow what ExecuteTask.make needs; the test's row does not.
+    monkeypatch.setattr(workloads.ExecuteTask, "make", classmethod(lambda cls, ti, generator=None: workload))
+    recorder = Recorder(successor)
+
+    successor.try_adopt_task_instances(
+        [task_instance(workload, external_executor_id=workload.ti.external_executor_id)]
+    )
+    job_id = drive(successor, lambda: world.job_ids())[0]
+
+    assert faults.count("SubmitJob") == 1
+    assert world.describe(job_id)["tags"]["batch-router:try-id"] == workload.ti.external_executor_id
+    assert TaskInstanceState.FAILED not in recorder.states(workload.ti.key)
+
+
+def test_an_adopted_try_with_no_job_and_no_workload_fails_naming_the_job_it_looked_for(
+    successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()  # the test's row lacks what a fresh workload needs
+    recorder = Recorder(successor)
+
+    successor.try_adopt_task_instances(
+        [task_instance(workload, external_executor_id=workload.ti.external_executor_id)]
+    )
+    drive(successor, lambda: recorder.states(workload.ti.key))
+
+    assert recorder.states(workload.ti.key) == [TaskInstanceState.FAILED]
+    assert faults.count("SubmitJob") == 0
+    assert "no AWS Batch job named" in str(recorder.info(workload.ti.key))
 
 
 def test_adoption_describes_at_most_100_ids_per_call(
@@ -99,11 +163,11 @@ def test_adoption_describes_at_most_100_ids_per_call(
         for i in range(150)
     ]
 
-    not_adopted = successor.try_adopt_task_instances(tis)
+    successor.try_adopt_task_instances(tis)
+    drive(successor, lambda: len(faults.params("DescribeJobs")) >= 2)
 
-    sizes = sorted(len(p["jobs"]) for p in faults.params("DescribeJobs"))
+    sizes = sorted(len(p["jobs"]) for p in faults.params("DescribeJobs")[:2])
     assert sizes == [50, 100]
-    assert len(not_adopted) == 150
 
 
 def test_tries_are_adopted_and_looked_up_later_when_aws_cannot_be_reached_during_adoption(
@@ -139,14 +203,14 @@ def test_one_try_that_cannot_be_adopted_is_handed_back_and_the_others_are_adopte
     queue_all(executor, good, bad)
     drive(executor, lambda: len(world.job_ids()) == 2)
     executor.end()
-    real = adoption.adopted_record
+    real = adoption.adopting_record
 
     def breaks_on_bad(plan: object, ti: object, *rest: object) -> object:
         if getattr(ti, "task_id", None) == "bad":
             raise TypeError("a row Airflow changed under us")
         return real(plan, ti, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(adoption, "adopted_record", breaks_on_bad)
+    monkeypatch.setattr(adoption, "adopting_record", breaks_on_bad)
     tis = [task_instance(w, external_executor_id=w.ti.external_executor_id) for w in (good, bad)]
 
     not_adopted = successor.try_adopt_task_instances(tis)
@@ -176,3 +240,61 @@ def test_a_try_adopted_without_an_answer_that_has_no_job_is_submitted_not_failed
     assert TaskInstanceState.FAILED not in recorder.states(workload.ti.key)
     tags = world.describe(world.job_ids()[0])["tags"]
     assert tags["batch-router:try-id"] == workload.ti.external_executor_id
+
+
+def test_a_try_whose_executor_config_no_longer_plans_is_found_in_any_routes_queue(
+    world: BatchWorld, faults: Faults, set_option: Callable[..., None]
+) -> None:
+    routes = [
+        {
+            "name": name,
+            "compute": "fargate",
+            "job_queue": world.queue(f"q-{name}"),
+            "job_definition": world.job_definition(f"d-{name}"),
+        }
+        for name in ("small", "big")
+    ]
+    set_option(
+        routes=json.dumps({"version": 1, "routes": routes}), region_name="us-east-1", poll_interval=0.02
+    )
+    workload = make_workload(executor_config={"route": "big"})
+    first = BatchRouterExecutor()
+    first.start()
+    queue_all(first, workload)
+    job_id = drive(first, lambda: world.job_ids())[0]
+    first.end()
+    successor = BatchRouterExecutor()
+    successor.start()
+    try:
+        ti = task_instance(workload, external_executor_id=workload.ti.external_executor_id)
+        ti.executor_config = {"route": "gone"}  # the route was removed from the table since
+        successor.try_adopt_task_instances([ti])
+        recorder = Recorder(successor)
+        world.succeed(job_id)
+        drive(successor, lambda: recorder.states(workload.ti.key))
+    finally:
+        successor.end()
+
+    assert recorder.states(workload.ti.key) == [TaskInstanceState.SUCCESS]
+    assert faults.count("SubmitJob") == 1
+
+
+def test_a_try_revoked_while_its_job_is_looked_up_has_its_job_stopped(
+    executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    executor.end()
+    released = faults.hold("DescribeJobs")
+    ti = task_instance(workload, external_executor_id=job_id)
+    try:
+        successor.try_adopt_task_instances([ti])
+        successor.revoke_task(ti=ti)
+    finally:
+        released.set()
+    drive(successor, lambda: world.stopped(job_id))
+
+    assert world.stopped(job_id) == REVOKE_REASON
+    assert workload.ti.key not in successor.running
+    assert faults.count("SubmitJob") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 
 import pytest
 from batch_world import BatchWorld, Faults
@@ -128,3 +129,22 @@ def test_a_burst_is_planned_off_the_scheduler_thread_beyond_a_few_tries(
     assert len(executor._tracker) == 0
     assert set(executor._planning) == {w.ti.key for w in workloads}
     drive(executor, lambda: len(world.job_ids()) == 20)
+
+
+def test_reads_retry_in_botocores_standard_mode_unless_retry_mode_says_otherwise(
+    default_route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batch_router.config.settings import load_settings
+
+    made: dict[str, Any] = {}
+    client = BatchClient(
+        aws_conn_id=None,
+        region_name="us-east-1",
+        retry_mode=load_settings(None).retry_mode,
+        make_client=lambda service, config: made.setdefault("read", config),
+    )
+    client._make("read")
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__RETRY_MODE", "adaptive")
+
+    assert made["read"].retries["mode"] == "standard"
+    assert load_settings(None).retry_mode == "adaptive"
