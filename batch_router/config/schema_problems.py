@@ -46,8 +46,11 @@ def problems_from_errors(
     return problems
 
 
-def validate(schema: dict[str, Any], data: Any, prefix: Sequence[Any] = ()) -> list[Problem]:
-    validator = Draft202012Validator(schema)
+def validate(
+    schema: dict[str, Any] | Draft202012Validator, data: Any, prefix: Sequence[Any] = ()
+) -> list[Problem]:
+    """Every problem of ``data`` against ``schema`` (or an already made validator of one)."""
+    validator = schema if isinstance(schema, Draft202012Validator) else Draft202012Validator(schema)
     return problems_from_errors(validator.iter_errors(data), prefix)
 
 

@@ -116,8 +116,9 @@ class Plan:
             raise ConfigError(self.table.source, problems)
 
     def warm_up(self) -> None:
-        """Plan one made-up try on every route, so lazily loaded models and validators exist now."""
-        for route in self.table.routes:
+        """Plan one made-up try on one route of each compute type, so lazily loaded models and
+        validators exist now (what loads lazily differs by compute type, not by route)."""
+        for route in {route.compute: route for route in reversed(self.table.routes)}.values():
             identity = TaskIdentity(dag_id="warm_up", task_id="warm_up", run_id="warm_up", try_number=1)
             with contextlib.suppress(BatchRouterError):
                 self.build(identity=identity, executor_config={"route": route.name}, queue=None)

@@ -30,7 +30,7 @@ def choose_route(
 
     weak_queue = queue == default_queue and hints.has_resources
     if queue is not None and not weak_queue:
-        queue_choice = _route_for_queue(table, queue)
+        queue_choice = table.for_queue(queue)
         if queue_choice is not None:
             route, how = queue_choice
             return _explicit(route, hints, f"Airflow queue {queue!r} {how} route {route.name!r}")
@@ -103,15 +103,6 @@ def _explicit(route: Route, hints: Hints, reason: str) -> RouteChoice:
     if problems:
         raise RoutingError(f"route {route.name!r} {' and '.join(problems)} ({reason})")
     return RouteChoice(route, reason)
-
-
-def _route_for_queue(table: RouteTable, queue: str) -> tuple[Route, str] | None:
-    for route in table.routes:
-        if route.name == queue:
-            return route, "names"
-        if queue in route.queues:
-            return route, "is listed by"
-    return None
 
 
 def _first_fit(table: RouteTable, hints: Hints) -> RouteChoice:
