@@ -51,6 +51,12 @@ def run_local(routes_file: Path | None, port: int | None, region: str) -> int:
             print(f"batch-router local: {err}", file=sys.stderr)
             return 1
         print(f"Local AWS Batch listening on {batch.endpoint_url} (region {region})")
+        print(
+            "WARNING: every job submitted here runs its command as you, on this machine. The server "
+            "listens on 127.0.0.1 only and refuses requests for another host or from a web browser, "
+            "but any program you run can submit jobs. Do not forward its port. (docs/local.md)",
+            file=sys.stderr,
+        )
         print(f"Provisioned from {source}:")
         for route in table.routes:
             print(f"  {route.name} ({route.compute}): {route.job_queue} / {route.job_definition}")

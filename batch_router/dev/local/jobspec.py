@@ -6,6 +6,7 @@ parameters), so the rules for what a job runs can be tested without a server or 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,22 @@ class ProcessSpec:
 
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a job keeps of the server's own environment: not one AWS variable.
+
+    A job stands for a container in AWS, which never sees the submitter's credentials; here it is a
+    process of the user who started the server, and the server's ``AWS_PROFILE``, ``AWS_SESSION_TOKEN``
+    or role settings would hand a job (anything anyone submitted) the user's real account. The local
+    endpoint and its fake credentials are added back by the server, and the user's ``~/.aws`` files
+    and the instance metadata service are switched off.
+    """
+    kept = {name: value for name, value in environ.items() if not name.startswith("AWS_")}
+    kept.update(
+        AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true"
+    )
+    return kept
 
 
 def env_list_to_dict(items: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:

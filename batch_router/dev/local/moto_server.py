@@ -2,6 +2,12 @@
 
 moto's ``ThreadedMotoServer`` binds inside its thread (a bind error leaves ``start()`` waiting for
 ever) and werkzeug's server calls ``sys.exit`` when the port is taken; binding here first avoids both.
+
+A job submitted here runs a command as the user who started the server, so the server answers only
+what an SDK on this machine sends: it binds 127.0.0.1; it refuses a request whose ``Host`` is not the
+address it listens on (a web page reaching it through DNS rebinding names its own host); it refuses any
+request a browser sent (``Origin`` or ``Sec-Fetch-Site`` present: CORS would only hide the answer, the
+job would still run); and moto's global CORS, which reflects any origin, is off.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ import errno
 import logging
 import socket
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -41,6 +49,34 @@ class _QuietRequestHandler(MotoRequestHandler):
         logger.debug("%s - %s", self.address_string(), message % args)
 
 
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class LocalOnly:
+    """WSGI middleware: pass only requests addressed to ``host:port`` that no browser sent."""
+
+    def __init__(self, app: WsgiApp, host: str, port: int):
+        self._app = app
+        self._hosts = {f"{host}:{port}", f"localhost:{port}"}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        why = self.refusal(environ)
+        if why is None:
+            return self._app(environ, start_response)
+        logger.warning("batch-router local: refused a request: %s", why)
+        body = f"batch-router local refuses this request: {why}\n".encode()
+        start_response("403 Forbidden", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def refusal(self, environ: dict[str, Any]) -> str | None:
+        host = str(environ.get("HTTP_HOST", ""))
+        if host not in self._hosts:
+            return f"Host {host!r} is not this server ({' or '.join(sorted(self._hosts))})"
+        if environ.get("HTTP_ORIGIN") or environ.get("HTTP_SEC_FETCH_SITE"):
+            return "it comes from a web browser (Origin or Sec-Fetch-Site header)"
+        return None
+
+
 def _listening_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -59,12 +95,14 @@ class MotoHttpServer:
     """moto's full API (every service, one endpoint) served from a daemon thread."""
 
     def __init__(self, host: str = HOST, port: int = 0):
+        werkzeug_app.DISABLE_GLOBAL_CORS = True  # read when each service's app is made, on first use
         sock = _listening_socket(host, port)
+        bound = sock.getsockname()[1]
         try:
             self._server: BaseWSGIServer = make_server(
                 host,
-                sock.getsockname()[1],
-                DomainDispatcherApplication(create_backend_app),
+                bound,
+                LocalOnly(DomainDispatcherApplication(create_backend_app), host, bound),
                 threaded=True,
                 request_handler=_QuietRequestHandler,
                 fd=sock.fileno(),

@@ -30,6 +30,7 @@ from batch_router.dev.local.jobspec import (
     eks_spec,
     env_list_to_dict,
     exit_code_of,
+    inherited_env,
     merged_eks_containers,
     resolve_python,
 )
@@ -198,7 +199,7 @@ class LocalJob(Job):
         if not argv:
             self._cannot_start("the job has no command; the local Batch runs commands, not images")
             return
-        env = {**os.environ, **settings.base_env, **spec.env, **self._batch_env()}
+        env = {**inherited_env(os.environ), **settings.base_env, **spec.env, **self._batch_env()}
         job_dir = settings.work_dir / self.job_id.replace(":", "-")
         job_dir.mkdir(parents=True, exist_ok=True)
 

@@ -298,3 +298,15 @@ def test_jobs_run_concurrently(batch: Any, wait_for: Wait) -> None:
     finally:
         for job_id in ids:
             batch.terminate_job(jobId=job_id, reason="test over")
+
+
+def test_a_job_does_not_see_the_servers_own_aws_credentials(
+    monkeypatch: pytest.MonkeyPatch, run_job: Run, logs: Any, messages: Messages
+) -> None:
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "the-users-real-session")
+    monkeypatch.setenv("AWS_PROFILE", "production-admin")
+    script = "import os; print(os.environ.get('AWS_SESSION_TOKEN'), os.environ.get('AWS_PROFILE'))"
+
+    job = run_job(["python", "-c", script])
+
+    assert messages(logs, job["container"]["logStreamName"]) == ["None None"]
