@@ -95,7 +95,8 @@ class MotoHttpServer:
     """moto's full API (every service, one endpoint) served from a daemon thread."""
 
     def __init__(self, host: str = HOST, port: int = 0):
-        werkzeug_app.DISABLE_GLOBAL_CORS = True  # read when each service's app is made, on first use
+        # moto reads this when it makes each service's app (on first use), so it is set before any is made.
+        setattr(werkzeug_app, "DISABLE_GLOBAL_CORS", True)  # noqa: B010 (not exported by moto)
         sock = _listening_socket(host, port)
         bound = sock.getsockname()[1]
         try:
