@@ -71,9 +71,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except BatchRouterError as err:
         _print_problems(err)
     ok = plan is not None
+    ok = _no_unknown_options() and ok
     for source, raw in args.exec_config or ():
         ok = _validate_exec_config(plan, source, raw) and ok
     return 0 if ok else 1
+
+
+def _no_unknown_options() -> bool:
+    """An option set in [aws_batch_executor] that nobody reads is an error here (a warning at start-up)."""
+    from batch_router.executor.section_options import unknown_options
+
+    problems = unknown_options()
+    for problem in problems:
+        hint = f" ({problem.hint})" if problem.hint else ""
+        print(f"error: {problem.path}: {problem.message}{hint}", file=sys.stderr)
+    return not problems
 
 
 def _validate_exec_config(plan: Plan | None, source: str, raw: Any) -> bool:

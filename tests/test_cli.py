@@ -137,3 +137,16 @@ def test_plan_shows_the_request_size_and_a_placeholder_for_the_workload(
     assert code == 0
     assert 1_000 < task["request_bytes"] < 30 * 1024
     assert task["submit_job_kwargs"]["containerOverrides"]["command"][-1].startswith("<workload: ")
+
+
+def test_validate_fails_on_an_option_nobody_reads_naming_the_one_meant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_RATE_LIMT", "10")
+
+    code = main(["validate", str(examples.ROUTES_FILE)])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_RATE_LIMT: SUBMIT_RATE_LIMT is not an option" in err
+    assert "did you mean 'SUBMIT_RATE_LIMIT'?" in err

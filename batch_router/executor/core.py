@@ -35,6 +35,7 @@ from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
+from batch_router.executor.section_options import unknown_options
 from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.task_logs import read_task_log
@@ -96,6 +97,7 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             runtime = self._hub.runtime()
             quiet_wire_logging(enabled=not runtime.settings.log_aws_requests)  # before the first call
+            self._warn_unknown_options()
             tunables = self._hub.tunables = Tunables.from_settings(runtime.settings)
             self._hub.pacing = tunables.pacing()
             if runtime.settings.check_health_on_startup:
@@ -324,6 +326,17 @@ class BatchRouterExecutor(BaseExecutor):
                 ", ".join(str(r.key) for r in records),
             )
         return not_adopted
+
+    def _warn_unknown_options(self) -> None:
+        """A misspelt option would otherwise be silently ignored; the scheduler still starts."""
+        try:
+            problems = unknown_options(team_name=self.team_name)
+        except Exception:  # reading the configuration's sources must never stop start-up
+            self.log.exception("batch-router: could not check [aws_batch_executor] for unknown options")
+            return
+        for problem in problems:
+            hint = f" ({problem.hint})" if problem.hint else ""
+            self.log.warning("batch-router: %s: %s%s", problem.path, problem.message, hint)
 
     def _fresh_workload(self, ti: TaskInstance) -> Workload | None:
         try:

@@ -181,3 +181,31 @@ def test_each_executor_runs_with_its_own_tuning(default_route: str, set_option: 
     finally:
         executor.end()
     assert BatchRouterExecutor()._hub.tunables.submit_pipeline_depth == 500  # nothing changed for others
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, event: str, *args: object, **_: object) -> None:
+        self.warnings.append(event % args)
+
+    def info(self, *_: object, **__: object) -> None: ...
+
+    def error(self, *_: object, **__: object) -> None: ...
+
+    def exception(self, *_: object, **__: object) -> None: ...
+
+
+def test_start_warns_of_a_misspelt_option_and_still_starts(
+    default_route: str, set_option: Callable[..., None]
+) -> None:
+    set_option(submit_rate_limt=10)
+    executor = BatchRouterExecutor()
+    log = _Log()
+    executor._log = log  # type: ignore[assignment]
+
+    executor.start()
+    executor.end()
+
+    assert any("SUBMIT_RATE_LIMT is not an option" in w and "SUBMIT_RATE_LIMIT" in w for w in log.warnings)
