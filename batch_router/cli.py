@@ -71,16 +71,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except BatchRouterError as err:
         _print_problems(err)
     ok = plan is not None
-    ok = _no_unknown_options() and ok
+    ok = _settings_ok() and ok
     for source, raw in args.exec_config or ():
         ok = _validate_exec_config(plan, source, raw) and ok
     return 0 if ok else 1
 
 
-def _no_unknown_options() -> bool:
-    """An option set in [aws_batch_executor] that nobody reads is an error here (a warning at start-up)."""
+def _settings_ok() -> bool:
+    """The executor settings this environment and airflow.cfg give, checked as start-up checks them; an
+    option nobody reads is an error here (a warning at start-up), JOB_QUEUE beside a table a note."""
+    from batch_router.config.settings import load_settings, unused_beside_route_table
     from batch_router.executor.section_options import unknown_options
 
+    try:
+        settings = load_settings(route_table_given=True)
+    except BatchRouterError as err:
+        _print_problems(err)
+        return False
+    for note in unused_beside_route_table(settings):
+        print(f"note: {note.path} {note.message} ({note.hint})", file=sys.stderr)
     problems = unknown_options()
     for problem in problems:
         hint = f" ({problem.hint})" if problem.hint else ""

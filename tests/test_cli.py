@@ -150,3 +150,27 @@ def test_validate_fails_on_an_option_nobody_reads_naming_the_one_meant(
     assert code == 1
     assert "AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_RATE_LIMT: SUBMIT_RATE_LIMT is not an option" in err
     assert "did you mean 'SUBMIT_RATE_LIMIT'?" in err
+
+
+def test_validate_checks_the_executor_settings_of_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__POLL_INTERVAL", "abc")
+
+    code, out = _run(capsys, "validate", str(examples.ROUTES_FILE))
+
+    assert code == 1
+    assert "POLL_INTERVAL" in out and "AIRFLOW__AWS_BATCH_EXECUTOR__POLL_INTERVAL" in out
+
+
+def test_validate_says_the_route_table_wins_over_a_job_queue_left_beside_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__ROUTES_FILE", str(examples.ROUTES_FILE))
+    monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__JOB_QUEUE", "old-queue")
+
+    code = main(["validate", str(examples.ROUTES_FILE)])
+
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "JOB_QUEUE is set beside ROUTES_FILE; the route table wins and JOB_QUEUE is not used" in err

@@ -256,8 +256,14 @@ def _default_conf() -> ConfSource:
     return conf
 
 
-def load_settings(conf: ConfSource | None = None, *, team_name: str | None = None) -> ExecutorSettings:
-    """Read and validate the executor's settings, or raise one ConfigError listing every bad option."""
+def load_settings(
+    conf: ConfSource | None = None, *, team_name: str | None = None, route_table_given: bool = False
+) -> ExecutorSettings:
+    """Read and validate the executor's settings, or raise one ConfigError listing every bad option.
+
+    ``route_table_given``: the caller has a route table of its own (``validate FILE``), so JOB_QUEUE and
+    JOB_DEFINITION are not required.
+    """
     if conf is None:
         conf = _default_conf()
     team_name = team_name or getattr(conf, "team_name", None)
@@ -273,7 +279,7 @@ def load_settings(conf: ConfSource | None = None, *, team_name: str | None = Non
     source = made[-1]
     if source.problems:
         raise ConfigError(f"executor settings [{SECTION}]", source.problems)
-    if not settings.has_route_table:
+    if not settings.has_route_table and not route_table_given:
         missing = [name for name in ("job_queue", "job_definition") if getattr(settings, name) is None]
         if missing:
             raise ConfigError(
@@ -289,6 +295,22 @@ def load_settings(conf: ConfSource | None = None, *, team_name: str | None = Non
                 ],
             )
     return settings
+
+
+def unused_beside_route_table(settings: ExecutorSettings) -> list[Problem]:
+    """JOB_QUEUE / JOB_DEFINITION left beside a route table (usual mid-migration): the table wins."""
+    if not settings.has_route_table:
+        return []
+    table = "ROUTES_FILE" if settings.routes_file is not None else "ROUTES"
+    return [
+        Problem(
+            option_name(name),
+            f"is set beside {table}; the route table wins and {option_name(name)} is not used",
+            "remove it once a route names that job queue and job definition; docs/routes.md",
+        )
+        for name in ("job_queue", "job_definition")
+        if getattr(settings, name) is not None
+    ]
 
 
 def _problem_from_pydantic(err: Mapping[str, Any], origins: Mapping[str, str]) -> Problem:

@@ -25,6 +25,7 @@ from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
 from batch_router.aws.wire_logging import quiet_wire_logging
+from batch_router.config.settings import unused_beside_route_table
 from batch_router.errors import ConfigError
 from batch_router.executor import calls
 from batch_router.executor.adoption import Adopter
@@ -328,13 +329,14 @@ class BatchRouterExecutor(BaseExecutor):
         return not_adopted
 
     def _warn_unknown_options(self) -> None:
-        """A misspelt option would otherwise be silently ignored; the scheduler still starts."""
+        """A misspelt option, or JOB_QUEUE left beside a route table, would otherwise be ignored without a
+        word; the scheduler still starts."""
         try:
             problems = unknown_options(team_name=self.team_name)
         except Exception:  # reading the configuration's sources must never stop start-up
             self.log.exception("batch-router: could not check [aws_batch_executor] for unknown options")
             return
-        for problem in problems:
+        for problem in problems + unused_beside_route_table(self._hub.runtime().settings):
             hint = f" ({problem.hint})" if problem.hint else ""
             self.log.warning("batch-router: %s: %s%s", problem.path, problem.message, hint)
 

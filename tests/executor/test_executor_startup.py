@@ -194,7 +194,8 @@ class _Log:
 
     def error(self, *_: object, **__: object) -> None: ...
 
-    def exception(self, *_: object, **__: object) -> None: ...
+    def exception(self, event: str, *args: object, **_: object) -> None:
+        raise AssertionError(event % args)
 
 
 def test_start_warns_of_a_misspelt_option_and_still_starts(
@@ -209,3 +210,19 @@ def test_start_warns_of_a_misspelt_option_and_still_starts(
     executor.end()
 
     assert any("SUBMIT_RATE_LIMT is not an option" in w and "SUBMIT_RATE_LIMIT" in w for w in log.warnings)
+
+
+def test_start_says_the_route_table_wins_over_a_job_queue_left_beside_it(
+    world: BatchWorld, set_option: Callable[..., None]
+) -> None:
+    route = {"name": "small", "compute": "fargate", "job_queue": world.queue("fg"),
+             "job_definition": world.job_definition("fg-def")}  # fmt: skip
+    set_option(routes=_routes(route), job_queue="old-queue", region_name="us-east-1")
+    executor = BatchRouterExecutor()
+    log = _Log()
+    executor._log = log  # type: ignore[assignment]
+
+    executor.start()
+    executor.end()
+
+    assert any("JOB_QUEUE: is set beside ROUTES; the route table wins" in w for w in log.warnings)
