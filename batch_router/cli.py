@@ -30,12 +30,25 @@ def _exec_config_arg(value: str) -> tuple[str, Any]:
     """``--exec-config`` takes JSON inline or ``@path`` to a JSON/YAML file."""
     if value.startswith("@"):
         path = Path(value[1:])
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise argparse.ArgumentTypeError(f"{path} is not UTF-8 text") from None
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
-            return str(path), yaml.safe_load(text)
-        return str(path), json.loads(text)
+            try:
+                return str(path), yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise argparse.ArgumentTypeError(f"{path} is not valid YAML: {exc}") from None
+        try:
+            return str(path), json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(
+                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
     try:
         return "--exec-config", json.loads(value)
     except json.JSONDecodeError as exc:
@@ -263,7 +276,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 1
     import_errors: dict[str, str] = {}
     if args.dags:
+        if not args.dags.is_dir():
+            print(f"error: --dags {args.dags}: no such folder", file=sys.stderr)
+            return 2
         tasks, import_errors = _dag_tasks(args.dags)
+        if not tasks and not import_errors:
+            print(f"error: --dags {args.dags}: no DAGs found in this folder", file=sys.stderr)
+            return 1
     else:
         identity = TaskIdentity(dag_id="adhoc", task_id="task", run_id="manual__plan", try_number=1)
         tasks = [(identity, args.exec_config[1], args.queue)]
@@ -336,15 +355,32 @@ def cmd_schema(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- local, demo
 
 
-def cmd_local(args: argparse.Namespace) -> int:
-    from batch_router.dev.local import run_local
+def _needs_local_extra(command: str, exc: ImportError) -> int:
+    """The local Batch and the demo need moto, which only the ``local`` extra installs."""
+    from importlib.metadata import packages_distributions
 
+    dist = (packages_distributions().get("batch_router") or ["batch-router"])[0]
+    print(
+        f"error: batch-router {command} needs the 'local' extra ({exc.name or 'moto'} is not installed): "
+        f"pip install '{dist}[local]'",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    try:
+        from batch_router.dev.local import run_local
+    except ImportError as exc:
+        return _needs_local_extra("local", exc)
     return run_local(args.routes, args.port, args.region)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from batch_router.dev.demo import run_demo
-
+    try:
+        from batch_router.dev.demo import run_demo
+    except ImportError as exc:
+        return _needs_local_extra("demo", exc)
     return run_demo(keep=args.keep, timeout=args.timeout)
 
 

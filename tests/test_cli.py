@@ -174,3 +174,46 @@ def test_validate_says_the_route_table_wins_over_a_job_queue_left_beside_it(
     err = capsys.readouterr().err
     assert code == 0
     assert "JOB_QUEUE is set beside ROUTES_FILE; the route table wins and JOB_QUEUE is not used" in err
+
+
+def test_a_missing_exec_config_file_is_a_one_line_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["plan", "--exec-config", f"@{tmp_path / 'missing.json'}"])
+
+    err = capsys.readouterr().err
+    assert raised.value.code == 2
+    assert "cannot read" in err and "missing.json" in err and "Traceback" not in err
+
+
+def test_plan_on_a_dags_folder_that_does_not_exist_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(["plan", "--dags", str(tmp_path / "nope")])
+
+    assert code == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_plan_on_a_folder_without_dags_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["plan", "--dags", str(tmp_path)])
+
+    assert code == 1
+    assert "no DAGs found" in capsys.readouterr().err
+
+
+def test_local_without_the_optional_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m == "moto" or m.startswith(("moto.", "batch_router.dev.local"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "moto", None)  # what an install without the extra looks like
+
+    code = main(["local"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "needs the 'local' extra" in err and "[local]'" in err
