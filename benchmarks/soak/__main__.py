@@ -35,7 +35,7 @@ COLUMNS = (
     ("reported_twice", "reported twice"),
     ("wrong_outcomes", "wrong outcomes"),
     ("escaped", "exceptions out"),
-    ("gave_up_under_faults", "gave up (faults)"),
+    ("gave_up_under_faults", "attempts used up"),
 )
 # What a run must show; "gave up" is reported, not judged (it depends on the fault rate).
 MUST_BE_ZERO = ("not_final", "duplicate_jobs", "reported_twice", "wrong_outcomes", "escaped")

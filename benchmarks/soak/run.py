@@ -135,9 +135,9 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         scheduler.guarded("end", executor.end)
         duplicates = {task: driver.jobs_of(task) for task in driver.duplicates()}
     wrong = {
-        task: state
-        for task, (state, _) in scheduler.final.items()
-        if state != _expected(task, args.seed) and not _gave_up(scheduler.final[task][1])
+        task: f"{state}: {info}"
+        for task, (state, info) in scheduler.final.items()
+        if state != _expected(task, args.seed) and not _gave_up(info)
     }
     gave_up = sum(
         1
@@ -168,9 +168,10 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _gave_up(info: str) -> bool:
-    """Failed because every SubmitJob attempt met a fault: the task's answer under a fault rate no real
-    account has for long; counted on its own, not as a wrong outcome."""
-    return "gave up after" in info
+    """Failed because MAX_SUBMIT_JOB_ATTEMPTS ran out: every SubmitJob attempt met a fault, or faults and
+    a job that died before start used them up. The configured answer under a fault rate no real account
+    has for long; counted on its own, not as a wrong outcome."""
+    return "gave up after" in info or "MAX_SUBMIT_JOB_ATTEMPTS=" in info
 
 
 def _restart(old: Any, scheduler: Scheduler, tasks: int) -> Any:
