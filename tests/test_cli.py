@@ -217,3 +217,11 @@ def test_local_without_the_optional_extra_says_how_to_install_it(
     err = capsys.readouterr().err
     assert code == 2
     assert "needs the 'local' extra" in err and "[local]'" in err
+
+
+def test_version_names_the_release_and_the_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--version"])
+
+    assert raised.value.code == 0
+    assert "batch-router 0.1.0 (airflow-provider-batch-router)" in capsys.readouterr().out

@@ -24,10 +24,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "rules": frozenset({"errors", "config"}),
     "plan": frozenset({"errors", "config", "rules"}),
     "aws": frozenset({"errors", "config", "rules", "plan"}),
-    "executor": frozenset({"errors", "config", "rules", "plan", "aws"}),
+    "executor": frozenset({"errors", "config", "rules", "plan", "aws", "provider_info"}),
     "examples": frozenset({"templates"}),
     "dev": frozenset({"errors", "config", "rules", "plan", "aws", "examples"}),
-    "cli": frozenset({"errors", "config", "rules", "plan", "aws", "examples", "dev", "templates"}),
+    # What Airflow's provider machinery reads of batch-router, and which options set nobody reads.
+    "provider_info": frozenset({"errors", "config"}),
+    "cli": frozenset(
+        {"errors", "config", "rules", "plan", "aws", "examples", "dev", "templates", "provider_info"}
+    ),
 }
 # Rooms that must stay pure: no AWS SDK client code (botocore's model and validator are data) and no
 # Airflow executor, model or hook machinery.

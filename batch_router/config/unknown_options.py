@@ -3,7 +3,7 @@
 ``AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_RATE_LIMT=10`` changes nothing and says nothing, so the scheduler
 runs at the default rate while its operator believes it is capped. The section is shared with the amazon
 provider (its AwsBatchExecutor reads the same options), so its options count as known too; the caller
-reads them from that provider's own metadata (``executor/section_options``) rather than a copy here.
+reads them from that provider's own metadata (``provider_info``) rather than a copy here.
 """
 
 from __future__ import annotations

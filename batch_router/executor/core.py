@@ -36,13 +36,13 @@ from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
-from batch_router.executor.section_options import unknown_options
 from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.task_logs import read_task_log
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.tunables import Tunables
 from batch_router.executor.workloads import Workload, fresh_workload
+from batch_router.provider_info import unknown_options
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance

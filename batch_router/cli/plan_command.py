@@ -1,8 +1,4 @@
-"""``batch-router``: thin commands over the pieces (validate, plan, schema, local, demo).
-
-Every command answers in two forms: a readable table for people and ``--json`` for scripts. Exit
-codes are part of the interface: 0 good, 1 the input is wrong (with ``path: message`` lines), 2 usage.
-"""
+"""``batch-router plan``: the route and the exact SubmitJob request of each task (DAGs or one exec_config)."""
 
 from __future__ import annotations
 
@@ -16,118 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batch_router.config.model import RouteTable
-from batch_router.errors import BatchRouterError, ExecConfigError, ProblemsError, RoutingError
+from batch_router.errors import BatchRouterError, ExecConfigError, RoutingError
 from batch_router.plan.model import TaskIdentity
 from batch_router.rules import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from batch_router.plan.planner import Plan
 
-PLAN_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "<workload>"]
-
-
-def _exec_config_arg(value: str) -> tuple[str, Any]:
-    """``--exec-config`` takes JSON inline or ``@path`` to a JSON/YAML file."""
-    if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise argparse.ArgumentTypeError(f"{path} is not UTF-8 text") from None
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            try:
-                return str(path), yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise argparse.ArgumentTypeError(f"{path} is not valid YAML: {exc}") from None
-        try:
-            return str(path), json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise argparse.ArgumentTypeError(
-                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            ) from None
-    try:
-        return "--exec-config", json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {exc.msg} (use @file for a file)") from None
-
-
-def _print_problems(err: BatchRouterError) -> None:
-    if isinstance(err, ProblemsError):
-        for line in err.lines():
-            print(f"{err.source}: {line}")
-    else:
-        print(str(err))
-
-
-# ---------------------------------------------------------------- validate
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    """The route table (schema, then each route's own request against AWS's rules), then each
-    exec_config: parsed, routed and built as the executor would, so validate and plan agree.
-
-    Only the route file is read: SUBMIT_JOB_KWARGS from airflow.cfg is not applied here (``plan`` does).
-    """
-    from batch_router.config.routes import read_route_file
-    from batch_router.plan.planner import Plan
-
-    plan: Plan | None = None
-    try:
-        table = read_route_file(args.routes_file)
-        Plan(table).check_routes()
-        plan = Plan(table)
-        print(f"{args.routes_file}: valid ({len(table.routes)} routes, default {table.default_route!r})")
-    except BatchRouterError as err:
-        _print_problems(err)
-    ok = plan is not None
-    ok = _settings_ok() and ok
-    for source, raw in args.exec_config or ():
-        ok = _validate_exec_config(plan, source, raw) and ok
-    return 0 if ok else 1
-
-
-def _settings_ok() -> bool:
-    """The executor settings this environment and airflow.cfg give, checked as start-up checks them; an
-    option nobody reads is an error here (a warning at start-up), JOB_QUEUE beside a table a note."""
-    from batch_router.config.settings import load_settings, unused_beside_route_table
-    from batch_router.executor.section_options import unknown_options
-
-    try:
-        settings = load_settings(route_table_given=True)
-    except BatchRouterError as err:
-        _print_problems(err)
-        return False
-    for note in unused_beside_route_table(settings):
-        print(f"note: {note.path} {note.message} ({note.hint})", file=sys.stderr)
-    problems = unknown_options()
-    for problem in problems:
-        hint = f" ({problem.hint})" if problem.hint else ""
-        print(f"error: {problem.path}: {problem.message}{hint}", file=sys.stderr)
-    return not problems
-
-
-def _validate_exec_config(plan: Plan | None, source: str, raw: Any) -> bool:
-    from batch_router.config.exec_config import parse_exec_config
-
-    try:
-        parse_exec_config(raw, source=source)
-        if plan is not None:
-            identity = TaskIdentity(
-                dag_id="validate", task_id="task", run_id="manual__validate", try_number=1
-            )
-            built = plan.build(identity=identity, executor_config=raw, queue=None, command=PLAN_COMMAND)
-            print(f"{source}: valid exec_config (route {built.route.name!r})")
-        else:
-            print(f"{source}: valid exec_config (not built: the route table is not valid)")
-    except (ExecConfigError, RoutingError) as err:
-        _print_problems(err)
-        return False
-    return True
-
+from batch_router.cli.common import PLAN_COMMAND, print_problems
 
 # ---------------------------------------------------------------- plan
 
@@ -272,7 +164,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         plan = _plan_for(read_route_file(args.routes), args.routes)
     except BatchRouterError as err:
-        _print_problems(err)
+        print_problems(err)
         return 1
     import_errors: dict[str, str] = {}
     if args.dags:
@@ -336,95 +228,3 @@ def _print_plan(rows: list[dict[str, Any]], import_errors: Mapping[str, str]) ->
         print(json.dumps(r["submit_job_kwargs"], indent=2, default=str))
     for path, error in import_errors.items():
         print(f"\nimport error in {path}:\n{error}")
-
-
-# ---------------------------------------------------------------- schema
-
-
-SCHEMA_NAMES = {"routes": "routes", "exec-config": "exec_config", "submit-job": "submit_job"}
-
-
-def cmd_schema(args: argparse.Namespace) -> int:
-    from batch_router.config.schemas import load_schema
-
-    json.dump(load_schema(SCHEMA_NAMES[args.name]), sys.stdout, indent=2)
-    print()
-    return 0
-
-
-# ---------------------------------------------------------------- local, demo
-
-
-def _needs_local_extra(command: str, exc: ImportError) -> int:
-    """The local Batch and the demo need moto, which only the ``local`` extra installs."""
-    from importlib.metadata import packages_distributions
-
-    dist = (packages_distributions().get("batch_router") or ["batch-router"])[0]
-    print(
-        f"error: batch-router {command} needs the 'local' extra ({exc.name or 'moto'} is not installed): "
-        f"pip install '{dist}[local]'",
-        file=sys.stderr,
-    )
-    return 2
-
-
-def cmd_local(args: argparse.Namespace) -> int:
-    try:
-        from batch_router.dev.local import run_local
-    except ImportError as exc:
-        return _needs_local_extra("local", exc)
-    return run_local(args.routes, args.port, args.region)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    try:
-        from batch_router.dev.demo import run_demo
-    except ImportError as exc:
-        return _needs_local_extra("demo", exc)
-    return run_demo(keep=args.keep, timeout=args.timeout)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="batch-router", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("validate", help="check a route table (and exec_configs) against the schemas")
-    p.add_argument("routes_file", type=Path)
-    p.add_argument("--exec-config", action="append", type=_exec_config_arg, metavar="JSON_OR_@FILE")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("plan", help="show the route and exact SubmitJob request for tasks")
-    p.add_argument("--routes", type=Path, default=None, help="route table (default: the bundled example)")
-    p.add_argument("--exec-config", type=_exec_config_arg, metavar="JSON_OR_@FILE")
-    p.add_argument("--queue", default=None)
-    p.add_argument(
-        "--dags", type=Path, help="a DAG folder, loaded with Airflow's DagBag (default: the examples)"
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_plan)
-
-    p = sub.add_parser("schema", help="print a JSON Schema")
-    p.add_argument("name", choices=sorted(SCHEMA_NAMES))
-    p.set_defaults(func=cmd_schema)
-
-    p = sub.add_parser("local", help="run a local AWS Batch (moto + a local job runner)")
-    p.add_argument("--routes", type=Path, default=None)
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--region", default="us-east-1")
-    p.set_defaults(func=cmd_local)
-
-    p = sub.add_parser("demo", help="run the demo DAG through the executor on the local Batch")
-    p.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME")
-    p.add_argument("--timeout", type=float, default=600.0)
-    p.set_defaults(func=cmd_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
