@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from airflow.executors.workloads import ExecuteTask
 from airflow.utils.state import TaskInstanceState
 from batch_world import BatchWorld, Faults
 from executor_kit import Recorder, drive, make_workload, queue_all, task_instance
@@ -24,6 +25,15 @@ def successor(default_route: str) -> Iterator[BatchRouterExecutor]:
     started.start()
     yield started
     started.end()
+
+
+def _left_behind(executor: BatchRouterExecutor, world: BatchWorld) -> tuple[ExecuteTask, str]:
+    """A try the first scheduler submitted before it died: its workload and its job's id."""
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    executor.end()
+    return workload, job_id
 
 
 def test_a_try_reported_running_is_adopted_by_its_job_id_and_tracked_to_completion(
@@ -49,10 +59,7 @@ def test_a_try_reported_running_is_adopted_by_its_job_id_and_tracked_to_completi
 def test_a_try_not_yet_reported_is_adopted_by_its_pre_assigned_id(
     executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
 ) -> None:
-    workload = make_workload()
-    queue_all(executor, workload)
-    job_id = drive(executor, lambda: world.job_ids())[0]
-    executor.end()  # died before the job ran: the scheduler only has the pre-assigned id
+    workload, job_id = _left_behind(executor, world)  # died before the job ran: only the pre-assigned id
 
     ti = task_instance(workload, external_executor_id=workload.ti.external_executor_id)
     not_adopted = successor.try_adopt_task_instances([ti])
@@ -69,10 +76,7 @@ def test_a_try_not_yet_reported_is_adopted_by_its_pre_assigned_id(
 def test_an_adopted_job_that_failed_before_start_is_submitted_again_from_its_own_command(
     executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld
 ) -> None:
-    workload = make_workload()
-    queue_all(executor, workload)
-    first = drive(executor, lambda: world.job_ids())[0]
-    executor.end()
+    workload, first = _left_behind(executor, world)
 
     successor.try_adopt_task_instances(
         [task_instance(workload, external_executor_id=workload.ti.external_executor_id)]
@@ -97,10 +101,7 @@ def test_only_a_try_with_no_id_is_handed_back_to_the_scheduler(
 def test_adoption_answers_the_scheduler_while_aws_has_not_answered_yet(
     executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
 ) -> None:
-    workload = make_workload()
-    queue_all(executor, workload)
-    job_id = drive(executor, lambda: world.job_ids())[0]
-    executor.end()
+    workload, job_id = _left_behind(executor, world)
     released = faults.hold("DescribeJobs")  # AWS takes its time this minute
 
     try:
@@ -173,10 +174,7 @@ def test_adoption_describes_at_most_100_ids_per_call(
 def test_tries_are_adopted_and_looked_up_later_when_aws_cannot_be_reached_during_adoption(
     executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
 ) -> None:
-    workload = make_workload()
-    queue_all(executor, workload)
-    job_id = drive(executor, lambda: world.job_ids())[0]
-    executor.end()
+    workload, job_id = _left_behind(executor, world)
     faults.error("DescribeJobs", "ServerException", 500)
 
     not_adopted = successor.try_adopt_task_instances(
@@ -282,10 +280,7 @@ def test_a_try_whose_executor_config_no_longer_plans_is_found_in_any_routes_queu
 def test_a_try_revoked_while_its_job_is_looked_up_has_its_job_stopped(
     executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
 ) -> None:
-    workload = make_workload()
-    queue_all(executor, workload)
-    job_id = drive(executor, lambda: world.job_ids())[0]
-    executor.end()
+    workload, job_id = _left_behind(executor, world)
     released = faults.hold("DescribeJobs")
     ti = task_instance(workload, external_executor_id=job_id)
     try:
