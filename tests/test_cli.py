@@ -225,3 +225,50 @@ def test_version_names_the_release_and_the_distribution(capsys: pytest.CaptureFi
 
     assert raised.value.code == 0
     assert "batch-router 0.1.0 (airflow-provider-batch-router)" in capsys.readouterr().out
+
+
+def test_validate_takes_the_route_table_as_routes_like_every_other_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = _run(capsys, "validate", "--routes", str(examples.ROUTES_FILE))
+
+    assert code == 0 and "valid (4 routes" in out
+
+
+def test_a_table_of_one_route_is_one_route(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "routes.yaml"
+    path.write_text("version: 1\nroutes: [{name: a, compute: fargate, job_queue: q, job_definition: d}]\n")
+
+    code, out = _run(capsys, "validate", str(path))
+
+    assert code == 0 and "valid (1 route, default 'a')" in out
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    import argparse
+
+    from batch_router.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.dest}"
+        for name, sub in subparsers.choices.items()
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction) and not action.help
+    ]
+
+    assert missing == []
+
+
+def test_the_pre_commit_hooks_run_commands_the_cli_accepts() -> None:
+    from batch_router.cli import build_parser
+
+    hooks = yaml.safe_load((Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml").read_text())
+    parser = build_parser()
+
+    for hook in hooks:
+        program, *words = hook["entry"].split()
+        files = [] if hook.get("pass_filenames") is False else ["routes.yaml"]
+        args = parser.parse_args([*words, *hook.get("args", []), *files])
+        assert program == "batch-router" and callable(args.func), hook["id"]

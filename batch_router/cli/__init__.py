@@ -36,12 +36,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from batch_router.config.routes import read_route_file
     from batch_router.plan.planner import Plan
 
+    if (args.routes_file is None) == (args.routes is None):
+        print(
+            "error: give the route table once: `validate FILE` or `validate --routes FILE`", file=sys.stderr
+        )
+        return 2
+    args.routes_file = args.routes_file or args.routes
     plan: Plan | None = None
     try:
         table = read_route_file(args.routes_file)
         Plan(table).check_routes()
         plan = Plan(table)
-        print(f"{args.routes_file}: valid ({len(table.routes)} routes, default {table.default_route!r})")
+        count = f"{len(table.routes)} route{'s' if len(table.routes) != 1 else ''}"
+        print(f"{args.routes_file}: valid ({count}, default {table.default_route!r})")
     except BatchRouterError as err:
         print_problems(err)
     ok = plan is not None
@@ -145,34 +152,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    exec_help = "a task's executor_config: inline JSON, or @path to a JSON or YAML file"
     p = sub.add_parser("validate", help="check a route table (and exec_configs) against the schemas")
-    p.add_argument("routes_file", type=Path)
-    p.add_argument("--exec-config", action="append", type=exec_config_arg, metavar="JSON_OR_@FILE")
+    p.add_argument("routes_file", type=Path, nargs="?", help="the route table (YAML or JSON)")
+    p.add_argument("--routes", type=Path, default=None, help="the route table (same as the positional form)")
+    p.add_argument(
+        "--exec-config", action="append", type=exec_config_arg, metavar="JSON_OR_@FILE",
+        help=f"{exec_help}; routed and built on the table as plan does (repeatable)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="show the route and exact SubmitJob request for tasks")
     p.add_argument("--routes", type=Path, default=None, help="route table (default: the bundled example)")
-    p.add_argument("--exec-config", type=exec_config_arg, metavar="JSON_OR_@FILE")
-    p.add_argument("--queue", default=None)
+    p.add_argument("--exec-config", type=exec_config_arg, metavar="JSON_OR_@FILE", help=exec_help)
+    p.add_argument("--queue", default=None, help="the task's Airflow queue (with --exec-config)")
     p.add_argument(
         "--dags", type=Path, help="a DAG folder, loaded with Airflow's DagBag (default: the examples)"
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts instead of the table")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("schema", help="print a JSON Schema")
-    p.add_argument("name", choices=sorted(SCHEMA_NAMES))
+    p.add_argument("name", choices=sorted(SCHEMA_NAMES), help="which schema")
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("local", help="run a local AWS Batch (moto + a local job runner)")
-    p.add_argument("--routes", type=Path, default=None)
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--region", default="us-east-1")
+    p.add_argument(
+        "--routes", type=Path, default=None, help="provision these routes (default: the bundled example)"
+    )
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--region", default="us-east-1", help="the AWS region it answers for")
     p.set_defaults(func=cmd_local)
 
     p = sub.add_parser("demo", help="run the demo DAG through the executor on the local Batch")
     p.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME")
-    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds the demo DAG run may take")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -67,6 +67,10 @@ HINT_PROPERTIES: dict[str, dict[str, Any]] = {
 }
 
 
+# The same base as routes.schema.json's $id: stable names for editors and check-jsonschema.
+SCHEMA_ID_BASE = "https://batch-router.dev/schemas"
+
+
 def batch_model() -> ServiceModel:
     """The AWS Batch service model of the installed botocore."""
     return botocore.session.get_session().get_service_model("batch")
@@ -192,6 +196,7 @@ def build_submit_job_schema(model: ServiceModel | None = None) -> dict[str, Any]
     body = converter.structure_body(shape)
     return {
         "$schema": DRAFT,
+        "$id": f"{SCHEMA_ID_BASE}/{SUBMIT_JOB_FILE}",
         "$comment": _comment(model),
         "title": "AWS Batch SubmitJob request",
         "description": describe(shape.documentation or "") or "The parameters for SubmitJob.",
@@ -211,6 +216,7 @@ def build_exec_config_schema(model: ServiceModel | None = None) -> dict[str, Any
     members = converter.structure_body(shape)["properties"]
     return {
         "$schema": DRAFT,
+        "$id": f"{SCHEMA_ID_BASE}/{EXEC_CONFIG_FILE}",
         "$comment": _comment(model),
         "title": "batch-router executor_config",
         "description": (
