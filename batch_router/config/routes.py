@@ -28,13 +28,15 @@ def read_route_file(path: Path | str) -> RouteTable:
 
 
 def parse_route_table(data: Any, source: str) -> RouteTable:
-    """Validate parsed route-table data (schema first, then the rules a schema cannot say)."""
+    """Validate parsed route-table data: the schema and the rules a schema cannot say, reported together
+    (so one run shows everything wrong) wherever the file is still readable enough for the second."""
     problems = validate(validator_for("routes"), data)
-    if problems:
-        raise ConfigError(source, problems)
-    problems = _semantic_problems(data)
-    if problems:
-        raise ConfigError(source, problems)
+    try:
+        semantic = _semantic_problems(data)
+    except (KeyError, TypeError, AttributeError, IndexError):  # too broken to say more than the schema
+        semantic = []
+    if problems or semantic:
+        raise ConfigError(source, _merged(problems, semantic))
     defaults = camelize_keys(dict((data.get("defaults") or {}).get("submit_job_kwargs") or {}))
     table_policy = data.get("policy") or {}
     routes = tuple(_route(raw, table_policy) for raw in data["routes"])
@@ -44,6 +46,12 @@ def parse_route_table(data: Any, source: str) -> RouteTable:
         defaults=defaults,
         source=source,
     )
+
+
+def _merged(schema: list[Problem], semantic: list[Problem]) -> list[Problem]:
+    """Both lists, without a rule's problem where the schema already said what is wrong at that path."""
+    said = {problem.path for problem in schema}
+    return schema + [p for p in semantic if p.path not in said]
 
 
 def _policy(table_wide: Mapping[str, Any], own: Mapping[str, Any]) -> Policy:

@@ -8,6 +8,7 @@ exec_config, so all three speak alike; a caller may add hints of its own for its
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -80,6 +81,8 @@ def _from_error(
     hint = hint_for(error, parts) if hint_for else None
     if hint is None and keyword == "enum" and isinstance(error.instance, str):
         hint = did_you_mean(error.instance, [str(v) for v in expected])  # type: ignore[union-attr]
+    if hint is None and keyword == "pattern" and isinstance(error.instance, str):
+        hint = pattern_hint(str(expected), error.instance)
     yield Problem(json_path(parts), message_of(error), hint)
 
 
@@ -88,6 +91,8 @@ def message_of(error: ValidationError) -> str:
     keyword, instance = error.validator, error.instance
     expected: Any = error.validator_value
     if keyword == "type":
+        if instance is None:  # YAML's `key:` with nothing after it
+            return f"expected {_type_words(expected)}, got nothing (the value is empty)"
         return f"expected {_type_words(expected)}, got {_json_type(instance)} {_short(instance)}"
     if keyword == "enum":
         options = ", ".join(v if isinstance(v, str) else _short(v) for v in expected)
@@ -101,7 +106,10 @@ def message_of(error: ValidationError) -> str:
     if keyword == "maximum":
         return f"must be at most {expected}, got {_short(instance)}"
     if keyword == "pattern":
-        return f"{_short(instance)} does not match {expected}"
+        words = PATTERN_WORDS.get(str(expected))
+        return (
+            f"{_short(instance)} is not {words}" if words else f"{_short(instance)} does not match {expected}"
+        )
     if keyword == "minLength":
         return f"must be at least {expected} characters long"
     if keyword == "maxLength":
@@ -111,6 +119,21 @@ def message_of(error: ValidationError) -> str:
     if keyword in ("maxItems", "maxProperties"):
         return f"must have at most {expected} entries"
     return error.message
+
+
+# The patterns batch-router's schemas use, in words (a regular expression is no explanation).
+PATTERN_WORDS = {
+    "^[a-z0-9-]+$": "made of lowercase letters, digits and '-' only",
+    "^[A-Za-z_][A-Za-z0-9_]*\\*?$": "an environment variable name, or a prefix of one ending in '*'",
+}
+
+
+def pattern_hint(pattern: str, value: str) -> str | None:
+    """The nearest value that matches, where one can be made by a plain substitution."""
+    if pattern == "^[a-z0-9-]+$":
+        fixed = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
+        return f"did you mean {fixed!r}?" if fixed else "use lowercase letters, digits and '-'"
+    return None
 
 
 def _type_words(expected: Any) -> str:

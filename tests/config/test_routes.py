@@ -93,7 +93,8 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
     data["routes"][1]["max_gpu"] = -1
     data["routes"][0]["name"] = "Small_Route"
     paths = {line.split(":")[0] for line in _problems(data)}
-    assert paths == {"version", "routes[1].max_gpu", "routes[0].name"}
+    # The rules beyond the schema run too: default_route 'small' names no route once routes[0] is renamed.
+    assert paths == {"version", "routes[1].max_gpu", "routes[0].name", "default_route"}
 
 
 def test_the_error_message_names_the_file(tmp_path: Path) -> None:
@@ -200,3 +201,38 @@ def test_implicit_route_is_eks_when_the_eks_override_option_is_set() -> None:
         )
     )
     assert route_table_from_settings(settings).routes[0].compute == "eks"
+
+
+def test_a_route_name_with_capitals_is_explained_in_words_with_a_fixed_name() -> None:
+    data = _table()
+    data["routes"][0]["name"] = "Fargate_Small"
+
+    with pytest.raises(ConfigError) as raised:
+        parse_route_table(data, "routes.yaml")
+
+    text = str(raised.value)
+    assert "'Fargate_Small' is not made of lowercase letters, digits and '-' only" in text
+    assert "did you mean 'fargate-small'?" in text
+
+
+def test_a_key_left_empty_in_yaml_says_the_value_is_empty() -> None:
+    data = _table()
+    data["routes"][0]["job_queue"] = None
+
+    with pytest.raises(ConfigError) as raised:
+        parse_route_table(data, "routes.yaml")
+
+    assert "routes[0].job_queue: expected a string, got nothing (the value is empty)" in str(raised.value)
+
+
+def test_schema_problems_and_rule_problems_are_reported_in_one_run() -> None:
+    data = _table()
+    data["routes"][0]["compute"] = "fargte"  # the schema says this
+    data["default_route"] = "nope"  # a rule beyond the schema says this
+
+    with pytest.raises(ConfigError) as raised:
+        parse_route_table(data, "routes.yaml")
+
+    text = str(raised.value)
+    assert "routes[0].compute: 'fargte' is not one of" in text
+    assert "default_route: 'nope' is not the name of a route" in text
