@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,17 +39,30 @@ def template(name: str, **overrides: Any) -> dict[str, Any]:
 
 
 def gpu(count: int = 1, **overrides: Any) -> dict[str, Any]:
-    """An EC2 GPU task with ``count`` GPUs (a ``gpu-<count>`` template must exist)."""
+    """An EC2 GPU task with ``count`` GPUs, sized like the ``gpu-<n>`` templates.
+
+    A count with a template of its own gets it; any other count up to the largest template gets the
+    per-GPU share of vCPU and memory of the smallest template that holds it (``gpu(2)`` is half of
+    ``gpu-4``). Whether a route can hold it is the router's answer, as for every task.
+    """
     if isinstance(count, bool) or not isinstance(count, int):
         raise TypeError(f"gpu count must be an int, got {type(count).__name__}")
-    name = f"gpu-{count}"
-    available = [n.removeprefix("gpu-") for n in template_names() if n.startswith("gpu-")]
-    if name not in template_names():
+    counts = sorted(int(n.removeprefix("gpu-")) for n in template_names() if n.startswith("gpu-"))
+    if count < 1 or count > counts[-1]:
         raise ValueError(
-            f"no GPU template for {count} GPU(s); available counts: {', '.join(sorted(available, key=int))} "
-            f"(or use template('gpu-<n>', gpu={count}, vcpu=..., memory_mib=...))"
+            f"gpu count must be 1 to {counts[-1]}, got {count} (templates for {', '.join(map(str, counts))}; "
+            f"or use template('gpu-{counts[-1]}', gpu=..., vcpu=..., memory_mib=...))"
         )
-    return template(name, **overrides)
+    base = next(n for n in counts if n >= count)
+    if base == count:
+        return template(f"gpu-{count}", **overrides)
+    sized = _load(f"gpu-{base}")
+    share = {
+        "gpu": count,
+        "vcpu": math.ceil(sized["vcpu"] * count / base),
+        "memory_mib": math.ceil(sized["memory_mib"] * count / base / 1024) * 1024,
+    }
+    return template(f"gpu-{base}", **{**share, **overrides})
 
 
 def fargate(size: str = "small", **overrides: Any) -> dict[str, Any]:

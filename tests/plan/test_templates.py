@@ -94,9 +94,15 @@ def test_gpu_defaults_to_one_gpu() -> None:
     assert gpu() == template("gpu-1")
 
 
-def test_gpu_without_a_template_lists_the_counts_there_are() -> None:
-    with pytest.raises(ValueError, match=r"available counts: 1, 4, 8"):
-        gpu(2)
+def test_gpu_with_a_count_between_templates_gets_its_share_of_the_next_larger_one() -> None:
+    assert gpu(2) == {**template("gpu-4"), "gpu": 2, "vcpu": 16, "memory_mib": 81920}
+    assert gpu(6)["gpu"] == 6 and gpu(6)["vcpu"] == 48
+
+
+@pytest.mark.parametrize("count", [0, 9])
+def test_gpu_beyond_the_templates_lists_the_counts_there_are(count: int) -> None:
+    with pytest.raises(ValueError, match=r"gpu count must be 1 to 8, got .*templates for 1, 4, 8"):
+        gpu(count)
 
 
 @pytest.mark.parametrize("count", ["4", 4.0, True])
