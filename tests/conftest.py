@@ -6,10 +6,13 @@ airflow.cfg or touch a real AWS account.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 _home = tempfile.mkdtemp(prefix="batch-router-tests-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)  # each test process removes its own home
 os.environ["AIRFLOW_HOME"] = _home
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")

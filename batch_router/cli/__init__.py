@@ -132,7 +132,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         from batch_router.dev.local import run_local
     except ImportError as exc:
         return _needs_local_extra("local", exc)
-    return run_local(args.routes, args.port, args.region)
+    return run_local(args.routes, args.port, args.region, args.work_dir)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--region", default="us-east-1", help="the AWS region it answers for")
+    p.add_argument(
+        "--work-dir", type=Path, default=None, help="where jobs run (default: a temporary folder, removed)"
+    )
     p.set_defaults(func=cmd_local)
 
     p = sub.add_parser("demo", help="run the demo DAG through the executor on the local Batch")

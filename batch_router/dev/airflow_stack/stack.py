@@ -134,6 +134,8 @@ class AirflowStack:
             str(routes_file),
             "--port",
             str(port),
+            "--work-dir",  # inside the home, so a local Batch that had to be killed leaves nothing behind
+            str(self.home / "local-batch"),
         ]
         self._spawn(LOCAL_BATCH, args)
 

@@ -29,8 +29,11 @@ def export_lines(env: dict[str, str]) -> list[str]:
     return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
 
 
-def run_local(routes_file: Path | None, port: int | None, region: str) -> int:
-    """Serve a local Batch provisioned from ``routes_file`` (default: the bundled example routes)."""
+def run_local(routes_file: Path | None, port: int | None, region: str, work_dir: Path | None = None) -> int:
+    """Serve a local Batch provisioned from ``routes_file`` (default: the bundled example routes).
+
+    Jobs run in ``work_dir`` (default: a temporary folder removed on exit; a caller that may have to kill
+    the server gives its own, inside a folder it removes)."""
     try:
         table, source = _load_routes(routes_file)
     except ProblemsError as err:
@@ -43,7 +46,7 @@ def run_local(routes_file: Path | None, port: int | None, region: str) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    batch = LocalBatch(table, port=port, region=region)
+    batch = LocalBatch(table, port=port, region=region, work_dir=work_dir)
     try:
         try:
             batch.start()
