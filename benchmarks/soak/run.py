@@ -119,6 +119,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         restarts_at = [args.tasks * (i + 1) // (args.restarts + 1) for i in range(args.restarts)]
         started = last_progress = time.monotonic()
         longest_gap, restarts = 0.0, 0
+        restart_seconds: list[float] = []  # end(), then the successor's start() and adoption, each time
         while len(scheduler.final) < args.tasks and time.monotonic() - started < args.deadline:
             now = time.monotonic()
             driver.step(now)
@@ -128,7 +129,9 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             if restarts_at and len(scheduler.final) >= restarts_at[0]:
                 restarts_at.pop(0)
                 restarts += 1
+                began = time.monotonic()
                 executor = _restart(executor, scheduler, args.tasks)
+                restart_seconds.append(round(time.monotonic() - began, 1))
             time.sleep(max(0.0, LOOP_SECONDS - (time.monotonic() - now)))
         wall = time.monotonic() - started
         longest_gap = max(longest_gap, time.monotonic() - last_progress)
@@ -150,6 +153,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "tasks": args.tasks,
         "fault_rate": args.fault_rate,
         "restarts": restarts,
+        "restart_seconds": restart_seconds,
         "wall_seconds": round(wall, 1),
         "longest_stall_seconds": round(longest_gap, 1),
         "not_final": args.tasks - len(scheduler.final),
