@@ -9,18 +9,16 @@ with a path and a hint a DAG author can act on without reading the AWS docs.
 from __future__ import annotations
 
 import copy
-import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from batch_router.config.input_limits import input_problems
 from batch_router.config.json_tree import dict_items, dig, json_path
 from batch_router.config.model import HINT_KEYS, ExecConfig, Hints
 from batch_router.config.schema_problems import problems_from_errors
-from batch_router.config.schemas import load_schema
+from batch_router.config.schemas import validator_for
 from batch_router.errors import ExecConfigError, Problem
 
 __all__ = ["COMMAND_HINT", "EXECUTOR_OWNED_ENV", "UNSUPPORTED_KEYS", "parse_exec_config"]
@@ -118,16 +116,9 @@ def _int_or_none(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-@functools.cache
-def _validator() -> Draft202012Validator:
-    schema = load_schema("exec_config")
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
 def _schema_problems(data: Mapping[str, Any]) -> list[Problem]:
     return problems_from_errors(
-        _validator().iter_errors(data), hint_for=_hint_for, unknown_key_hint=_unknown_key_hint
+        validator_for("exec_config").iter_errors(data), hint_for=_hint_for, unknown_key_hint=_unknown_key_hint
     )
 
 

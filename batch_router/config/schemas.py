@@ -63,8 +63,11 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @functools.cache
 def validator_for(name: str) -> Draft202012Validator:
-    """One validator per schema, shared: making one per check cost 2 ms, which 10,000 routes pay twice."""
-    return Draft202012Validator(_load_cached(name))
+    """One validator per schema, shared (making one per check cost 2 ms, which 10,000 routes pay twice);
+    the schema itself is checked once, when its validator is made."""
+    schema = _load_cached(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
 
 
 @functools.cache

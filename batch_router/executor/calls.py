@@ -281,11 +281,12 @@ def find_in_places(
 
 
 def stop_try_jobs(
-    client: BatchClient, job_queue: str, job_name: str, match_ids: frozenset[str], reason: str
+    client: BatchClient, places: Sequence[tuple[str, str]], match_ids: frozenset[str], reason: str
 ) -> BatchApiError | None:
-    """Stop the try's job if an earlier SubmitJob whose answer was lost made one."""
+    """Stop the try's job, found in any of ``places``: one an earlier SubmitJob whose answer was lost
+    made, or the job of an adopted try not looked up yet."""
     try:
-        job = find_try_job(client, job_queue, job_name, match_ids)
+        job = find_in_places(client, places, match_ids)
     except Exception as exc:
         return classify("ListJobs", exc)
     return stop_job(client, str(job["jobId"]), reason) if job is not None else None

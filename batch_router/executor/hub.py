@@ -228,10 +228,10 @@ class Hub:
             )
 
     def stop_try_jobs(self, record: TryRecord) -> None:
-        """Stop the job an earlier SubmitJob whose answer was lost may have made for ``record``."""
-        match = frozenset(i for i in (record.identity.try_id,) if i)
+        """Stop the job ``record`` may have without the executor knowing its id (a lost SubmitJob
+        answer, or an adopted try not looked up yet)."""
         client = self.runtime().client
-        args = (client, record.job_queue, record.job_name, match, REVOKE_REASON)
+        args = (client, record.places, record.match_ids, REVOKE_REASON)
         self.hand_over(self._log_stop_error, calls.stop_try_jobs, *args, on_crash=_stop_crashed("ListJobs"))
 
     def _log_stop_error(self, error: BatchApiError | None) -> None:

@@ -62,7 +62,7 @@ class Submitter:
             spec=spec,
             job_queue=record.job_queue,
             job_name=record.job_name,
-            match_ids=frozenset(i for i in (record.identity.try_id,) if i),
+            match_ids=record.match_ids,
             exclude=frozenset(record.old_job_ids),
             look_first=record.lookup_first,
             submit=spec is not None,

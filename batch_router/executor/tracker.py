@@ -75,6 +75,16 @@ class TryRecord:
     adopted: bool = False  # from a dead scheduler: a job found for it tells its route and workload
     serial: int = field(default_factory=lambda: next(_serials))
 
+    @property
+    def match_ids(self) -> frozenset[str]:
+        """A job whose id or try-id tag is one of these belongs to the try."""
+        return frozenset(i for i in (self.identity.try_id,) if i)
+
+    @property
+    def places(self) -> tuple[tuple[str, str], ...]:
+        """Every (job queue, job name) the try's job may be in: where it is sent first."""
+        return ((self.job_queue, self.job_name), *self.elsewhere)
+
 
 def gauge_bucket(record: TryRecord) -> str:
     """pending: not in Batch yet; running: its job is RUNNING; queued: its job waits in Batch."""

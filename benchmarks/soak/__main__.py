@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.soak.run import JOB_DEFINITION, QUEUE
+from benchmarks.soak.run import JOB_DEFINITION, QUEUE, add_run_options, run_argv
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "results" / "soak.json"
 COLUMNS = (
@@ -76,15 +76,8 @@ def run_env(home: str, retry_mode: str, poll_interval: float) -> dict[str, str]:
 def run_one(layer: str, retry_mode: str, options: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="soak-") as home:
         out = Path(home) / "result.json"
-        command = [
-            sys.executable, "-m", "benchmarks.soak.run",
-            "--layer", layer, "--retry-mode", retry_mode, "--tasks", str(options.tasks),
-            "--fault-rate", str(options.fault_rate), "--restarts", str(options.restarts),
-            "--seed", str(options.seed), "--run-after", str(options.run_after),
-            "--finish-after", str(options.finish_after), "--deadline", str(options.deadline),
-            "--spell-every", str(options.spell_every),
-            "--out", str(out),
-        ]  # fmt: skip
+        command = [sys.executable, "-m", "benchmarks.soak.run", "--layer", layer, "--retry-mode", retry_mode]
+        command += [*run_argv(options), "--out", str(out)]
         log = Path(home) / "run.log"
         with log.open("w") as stream:
             done = subprocess.run(
@@ -119,17 +112,10 @@ def problems(results: list[dict[str, Any]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=5000)
-    parser.add_argument("--layers", default="above,below")
+    parser.add_argument("--layers", default="above,below", help="where faults are injected, comma-separated")
     parser.add_argument("--modes", default="default", help="RETRY_MODE values to compare, or 'default'")
-    parser.add_argument("--fault-rate", type=float, default=0.2)
-    parser.add_argument("--restarts", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--run-after", type=float, default=2.0)
-    parser.add_argument("--finish-after", type=float, default=5.0)
-    parser.add_argument("--poll-interval", type=float, default=2.0)
-    parser.add_argument("--deadline", type=float, default=900.0)
-    parser.add_argument("--spell-every", type=float, default=20.0, help="seconds between credential spells")
+    add_run_options(parser)
+    parser.add_argument("--poll-interval", type=float, default=2.0, help="the executor's POLL_INTERVAL")
     parser.add_argument("--smoke", action="store_true", help="a small run for CI")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     options = parser.parse_args(argv)

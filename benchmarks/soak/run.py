@@ -206,18 +206,38 @@ def _install(mix: FaultMix) -> None:
     botocore.handlers.BUILTIN_HANDLERS[:] = handlers
 
 
+# One soak run's options: (flag, type, default, help). ``python -m benchmarks.soak`` takes the same ones
+# and hands them on (``run_argv``), so the two never disagree on a name or a default.
+RUN_OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
+    ("--tasks", int, 5000, "tasks queued at once"),
+    ("--fault-rate", float, 0.2, "share of Batch calls (or HTTP attempts) that fail"),
+    ("--restarts", int, 2, "times the scheduler dies and a new one adopts"),
+    ("--seed", int, 1, "seed of the fault and outcome choices"),
+    ("--run-after", float, 2.0, "seconds a job waits before it runs"),
+    ("--finish-after", float, 5.0, "seconds a job runs"),
+    ("--deadline", float, 900.0, "seconds after which unfinished tasks count as lost"),
+    ("--spell-every", float, 20.0, "seconds between spells of missing credentials"),
+)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    for flag, kind, default, text in RUN_OPTIONS:
+        parser.add_argument(flag, type=kind, default=default, help=f"{text} (default: {default})")
+
+
+def run_argv(options: argparse.Namespace) -> list[str]:
+    """``options`` as this module's command line."""
+    argv: list[str] = []
+    for flag, *_ in RUN_OPTIONS:
+        argv += [flag, str(getattr(options, flag.removeprefix("--").replace("-", "_")))]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--layer", choices=("above", "below"), default="above")
     parser.add_argument("--retry-mode", default="default", help="the RETRY_MODE setting, or 'default'")
-    parser.add_argument("--fault-rate", type=float, default=0.2)
-    parser.add_argument("--restarts", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--run-after", type=float, default=1.0)
-    parser.add_argument("--finish-after", type=float, default=3.0)
-    parser.add_argument("--deadline", type=float, default=600.0)
-    parser.add_argument("--spell-every", type=float, default=20.0, help="seconds between credential spells")
+    add_run_options(parser)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     result = soak(args)

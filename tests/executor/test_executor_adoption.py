@@ -36,6 +36,31 @@ def _left_behind(executor: BatchRouterExecutor, world: BatchWorld) -> tuple[Exec
     return workload, job_id
 
 
+def _sent_to_big_by_a_scheduler_that_died(
+    world: BatchWorld, set_option: Callable[..., None]
+) -> tuple[ExecuteTask, str]:
+    """Two routes, small then big; a try sent to big by a scheduler that then died (no job id stored)."""
+    routes = [
+        {
+            "name": name,
+            "compute": "fargate",
+            "job_queue": world.queue(f"q-{name}"),
+            "job_definition": world.job_definition(f"d-{name}"),
+        }
+        for name in ("small", "big")
+    ]
+    set_option(
+        routes=json.dumps({"version": 1, "routes": routes}), region_name="us-east-1", poll_interval=0.02
+    )
+    workload = make_workload(executor_config={"route": "big"})
+    first = BatchRouterExecutor()
+    first.start()
+    queue_all(first, workload)
+    job_id = drive(first, lambda: world.job_ids())[0]
+    first.end()
+    return workload, job_id
+
+
 def test_a_try_reported_running_is_adopted_by_its_job_id_and_tracked_to_completion(
     executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
 ) -> None:
@@ -243,24 +268,7 @@ def test_a_try_adopted_without_an_answer_that_has_no_job_is_submitted_not_failed
 def test_a_try_whose_executor_config_no_longer_plans_is_found_in_any_routes_queue(
     world: BatchWorld, faults: Faults, set_option: Callable[..., None]
 ) -> None:
-    routes = [
-        {
-            "name": name,
-            "compute": "fargate",
-            "job_queue": world.queue(f"q-{name}"),
-            "job_definition": world.job_definition(f"d-{name}"),
-        }
-        for name in ("small", "big")
-    ]
-    set_option(
-        routes=json.dumps({"version": 1, "routes": routes}), region_name="us-east-1", poll_interval=0.02
-    )
-    workload = make_workload(executor_config={"route": "big"})
-    first = BatchRouterExecutor()
-    first.start()
-    queue_all(first, workload)
-    job_id = drive(first, lambda: world.job_ids())[0]
-    first.end()
+    workload, job_id = _sent_to_big_by_a_scheduler_that_died(world, set_option)
     successor = BatchRouterExecutor()
     successor.start()
     try:
@@ -293,3 +301,24 @@ def test_a_try_revoked_while_its_job_is_looked_up_has_its_job_stopped(
     assert world.stopped(job_id) == REVOKE_REASON
     assert workload.ti.key not in successor.running
     assert faults.count("SubmitJob") == 1
+
+
+def test_a_try_revoked_while_adopting_has_its_job_stopped_in_whichever_route_queue_it_is(
+    world: BatchWorld, faults: Faults, set_option: Callable[..., None]
+) -> None:
+    workload, job_id = _sent_to_big_by_a_scheduler_that_died(world, set_option)
+    successor = BatchRouterExecutor()
+    successor.start()
+    released = faults.hold("DescribeJobs")
+    try:
+        ti = task_instance(workload, external_executor_id=workload.ti.external_executor_id)
+        ti.executor_config = {"route": "gone"}  # no longer plans: its job may be in any route's queue
+        successor.try_adopt_task_instances([ti])
+        successor.revoke_task(ti=ti)
+        released.set()
+        drive(successor, lambda: world.stopped(job_id))
+    finally:
+        released.set()
+        successor.end()
+
+    assert world.stopped(job_id) == REVOKE_REASON
