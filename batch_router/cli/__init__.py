@@ -140,7 +140,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from batch_router.dev.demo import run_demo
     except ImportError as exc:
         return _needs_local_extra("demo", exc)
-    return run_demo(keep=args.keep, timeout=args.timeout)
+    if args.postgres:
+        from batch_router.dev.postgres import PostgresMissing, require_postgres
+
+        try:
+            require_postgres()
+        except PostgresMissing as exc:
+            print(f"error: batch-router demo --postgres: {exc}", file=sys.stderr)
+            return 2
+    return run_demo(keep=args.keep, timeout=args.timeout, postgres=args.postgres)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the demo DAG through the executor on the local Batch")
     p.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds the demo DAG run may take")
+    p.add_argument(
+        "--postgres", action="store_true",
+        help="keep Airflow's metadata on a real PostgreSQL server (the 'postgres' extra) instead of SQLite",
+    )  # fmt: skip
     p.set_defaults(func=cmd_demo)
     return parser
 

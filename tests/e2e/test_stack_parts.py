@@ -75,6 +75,15 @@ def test_stack_env_extra_settings_win_over_the_stacks_own() -> None:
     assert env["AIRFLOW__CORE__EXECUTOR"] == "batch_router.executor.BatchRouterExecutor"
 
 
+def test_stack_env_keeps_the_metadata_in_sqlite_in_its_home_by_default() -> None:
+    assert make_env()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{Path('home') / 'airflow.db'}"
+
+
+def test_stack_env_uses_the_database_it_is_given() -> None:
+    url = "postgresql+psycopg2://postgres@/airflow?host=/run/pg"
+    assert make_env(database_url=url)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == url
+
+
 def test_parse_exports_reads_shell_quoted_values() -> None:
     text = 'Listening\nexport A=1\nexport B=\'{"x": "y z"}\'\n  export C=no\n'
     assert parse_exports(text) == {"A": "1", "B": '{"x": "y z"}'}

@@ -91,6 +91,12 @@ def test_the_submit_rate_limit_paces_submit_job_with_botocores_token_bucket() ->
     assert client.submit_bucket.max_rate == 7.0
 
 
+def test_a_submit_rate_limit_below_half_a_call_per_second_is_kept() -> None:
+    client = BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=0.2)
+    assert client.submit_bucket is not None
+    assert client.submit_bucket.max_rate == 0.2
+
+
 def test_no_submit_rate_limit_leaves_pacing_to_botocores_adaptive_mode() -> None:
     assert BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=0).submit_bucket is None
 

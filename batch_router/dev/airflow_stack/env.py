@@ -44,6 +44,7 @@ def airflow_env(
     executor: str,
     jwt_secret: str,
     log_server_port: int,
+    database_url: str | None = None,
     extra: Mapping[str, str] | None = None,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
@@ -51,7 +52,9 @@ def airflow_env(
 
     Every ``AIRFLOW*`` and ``AWS_*`` variable of ``base`` (the caller's environment) is dropped first,
     so that a developer's own settings, a test session's unit-test mode or a real AWS profile cannot
-    leak into the stack; the local Batch's variables take the place of the AWS ones.
+    leak into the stack; the local Batch's variables take the place of the AWS ones. The metadata
+    database is SQLite in ``home`` unless ``database_url`` names another (PostgreSQL, for several
+    schedulers).
     """
     source = os.environ if base is None else base
     env = {k: v for k, v in source.items() if not k.startswith(DROPPED_PREFIXES)}
@@ -66,7 +69,7 @@ def airflow_env(
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__API__HOST": HOST,
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": api_url,

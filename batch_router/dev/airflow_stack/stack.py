@@ -1,7 +1,8 @@
 """A real Airflow (API server, DAG processor, scheduler) and a local Batch as child processes.
 
 Used by ``batch-router demo`` and by the end-to-end tests, so both exercise what a deployment runs:
-separate processes talking through one SQLite database and the Execution API, never Airflow imported
+separate processes talking through one metadata database (SQLite, or PostgreSQL for several
+schedulers) and the Execution API, never Airflow imported
 in-process. Every component runs in its own process group and writes one log file under the throw-away
 ``AIRFLOW_HOME``, so a failed run can be read afterwards and stopping a component takes its children
 (uvicorn workers, DAG parsers, Batch jobs) with it.
@@ -55,6 +56,7 @@ class AirflowStack:
     port: int = 0
     executor: str = "LocalExecutor"
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    database_url: str | None = None  # SQLite in ``home`` when not given
     python: str = sys.executable
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(64))
     components: dict[str, Component] = field(default_factory=dict)
@@ -69,10 +71,12 @@ class AirflowStack:
             executor=self.executor,
             jwt_secret=self.jwt_secret,
             log_server_port=free_port(),
+            database_url=self.database_url,
             extra=self.extra_env,
         )
         self.api = AirflowApi(f"http://{HOST}:{self.port}")
         self.batch_env: dict[str, str] = {}
+        self.killed: set[str] = set()  # components killed on purpose: their exit is not a failure
 
     @property
     def logs_dir(self) -> Path:
@@ -83,14 +87,15 @@ class AirflowStack:
 
     def log_paths(self) -> dict[str, Path]:
         """Every component's log file that exists, by component name."""
-        names = ["db-migrate", LOCAL_BATCH, *AIRFLOW_COMPONENTS]
+        names = ["db-migrate", LOCAL_BATCH, *AIRFLOW_COMPONENTS, *self.components]
+        names = list(dict.fromkeys(names))
         return {name: self.log_path(name) for name in names if self.log_path(name).exists()}
 
     def _airflow(self, *args: str) -> list[str]:
         return [self.python, "-m", "airflow", *args]
 
     def migrate(self, timeout: float = 300.0) -> None:
-        """``airflow db migrate``: create the SQLite database the components share."""
+        """``airflow db migrate``: create the database the components share."""
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         path = self.log_path("db-migrate")
         with path.open("w") as log:
@@ -113,6 +118,7 @@ class AirflowStack:
     def _spawn(self, name: str, args: Sequence[str]) -> Component:
         if name in self.components and self.components[name].running:
             raise StackError(f"{name} is already running (pid {self.components[name].process.pid})")
+        self.killed.discard(name)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(name)
         log_file = log_path.open("a")
@@ -161,23 +167,28 @@ class AirflowStack:
         for name in names:
             self.start_component(name)
 
-    def start_component(self, name: str) -> Component:
-        """Start ``airflow <name>`` in a new process group, appending to its log file."""
-        args = self._airflow(name)
-        if name == "api-server":
+    def start_component(self, name: str, command: str | None = None) -> Component:
+        """Start ``airflow <command>`` (``name`` by default) in a new process group, appending to the
+        log file of ``name``: a second scheduler is ``start_component("scheduler-2", "scheduler")``."""
+        command = command or name
+        args = self._airflow(command)
+        if command == "api-server":
             args += ["--port", str(self.port), "--host", HOST]
         return self._spawn(name, args)
 
     def kill_component(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to one component's whole group and wait for it to die (to crash a scheduler)."""
         component = self.components[name]
+        self.killed.add(name)
         signal_group(component.process.pid, sig)
         component.process.wait(timeout=30)
         component.close_log()
 
     def check_running(self) -> None:
-        """Raise, with the end of its log, if any component has exited."""
+        """Raise, with the end of its log, if any component has exited (but those killed on purpose)."""
         for component in self.components.values():
+            if component.name in self.killed:
+                continue
             code = component.process.poll()
             if code is not None:
                 raise StackError(

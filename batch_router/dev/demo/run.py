@@ -27,6 +27,7 @@ from batch_router.dev.airflow_stack import AIRFLOW_COMPONENTS, AirflowStack, Sta
 from batch_router.dev.demo.batch_jobs import TERMINAL_BATCH_STATUSES, list_batch_jobs, wait_batch_jobs_ended
 from batch_router.dev.demo.report import all_succeeded, render_table, summary_rows
 from batch_router.dev.local.clients import local_batch_client
+from batch_router.dev.postgres import EmbeddedPostgres
 
 __all__ = ["DEMO_DAG_ID", "EXECUTOR", "executor_env", "run_demo"]
 
@@ -115,8 +116,13 @@ def run_demo(
     api_port: int | None = None,
     batch_port: int | None = None,
     out: TextIO | None = None,
+    postgres: bool = False,
 ) -> int:
-    """Run the example DAG end to end; 0 only when every task succeeded. Ports default to free ones."""
+    """Run the example DAG end to end; 0 only when every task succeeded. Ports default to free ones.
+
+    With ``postgres`` the metadata database is a real PostgreSQL server (from the ``postgres`` extra) in
+    the temporary home, as a deployment would have, instead of SQLite.
+    """
     from batch_router import examples
     from batch_router.config.routes import read_route_file
 
@@ -124,18 +130,25 @@ def run_demo(
     say = _Progress(stream)
     table = read_route_file(examples.ROUTES_FILE)
     home = Path(tempfile.mkdtemp(prefix="batch-router-demo-"))
-    stack = AirflowStack(
-        home=home,
-        dags_folder=examples.DAGS_DIR,
-        port=api_port or 0,
-        executor=EXECUTOR,
-        extra_env=executor_env(examples.ROUTES_FILE),
-    )
+    database = EmbeddedPostgres(home / "postgres") if postgres else None
+    stack: AirflowStack | None = None
     print("batch-router demo: the example DAG through BatchRouterExecutor on a local AWS Batch", file=stream)
     print(f"AIRFLOW_HOME: {home}", file=stream, flush=True)
     code = 1
     try:
         with _sigterm_unwinds():
+            database_url = None
+            if database is not None:
+                database_url = database.start()
+                say(f"PostgreSQL {database.version()} started (data in {database.data_dir})")
+            stack = AirflowStack(
+                home=home,
+                dags_folder=examples.DAGS_DIR,
+                port=api_port or 0,
+                executor=EXECUTOR,
+                extra_env=executor_env(examples.ROUTES_FILE),
+                database_url=database_url,
+            )
             code = _run(stack, table, examples.ROUTES_FILE, batch_port or 0, timeout, say)
     except StackError as err:
         say(f"demo failed: {err}")
@@ -143,8 +156,12 @@ def run_demo(
         say("interrupted; stopping everything")
         code = 130
     finally:
-        _shut_down(stack, say)
-        _report_logs(stack, keep=keep or code != 0, say=say)
+        if stack is not None:
+            _shut_down(stack, say)
+        if database is not None and database.running:
+            database.stop()  # after Airflow: its components hold connections until they stop
+            say("PostgreSQL stopped and its data removed")
+        _report_logs(home, stack, keep=keep or code != 0, say=say)
     return code
 
 
@@ -164,7 +181,7 @@ def _run(
         check_port_free(batch_port, "the local Batch")
     stack.spawn_local_batch(routes_file, batch_port)  # starts while the database is migrated
     stack.migrate(timeout=left())
-    say("Airflow database migrated (SQLite)")
+    say(f"Airflow database migrated ({'PostgreSQL' if stack.database_url else 'SQLite'})")
     batch_env = stack.wait_local_batch(timeout=min(60.0, left()))
     names = ", ".join(f"{r.name} ({r.compute})" for r in table.routes)
     say(
@@ -218,13 +235,12 @@ def _shut_down(stack: AirflowStack, say: _Progress) -> None:
         say("every process stopped; none left behind")
 
 
-def _report_logs(stack: AirflowStack, *, keep: bool, say: _Progress) -> None:
-    paths = stack.log_paths()
+def _report_logs(home: Path, stack: AirflowStack | None, *, keep: bool, say: _Progress) -> None:
     if keep:
-        say(f"logs (kept in {stack.home}):")
-        for name, path in paths.items():
+        say(f"logs (kept in {home}):")
+        for name, path in (stack.log_paths() if stack is not None else {}).items():
             print(f"    {name:<14} {path}", file=say.out)
-        print(f"    {'task logs':<14} {stack.home / 'logs'}", file=say.out, flush=True)
+        print(f"    {'task logs':<14} {home / 'logs'}", file=say.out, flush=True)
         return
-    shutil.rmtree(stack.home, ignore_errors=True)
-    say(f"removed {stack.home} and its logs (run with --keep to keep them)")
+    shutil.rmtree(home, ignore_errors=True)
+    say(f"removed {home} and its logs (run with --keep to keep them)")
