@@ -16,7 +16,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "batch_router"
 
 # Each room and the rooms it may import (besides itself). The pipeline runs config -> rules -> plan ->
-# aws -> executor; dev tools stand beside it and never reach into the executor; the CLI may use everything.
+# aws -> executor; dev tools and provisioning stand beside it and never reach into the executor; the CLI
+# may use everything.
 ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "config": frozenset({"errors"}),
@@ -27,15 +28,28 @@ ALLOWED: dict[str, frozenset[str]] = {
     "executor": frozenset({"errors", "config", "rules", "plan", "aws", "provider_info"}),
     "examples": frozenset({"templates"}),
     "dev": frozenset({"errors", "config", "rules", "plan", "aws", "examples"}),
+    # From a route table to AWS resources and IAM: pure, beside the pipeline (nothing on it imports it).
+    "provision": frozenset({"errors", "config", "plan"}),
     # What Airflow's provider machinery reads of batch-router, and which options set nobody reads.
     "provider_info": frozenset({"errors", "config"}),
     "cli": frozenset(
-        {"errors", "config", "rules", "plan", "aws", "examples", "dev", "templates", "provider_info"}
+        {
+            "errors",
+            "config",
+            "rules",
+            "plan",
+            "aws",
+            "examples",
+            "dev",
+            "templates",
+            "provider_info",
+            "provision",
+        }
     ),
 }
 # Rooms that must stay pure: no AWS SDK client code (botocore's model and validator are data) and no
 # Airflow executor, model or hook machinery.
-PURE_ROOMS = ("errors", "config", "templates", "rules", "plan")
+PURE_ROOMS = ("errors", "config", "templates", "rules", "plan", "provision")
 IMPURE_PREFIXES = ("boto3", "airflow.executors", "airflow.models", "airflow.providers", "moto")
 # Only these make boto3 clients: the AWS room, and the local Batch (a stand-in for AWS).
 BOTO3_ROOMS = ("aws", "dev")

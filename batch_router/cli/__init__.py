@@ -1,4 +1,4 @@
-"""``batch-router``: thin commands over the pieces (validate, plan, schema, local, demo).
+"""``batch-router``: thin commands over the pieces (validate, plan, provision, iam-policy, local, demo).
 
 Every command answers in two forms: a readable table for people and ``--json`` for scripts. Exit
 codes are part of the interface: 0 good, 1 the input is wrong (with ``path: message`` lines), 2 usage.
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from batch_router.cli.common import PLAN_COMMAND, exec_config_arg, print_problems
 from batch_router.cli.plan_command import cmd_plan
+from batch_router.cli.provision_commands import add_parsers as add_provision_parsers
 
 __all__ = ["build_parser", "main"]
 
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON for scripts instead of the table")
     p.set_defaults(func=cmd_plan)
+
+    add_provision_parsers(sub)
 
     p = sub.add_parser("schema", help="print a JSON Schema")
     p.add_argument("name", choices=sorted(SCHEMA_NAMES), help="which schema")

@@ -68,6 +68,22 @@ class Policy:
 
 DEFAULT_POLICY = Policy()
 
+Capacity = Literal["on-demand", "spot", "spot-then-on-demand"]
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    """What ``batch-router provision`` makes for a route's job queue; the executor never reads it."""
+
+    capacity: Capacity = "on-demand"
+    instance_types: tuple[str, ...] = ()  # EC2 / EKS; empty: "optimal" (CPU routes only)
+    allocation_strategy: str | None = None  # None: the usual one for the capacity
+    max_vcpus: int = 256
+    min_vcpus: int = 0
+
+
+DEFAULT_PROVISIONING = Provisioning()
+
 
 @dataclass(frozen=True)
 class Route:
@@ -84,6 +100,8 @@ class Route:
     submit_job_kwargs: Mapping[str, Any] = field(default_factory=dict)
     fair_share: bool | None = None  # the job queue has a fair-share policy; None: not said
     policy: Policy = DEFAULT_POLICY
+    retry_route: str | None = None  # where tries after the first, and capacity failures, go
+    provision: Provisioning = DEFAULT_PROVISIONING
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from batch_router.config.model import DEFAULT_EXECUTOR_CONFIG_KEYS, HINT_KEYS, Policy, Route, RouteTable
+from batch_router.config.model import (
+    DEFAULT_EXECUTOR_CONFIG_KEYS,
+    HINT_KEYS,
+    Policy,
+    Provisioning,
+    Route,
+    RouteTable,
+)
 from batch_router.config.route_file import read_route_data
 from batch_router.config.schema_problems import did_you_mean, validate
 from batch_router.config.schemas import property_names, validator_for
@@ -79,6 +86,18 @@ def _route(raw: Mapping[str, Any], table_policy: Mapping[str, Any]) -> Route:
         fair_share=raw.get("fair_share"),
         policy=_policy(table_policy, raw.get("policy") or {}),
         submit_job_kwargs=camelize_keys(dict(raw.get("submit_job_kwargs") or {})),
+        retry_route=raw.get("retry_route"),
+        provision=_provisioning(raw.get("provision") or {}),
+    )
+
+
+def _provisioning(raw: Mapping[str, Any]) -> Provisioning:
+    return Provisioning(
+        capacity=raw.get("capacity", "on-demand"),
+        instance_types=tuple(raw.get("instance_types", ())),
+        allocation_strategy=raw.get("allocation_strategy"),
+        max_vcpus=raw.get("max_vcpus", 256),
+        min_vcpus=raw.get("min_vcpus", 0),
     )
 
 
@@ -129,6 +148,8 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
         for key in ("submit_job_kwargs",):
             kwargs = route.get(key) or {}
             problems += _kwargs_problems(kwargs, ["routes", i, key])
+        problems += _retry_route_problems(route, i, name_set, names)
+        problems += _provision_problems(route, i)
     default = data.get("default_route")
     if default is not None and default not in name_set:
         problems.append(
@@ -144,6 +165,56 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
     problems += _policy_problems(data.get("policy") or {}, ["policy"])
     for i, route in enumerate(routes):
         problems += _policy_problems(route.get("policy") or {}, ["routes", i, "policy"])
+    return problems
+
+
+def _retry_route_problems(
+    route: Mapping[str, Any], i: int, name_set: set[str], names: list[str]
+) -> list[Problem]:
+    retry = route.get("retry_route")
+    if retry is None:
+        return []
+    path = f"routes[{i}].retry_route"
+    if retry == route["name"]:
+        return [
+            Problem(
+                path, "names the route itself", "name another route (e.g. an on-demand twin), or remove it"
+            )
+        ]
+    if retry not in name_set:
+        return [
+            Problem(
+                path,
+                f"{retry!r} is not the name of a route",
+                did_you_mean(retry, names) or f"routes are: {', '.join(names)}",
+            )
+        ]
+    return []
+
+
+def _provision_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
+    """What a route's provision block cannot mean: Fargate picks its own hosts, and a minimum above the
+    maximum cannot be kept."""
+    provision = route.get("provision") or {}
+    problems: list[Problem] = []
+    if route["compute"] == "fargate":
+        for key in ("instance_types", "allocation_strategy", "min_vcpus"):
+            if key in provision:
+                problems.append(
+                    Problem(
+                        f"routes[{i}].provision.{key}",
+                        "Fargate chooses its own hosts",
+                        "remove it; use capacity: spot for Fargate Spot",
+                    )
+                )
+    if provision.get("min_vcpus", 0) > provision.get("max_vcpus", 256):
+        problems.append(
+            Problem(
+                f"routes[{i}].provision.min_vcpus",
+                f"is above max_vcpus ({provision.get('max_vcpus', 256)})",
+                "lower min_vcpus or raise max_vcpus",
+            )
+        )
     return problems
 
 

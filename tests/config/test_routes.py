@@ -124,6 +124,61 @@ def test_an_airflow_queue_listed_by_two_routes_is_rejected() -> None:
     assert any("queue 'light' is already listed by route 'small'" in line for line in _problems(data))
 
 
+def test_a_retry_route_that_is_not_a_route_gets_a_did_you_mean() -> None:
+    data = _table()
+    data["routes"][1]["retry_route"] = "smal"
+    problems = _problems(data)
+    assert any(
+        line.startswith("routes[1].retry_route: 'smal' is not the name of a route") for line in problems
+    )
+    assert any("did you mean 'small'" in line for line in problems)
+
+
+def test_a_route_cannot_retry_on_itself() -> None:
+    data = _table()
+    data["routes"][1]["retry_route"] = "gpu"
+    assert any("routes[1].retry_route: names the route itself" in line for line in _problems(data))
+
+
+def test_retry_route_and_provision_are_read_into_the_route() -> None:
+    data = _table()
+    data["routes"][1]["retry_route"] = "small"
+    data["routes"][1]["provision"] = {"capacity": "spot", "instance_types": ["g5"], "max_vcpus": 64}
+    gpu = parse_route_table(data, "routes.yaml").routes[1]
+    assert (
+        gpu.retry_route,
+        gpu.provision.capacity,
+        gpu.provision.instance_types,
+        gpu.provision.max_vcpus,
+    ) == (
+        "small",
+        "spot",
+        ("g5",),
+        64,
+    )
+
+
+def test_instance_types_on_a_fargate_route_are_rejected() -> None:
+    data = _table()
+    data["routes"][0]["provision"] = {"instance_types": ["m6i"]}
+    assert any(
+        "routes[0].provision.instance_types: Fargate chooses its own hosts" in line
+        for line in _problems(data)
+    )
+
+
+def test_a_provision_minimum_above_its_maximum_is_rejected() -> None:
+    data = _table()
+    data["routes"][1]["provision"] = {"min_vcpus": 64, "max_vcpus": 32}
+    assert any("routes[1].provision.min_vcpus: is above max_vcpus (32)" in line for line in _problems(data))
+
+
+def test_an_unknown_capacity_names_the_choices() -> None:
+    data = _table()
+    data["routes"][1]["provision"] = {"capacity": "spot-only"}
+    assert any("routes[1].provision.capacity" in line and "on-demand" in line for line in _problems(data))
+
+
 def test_an_unknown_default_route_is_rejected_with_a_suggestion() -> None:
     assert _problems(_table(default_route="smal")) == [
         "default_route: 'smal' is not the name of a route (hint: did you mean 'small'?)"

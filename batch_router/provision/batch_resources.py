@@ -1,0 +1,175 @@
+"""The AWS Batch resources of a route table: compute environments, job queues, scheduling policies and
+job definitions, each as its CloudFormation resource (AWS CloudFormation Template Reference,
+AWS::Batch::ComputeEnvironment / JobQueue / SchedulingPolicy / JobDefinition).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batch_router.config.model import Route
+from batch_router.provision.cfn import get_att, ref, sub
+from batch_router.provision.options import BASE_MEMORY_MIB, BASE_VCPU, ProvisionOptions
+
+__all__ = [
+    "ECS_INSTANCE_PROFILE",
+    "EKS_INSTANCE_PROFILE",
+    "EXECUTION_ROLE",
+    "JOB_ROLE",
+    "compute_environment",
+    "job_definition",
+    "job_queue",
+    "scheduling_policy",
+]
+
+EXECUTION_ROLE, JOB_ROLE = "WorkerExecutionRole", "WorkerJobRole"
+ECS_INSTANCE_PROFILE, EKS_INSTANCE_PROFILE = "EcsInstanceProfile", "EksInstanceProfile"
+SUBNETS, SECURITY_GROUPS = "Subnets", "SecurityGroupIdsInUse"
+WORKER_CONTAINER = "airflow-worker"
+# For CPU routes that name no instance types: Batch picks from its x86_64 families (m6i, c6i, r6i, c7i)
+# by the queue's demand (API_ComputeResource, instanceTypes: default_x86_64; "optimal" now means it too).
+DEFAULT_INSTANCE_TYPES = ("default_x86_64",)
+
+
+def _capacity_types(route: Route) -> list[str]:
+    """The compute environments' types, in job-queue order: Spot first, then on-demand, so Batch places
+    jobs on Spot while it has capacity and on on-demand after (the queue's own fallback)."""
+    spot, on_demand = ("FARGATE_SPOT", "FARGATE") if route.compute == "fargate" else ("SPOT", "EC2")
+    return {
+        "spot": [spot],
+        "on-demand": [on_demand],
+        "spot-then-on-demand": [spot, on_demand],
+    }[route.provision.capacity]
+
+
+def compute_environment(route: Route, capacity_type: str, security_groups: Any) -> dict[str, Any]:
+    provision = route.provision
+    resources: dict[str, Any] = {
+        "Type": capacity_type,
+        "MaxvCpus": provision.max_vcpus,
+        "Subnets": ref(SUBNETS),
+        "SecurityGroupIds": security_groups,
+    }
+    properties: dict[str, Any] = {"Type": "MANAGED", "State": "ENABLED", "ComputeResources": resources}
+    if route.compute != "fargate":
+        spot = capacity_type == "SPOT"
+        strategy = provision.allocation_strategy
+        if strategy is None or (not spot and strategy.startswith("SPOT_")):
+            strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED" if spot else "BEST_FIT_PROGRESSIVE"
+        resources.update(
+            {
+                "AllocationStrategy": strategy,
+                "MinvCpus": provision.min_vcpus,
+                "InstanceTypes": list(provision.instance_types or DEFAULT_INSTANCE_TYPES),
+                "InstanceRole": get_att(
+                    EKS_INSTANCE_PROFILE if route.compute == "eks" else ECS_INSTANCE_PROFILE, "Arn"
+                ),
+            }
+        )
+    if route.compute == "eks":
+        properties["EksConfiguration"] = {
+            "EksClusterArn": ref("EksClusterArn"),
+            "KubernetesNamespace": ref("EksNamespace"),
+        }
+    properties["Tags"] = {"managed-by": "batch-router", "batch-router:route": route.name}
+    return {"Type": "AWS::Batch::ComputeEnvironment", "Properties": properties}
+
+
+def compute_environments(route: Route, security_groups: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(capacity type, resource) for each compute environment of the route's queue, in queue order."""
+    return [(kind, compute_environment(route, kind, security_groups)) for kind in _capacity_types(route)]
+
+
+def scheduling_policy(queue: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Batch::SchedulingPolicy",
+        "Properties": {
+            "Name": f"{queue}-fair-share",
+            "FairsharePolicy": {"ShareDecaySeconds": 3600, "ComputeReservation": 0},
+            "Tags": {"managed-by": "batch-router"},
+        },
+    }
+
+
+def job_queue(queue: str, environment_ids: list[str], policy_id: str | None) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "JobQueueName": queue,
+        "Priority": 1,
+        "State": "ENABLED",
+        "ComputeEnvironmentOrder": [
+            {"Order": n, "ComputeEnvironment": ref(env)} for n, env in enumerate(environment_ids, start=1)
+        ],
+        "Tags": {"managed-by": "batch-router"},
+    }
+    if policy_id is not None:
+        properties["SchedulingPolicyArn"] = ref(policy_id)
+    return {"Type": "AWS::Batch::JobQueue", "Properties": properties}
+
+
+def _environment(options: ProvisionOptions) -> list[dict[str, Any]]:
+    """What an Airflow 3.3 task process in the worker image needs: the Execution API to report to
+    (workers no longer reach the metadata database), and remote logging if the platform uses it."""
+    env: list[dict[str, Any]] = [
+        {"Name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "Value": ref("ExecutionApiServerUrl")}
+    ]
+    if options.remote_log_group:
+        folder = sub(
+            f"cloudwatch://arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{options.remote_log_group}"
+        )
+        env += [
+            {"Name": "AIRFLOW__LOGGING__REMOTE_LOGGING", "Value": "True"},
+            {"Name": "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER", "Value": folder},
+            {"Name": "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID", "Value": "aws_default"},
+        ]
+    return env
+
+
+def _log_configuration(options: ProvisionOptions) -> dict[str, Any]:
+    return {
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": ref("JobLogGroup"),
+            "awslogs-region": ref("AWS::Region"),
+            "awslogs-stream-prefix": "batch-router",
+        },
+    }
+
+
+def job_definition(name: str, route: Route, options: ProvisionOptions) -> dict[str, Any]:
+    properties: dict[str, Any] = {"JobDefinitionName": name, "Type": "container"}
+    env = _environment(options)
+    if route.compute == "eks":
+        properties["EksProperties"] = {
+            "PodProperties": {
+                "Containers": [
+                    {
+                        "Name": WORKER_CONTAINER,
+                        "Image": ref("WorkerImage"),
+                        "Env": env,
+                        "Resources": {
+                            "Requests": {"cpu": str(BASE_VCPU), "memory": f"{BASE_MEMORY_MIB}Mi"},
+                            "Limits": {"cpu": str(BASE_VCPU), "memory": f"{BASE_MEMORY_MIB}Mi"},
+                        },
+                    }
+                ]
+            }
+        }
+    else:
+        container: dict[str, Any] = {
+            "Image": ref("WorkerImage"),
+            "ResourceRequirements": [
+                {"Type": "VCPU", "Value": str(BASE_VCPU)},
+                {"Type": "MEMORY", "Value": str(BASE_MEMORY_MIB)},
+            ],
+            "Environment": env,
+            "JobRoleArn": get_att(JOB_ROLE, "Arn"),
+            "ExecutionRoleArn": get_att(EXECUTION_ROLE, "Arn"),
+            "LogConfiguration": _log_configuration(options),
+        }
+        if route.compute == "fargate":
+            container["NetworkConfiguration"] = {"AssignPublicIp": ref("AssignPublicIp")}
+            container["FargatePlatformConfiguration"] = {"PlatformVersion": "LATEST"}
+        properties["PlatformCapabilities"] = ["FARGATE" if route.compute == "fargate" else "EC2"]
+        properties["ContainerProperties"] = container
+    properties["Tags"] = {"managed-by": "batch-router"}
+    return {"Type": "AWS::Batch::JobDefinition", "Properties": properties}
