@@ -288,3 +288,13 @@ def test_the_pre_commit_hooks_run_commands_the_cli_accepts() -> None:
         files = [] if hook.get("pass_filenames") is False else ["routes.yaml"]
         args = parser.parse_args([*words, *hook.get("args", []), *files])
         assert program == "batch-router" and callable(args.func), hook["id"]
+
+
+def test_plan_shows_where_a_routes_retries_go(capsys: pytest.CaptureFixture[str]) -> None:
+    from batch_router import examples
+
+    code = main(["plan", "--routes", str(examples.EXAMPLES_DIR / "routes_spot.yaml"), "--exec-config", "{}"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "retries: route 'batch-on-demand' (job queue airflow-fargate-on-demand)" in out

@@ -38,6 +38,14 @@ PRE_START_REASONS = re.compile(
 )
 
 
+# The subset that says the capacity went away (a Spot reclaim, a lost host, none to be had): the same
+# request may well fail again there, so a route's retry_route takes the try instead.
+CAPACITY_REASONS = re.compile(
+    r"Host EC2 .*terminated|[Ss]pot .*interrupt|interrupted"
+    r"|InsufficientInstanceCapacity|[Ii]nsufficient capacity|capacity is not available"
+)
+
+
 class Phase(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -107,6 +115,11 @@ def failed_before_start(job: Mapping[str, Any], *, seen_running: bool) -> bool:
     if not job.get("startedAt"):
         return True
     return PRE_START_REASONS.search(status_reason(job)) is not None
+
+
+def lost_capacity(job: Mapping[str, Any]) -> bool:
+    """The job failed before its task started because its capacity went away (see CAPACITY_REASONS)."""
+    return CAPACITY_REASONS.search(status_reason(job)) is not None
 
 
 def failure_info(job: Mapping[str, Any], default_log_group: str) -> str:

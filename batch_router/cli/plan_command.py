@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -110,7 +111,24 @@ def _plan_one(plan: Plan, identity: TaskIdentity, executor_config: Any, queue: s
         request_bytes=size,
         submit_job_kwargs=shown,
     )
+    retry = _retry_route(plan, identity, executor_config, queue)
+    if retry is not None and retry.route.name != built.route.name:
+        row.update(
+            retry_route=retry.route.name, retry_job_queue=retry.kwargs["jobQueue"], retry_why=retry.reason
+        )
     return row
+
+
+def _retry_route(plan: Plan, identity: TaskIdentity, executor_config: Any, queue: str | None) -> Any:
+    """Where the task's retries (try 2 and later) go, when the route names a retry_route."""
+    try:
+        return plan.build(
+            identity=dataclasses.replace(identity, try_number=max(2, identity.try_number + 1)),
+            executor_config=executor_config,
+            queue=queue,
+        )
+    except (ExecConfigError, RoutingError):
+        return None
 
 
 def _with_placeholder_command(kwargs: Mapping[str, Any], workload_size: int) -> dict[str, Any]:
@@ -222,6 +240,8 @@ def _print_plan(rows: list[dict[str, Any]], import_errors: Mapping[str, str]) ->
             print(r["error"])
             continue
         print(f"why: {r['why']}")
+        if r.get("retry_route"):
+            print(f"retries: route {r['retry_route']!r} (job queue {r['retry_job_queue']}): {r['retry_why']}")
         print(f"size: {r['request_bytes']:,} bytes (SubmitJob takes at most {MAX_PAYLOAD_BYTES:,})")
         for note in r["notes"]:
             print(f"note: {note}")

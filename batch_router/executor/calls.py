@@ -115,6 +115,7 @@ class JobUpdate:
     phase: states.Phase
     info: str | None = None  # failed jobs: reason, exit code and log stream, for the task
     failed_before_start: bool = False  # failed jobs: the task did not run (unless it was seen RUNNING)
+    lost_capacity: bool = False  # ... because its Spot capacity or host went away
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
                     phase,
                     info=states.failure_info(job, log_group),
                     failed_before_start=states.failed_before_start(job, seen_running=False),
+                    lost_capacity=states.lost_capacity(job),
                 )
             )
         else:

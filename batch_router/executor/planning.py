@@ -47,6 +47,7 @@ class JobSpec:
     executor_config: Mapping[str, Any] | None
     queue: str | None
     workload: Workload
+    lost_capacity: bool = False  # an earlier job of the try lost its capacity (see Plan.build)
 
     def build(self) -> BuiltJob:
         """Raises ``ExecConfigError`` or ``RoutingError``."""
@@ -55,6 +56,7 @@ class JobSpec:
             executor_config=self.executor_config,
             queue=self.queue,
             command=workload_command(self.workload),
+            lost_capacity=self.lost_capacity,
         )
 
 

@@ -114,7 +114,7 @@ class Poller:
         info = update.info or f"AWS Batch job {update.job_id} {update.status}"
         before_start = update.failed_before_start and not record.seen_running
         if before_start and self._submitter.can_resubmit(record):
-            self._submitter.resubmit(record, info)
+            self._submitter.resubmit(record, info, lost_capacity=update.lost_capacity)
         else:
             if before_start:
                 info += f" (the task never started; {self._submitter.why_not_resubmitted(record)})"

@@ -55,7 +55,14 @@ class Submitter:
     def _start(self, plan: Plan, client: BatchClient, record: TryRecord, now: float) -> None:
         spec = None
         if record.submit_if_missing and record.workload is not None:
-            spec = JobSpec(plan, record.identity, record.executor_config, record.queue, record.workload)
+            spec = JobSpec(
+                plan,
+                record.identity,
+                record.executor_config,
+                record.queue,
+                record.workload,
+                lost_capacity=record.on_retry_route,
+            )
         ticket = calls.SubmitTicket(
             key=record.key,
             serial=record.serial,
@@ -182,8 +189,9 @@ class Submitter:
             return "the job's command could not be read back, so it cannot be submitted again"
         return f"MAX_SUBMIT_JOB_ATTEMPTS={self._hub.max_attempts} used up"
 
-    def resubmit(self, record: TryRecord, info: str) -> None:
-        """Submit a try whose job died before the task started again, with a freshly signed token."""
+    def resubmit(self, record: TryRecord, info: str, *, lost_capacity: bool = False) -> None:
+        """Submit a try whose job died before the task started again, with a freshly signed token; on its
+        route's retry_route when the job lost its capacity (the same Spot pool may well be gone)."""
         hub = self._hub
         assert record.workload is not None
         try:
@@ -191,13 +199,36 @@ class Submitter:
         except Exception as exc:
             hub.finish_failed(record, "batch-router: job failed", f"{info}; could not submit it again: {exc}")
             return
+        where = ""
+        if lost_capacity and not record.on_retry_route:
+            moved = self._to_retry_route(record)
+            where = f" on retry route {moved!r}" if moved else ""
         record.submit_if_missing, record.lookup_first = True, False
         due = time.monotonic() + hub.pacing.backoff(record.attempts)
         hub.tracker.detach_job(record, next_attempt_at=due)
         hub.count("retried", record)
         hub.airflow.log_task_event(
             event="batch-router: resubmitting",
-            extra=f"{info}. The task never started, so it is submitted again with a fresh token "
+            extra=f"{info}. The task never started, so it is submitted again{where} with a fresh token "
             f"(attempt {record.attempts + 1} of {hub.max_attempts}).",
             ti_key=record.key,
         )
+
+    def _to_retry_route(self, record: TryRecord) -> str | None:
+        """Send the try's next jobs to its route's retry_route; the route's name, or None if it has none
+        (or the try cannot be planned there, when it stays where it was)."""
+        assert record.workload is not None
+        spec = JobSpec(
+            self._hub.runtime().plan, record.identity, record.executor_config, record.queue, record.workload,
+            lost_capacity=True,
+        )  # fmt: skip
+        try:
+            built = spec.build()
+        except Exception:  # the original route still takes it
+            return None
+        if built.route.name == record.route:
+            return None
+        record.on_retry_route = True
+        record.route, record.job_queue = built.route.name, str(built.kwargs["jobQueue"])
+        record.job_definition = str(built.kwargs["jobDefinition"])
+        return built.route.name

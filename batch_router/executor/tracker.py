@@ -69,6 +69,7 @@ class TryRecord:
     last_error: str | None = None  # why the last SubmitJob failed, for the failure info
     missing_rounds: int = 0  # DescribeJobs rounds in a row that did not return the job
     old_job_ids: tuple[str, ...] = ()  # this try's earlier jobs, which died before start
+    on_retry_route: bool = False  # an earlier job lost its capacity: later ones go to the retry route
     # Other (job queue, job name) places a look-up searches: an adopted try whose executor_config can no
     # longer be planned may have its job in any route's queue.
     elsewhere: tuple[tuple[str, str], ...] = ()

@@ -20,7 +20,7 @@ from batch_router.errors import BatchRouterError, ConfigError, ExecConfigError, 
 from batch_router.plan.job_builder import build_submit_job
 from batch_router.plan.model import BuiltJob, TaskIdentity
 from batch_router.plan.naming import job_name
-from batch_router.plan.router import choose_route
+from batch_router.plan.router import choose_route, retry_choice
 
 __all__ = ["DEFAULT_EXECUTOR_ENV", "NO_COMMAND", "Plan"]
 
@@ -71,16 +71,21 @@ class Plan:
         executor_config: Mapping[str, Any] | None,
         queue: str | None,
         command: Sequence[str] = NO_COMMAND,
+        lost_capacity: bool = False,
     ) -> BuiltJob:
         """Parse the try's executor_config, choose its route and build its request.
 
-        Raises ``ExecConfigError`` (bad executor_config or request) or ``RoutingError`` (no route fits);
-        either fails this task only.
+        A retry (try 2 and later), or a try whose last job lost its capacity (``lost_capacity``), goes to
+        its route's ``retry_route`` when it has one. Raises ``ExecConfigError`` (bad executor_config or
+        request) or ``RoutingError`` (no route fits); either fails this task only.
         """
         exec_config = parse_exec_config(
             executor_config, source=f"executor_config of {identity.dag_id}.{identity.task_id}"
         )
         choice = choose_route(self.table, exec_config.hints, queue, default_queue=self.default_queue)
+        choice = retry_choice(
+            self.table, choice, exec_config.hints, try_number=identity.try_number, lost_capacity=lost_capacity
+        )
         return build_submit_job(
             base_kwargs=self.base_kwargs,
             table=self.table,
@@ -129,7 +134,13 @@ class Plan:
         """Where the try's job would be: (job queue, job name). Every route's queue if planning fails."""
         try:
             built = self.build(identity=identity, executor_config=executor_config, queue=queue)
-            return [(str(built.kwargs["jobQueue"]), str(built.kwargs["jobName"]))]
+            places = [(str(built.kwargs["jobQueue"]), str(built.kwargs["jobName"]))]
+            if built.route.retry_route:  # a job that lost its capacity went there instead
+                moved = self.build(
+                    identity=identity, executor_config=executor_config, queue=queue, lost_capacity=True
+                )
+                places.append((str(moved.kwargs["jobQueue"]), str(moved.kwargs["jobName"])))
+            return list(dict.fromkeys(places))
         except BatchRouterError:
             name = job_name(self.job_name_prefix, identity)
             return list(dict.fromkeys((route.job_queue, name) for route in self.table.routes))

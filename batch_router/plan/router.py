@@ -50,6 +50,27 @@ def choose_route(
     return RouteChoice(default, reason)
 
 
+def retry_choice(
+    table: RouteTable, choice: RouteChoice, hints: Hints, *, try_number: int, lost_capacity: bool = False
+) -> RouteChoice:
+    """Where a try goes when its route names a ``retry_route``: Airflow's retries (try 2 and later) and a
+    try whose job lost its capacity before the task started go there (Spot first, on-demand after), if
+    that route can hold the task's hints; otherwise the try stays, and the reason says why."""
+    name = choice.route.retry_route
+    if name is None or (try_number <= 1 and not lost_capacity):
+        return choice
+    target = table.get(name)
+    if target is None:  # the route file's checks make this impossible; stay rather than fail the try
+        return choice
+    why = f"try {try_number}" if try_number > 1 else "its last job lost its capacity"
+    problems = misfits(target, hints)
+    if problems:
+        return RouteChoice(
+            choice.route, f"{choice.reason}; {why}, but retry_route {name!r} {'; '.join(problems)}: stays"
+        )
+    return RouteChoice(target, f"{choice.reason}; {why}: retry_route {name!r} of route {choice.route.name!r}")
+
+
 def misfits(route: Route, hints: Hints) -> list[str]:
     """Every reason ``route`` cannot hold ``hints`` (empty when it can), in words."""
     reasons: list[str] = []

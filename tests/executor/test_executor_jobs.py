@@ -4,6 +4,7 @@ fail; callbacks run on the default route."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from airflow.executors.workloads import BundleInfo, ExecuteCallback
 from airflow.executors.workloads.callback import CallbackDTO, CallbackFetchMethod
@@ -139,3 +140,66 @@ def test_callbacks_run_as_jobs_on_the_default_route(executor: BatchRouterExecuto
     assert job["jobQueue"].endswith("/airflow-fargate")
     assert job["container"]["command"][-1] == workload.model_dump_json()
     assert CallbackState.SUCCESS in recorder.states(CallbackKey(id=callback_id))
+
+
+# ---------------------------------------------------------------- retry_route
+
+
+def _spot_routes(world: BatchWorld) -> str:
+    import json
+
+    definition = world.job_definition("worker-ec2", fargate=False)
+    spot = {"name": "spot", "compute": "ec2", "job_queue": world.queue("spot-q", compute="SPOT")}
+    on_demand = {"name": "on-demand", "compute": "ec2", "job_queue": world.queue("od-q", compute="EC2")}
+    routes = [
+        {**spot, "job_definition": definition, "retry_route": "on-demand"},
+        {**on_demand, "job_definition": definition},
+    ]
+    return json.dumps({"version": 1, "routes": routes})
+
+
+def _start_on_spot(world: BatchWorld, set_option: Any) -> BatchRouterExecutor:
+    set_option(routes=_spot_routes(world), region_name="us-east-1", poll_interval=0.02)
+    executor = BatchRouterExecutor()
+    executor.start()
+    return executor
+
+
+def test_a_job_whose_spot_host_was_reclaimed_before_start_is_resubmitted_on_the_retry_route(
+    world: BatchWorld, set_option: Any
+) -> None:
+    executor = _start_on_spot(world, set_option)
+    workload = make_workload()
+    queue_all(executor, workload)
+    first = drive(executor, lambda: world.job_ids())[0]
+    world.fail(first, "Host EC2 (instance i-0abc) terminated.", started=False)
+    second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
+    executor.end()
+
+    assert world.describe(first)["jobQueue"].endswith("/spot-q")
+    assert world.describe(second)["jobQueue"].endswith("/od-q")
+    assert world.describe(second)["tags"]["batch-router:route"] == "on-demand"
+    [(_, extra)] = events(executor, workload.ti.key)
+    assert "submitted again on retry route 'on-demand'" in extra
+
+
+def test_a_job_that_failed_before_start_for_another_reason_is_resubmitted_on_the_same_route(
+    world: BatchWorld, set_option: Any
+) -> None:
+    executor = _start_on_spot(world, set_option)
+    queue_all(executor, make_workload())
+    first = drive(executor, lambda: world.job_ids())[0]
+    world.fail(first, "CannotPullContainerError: manifest unknown", started=False)
+    second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
+    executor.end()
+
+    assert world.describe(second)["jobQueue"].endswith("/spot-q")
+
+
+def test_an_airflow_retry_runs_on_the_retry_route(world: BatchWorld, set_option: Any) -> None:
+    executor = _start_on_spot(world, set_option)
+    queue_all(executor, make_workload(try_number=2))
+    (job_id,) = drive(executor, lambda: world.job_ids())
+    executor.end()
+
+    assert world.describe(job_id)["jobQueue"].endswith("/od-q")

@@ -81,3 +81,13 @@ def test_a_task_no_route_can_hold_is_a_routing_error() -> None:
     with pytest.raises(RoutingError) as info:
         plan({"compute": "fargate", "gpu": 1})
     assert len(info.value.passed_over) == len(TABLE.routes)
+
+
+def test_an_adopted_try_is_looked_for_on_its_route_and_on_the_retry_route_its_job_may_have_moved_to() -> None:
+    spot = Route("spot", "ec2", "q-spot", "d", retry_route="od")
+    table = RouteTable(routes=(spot, Route("od", "ec2", "q-od", "d")), default_route="spot")
+    identity = TaskIdentity("etl", "extract", "r1", try_number=1)
+
+    queues = [queue for queue, _ in Plan(table).places(identity, None, None)]
+
+    assert queues == ["q-spot", "q-od"]

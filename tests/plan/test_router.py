@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from batch_router.config.model import Hints, Route, RouteTable
 from batch_router.errors import RoutingError
-from batch_router.plan.router import choose_route, misfits
+from batch_router.plan.router import choose_route, misfits, retry_choice
 
 FARGATE = Route(
     "fargate-small",
@@ -220,3 +220,47 @@ def test_chosen_route_always_holds_the_hints_and_a_refusal_names_every_route(
         if choice.reason.startswith("first route"):
             earlier = table.routes[: table.routes.index(choice.route)]
             assert all(misfits(route, hints) for route in earlier)
+
+
+# ---------------------------------------------------------------- retry_route
+
+SPOT = dataclasses.replace(EC2, name="ec2-spot", job_queue="q-spot", retry_route="ec2-large")
+
+
+def test_a_first_try_stays_on_its_spot_route() -> None:
+    table = make_table(SPOT, EC2, default_route="ec2-spot")
+    choice = retry_choice(table, choose_route(table, Hints(), None), Hints(), try_number=1)
+    assert choice.route is SPOT
+
+
+def test_a_retry_goes_to_the_routes_retry_route() -> None:
+    table = make_table(SPOT, EC2, default_route="ec2-spot")
+    choice = retry_choice(table, choose_route(table, Hints(), None), Hints(), try_number=2)
+    assert choice.route is EC2
+    assert choice.reason.endswith("try 2: retry_route 'ec2-large' of route 'ec2-spot'")
+
+
+def test_a_first_try_whose_job_lost_its_capacity_goes_to_the_retry_route() -> None:
+    table = make_table(SPOT, EC2, default_route="ec2-spot")
+    choice = retry_choice(
+        table, choose_route(table, Hints(), None), Hints(), try_number=1, lost_capacity=True
+    )
+    assert choice.route is EC2
+    assert "its last job lost its capacity" in choice.reason
+
+
+def test_a_retry_route_that_cannot_hold_the_task_keeps_the_task_where_it_was() -> None:
+    small = dataclasses.replace(FARGATE, name="small-od", max_vcpu=1)
+    spot = dataclasses.replace(FARGATE, retry_route="small-od")
+    table = make_table(spot, small)
+    hints = Hints(vcpu=2)
+    choice = retry_choice(table, choose_route(table, hints, None), hints, try_number=3)
+    assert choice.route is spot
+    assert "but retry_route 'small-od' allows at most 1 vCPU" in choice.reason
+
+
+@given(try_number=st.integers(min_value=1, max_value=50), lost=st.booleans())
+def test_a_route_without_retry_route_is_never_left(try_number: int, lost: bool) -> None:
+    table = make_table()
+    choice = choose_route(table, Hints(), None)
+    assert retry_choice(table, choice, Hints(), try_number=try_number, lost_capacity=lost) == choice
