@@ -195,8 +195,10 @@ class BatchRouterExecutor(BaseExecutor):
             return
         client = runtime.client
         job_ids = [r.job_id for r in self._tracker if r.job_id and r.stage is Stage.TRACKED]
+        job_ids += [job_id for job_id in self._hub.pending_stops if job_id not in job_ids]  # revoked
         # A try whose SubmitJob answer was lost may have a job nobody knows the id of: find and stop it.
         unsure = [r for r in self._tracker if r.job_id is None and r.lookup_first]
+        unsure += list(self._hub.pending_try_stops.values())
         if not job_ids and not unsure:
             return
         pool = ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)

@@ -117,6 +117,10 @@ class Hub:
         self.finished: deque[tuple[Future[Any], Apply, OnCrash]] = deque()
         self.work: deque[tuple[Apply, Any]] = deque()
         self.in_flight: set[Future[Any]] = set()  # handed over, not yet finished
+        # Stops of revoked tries whose call has not answered yet: terminate() cancels calls not yet
+        # started, so it stops these itself rather than leave a revoked job running.
+        self.pending_stops: dict[str, None] = {}  # job ids
+        self.pending_try_stops: dict[int, TryRecord] = {}  # by record serial: jobs without a known id
         self._runtime: Runtime | None = None
 
     # -- what is loaded once -----------------------------------------------------------------------
@@ -220,9 +224,13 @@ class Hub:
         """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""
         client = self.runtime().client
         crashed = _stop_crashed("TerminateJob")
-        if not self.hand_over(
-            self._log_stop_error, calls.stop_job, client, job_id, REVOKE_REASON, on_crash=crashed
-        ):
+        self.pending_stops[job_id] = None
+
+        def stopped(error: BatchApiError | None) -> None:
+            self.pending_stops.pop(job_id, None)
+            self._log_stop_error(error)
+
+        if not self.hand_over(stopped, calls.stop_job, client, job_id, REVOKE_REASON, on_crash=crashed):
             self.log.warning(
                 "batch-router: cannot stop job %s after shutdown; it will fail on its dead token", job_id
             )
@@ -232,7 +240,13 @@ class Hub:
         answer, or an adopted try not looked up yet)."""
         client = self.runtime().client
         args = (client, record.places, record.match_ids, REVOKE_REASON)
-        self.hand_over(self._log_stop_error, calls.stop_try_jobs, *args, on_crash=_stop_crashed("ListJobs"))
+        self.pending_try_stops[record.serial] = record
+
+        def stopped(error: BatchApiError | None) -> None:
+            self.pending_try_stops.pop(record.serial, None)
+            self._log_stop_error(error)
+
+        self.hand_over(stopped, calls.stop_try_jobs, *args, on_crash=_stop_crashed("ListJobs"))
 
     def _log_stop_error(self, error: BatchApiError | None) -> None:
         if error is not None:

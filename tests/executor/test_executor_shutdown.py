@@ -203,3 +203,25 @@ def test_end_joins_the_threads_it_started_when_no_call_is_under_way(
 
     names = [t.name for t in threading.enumerate()]
     assert not [n for n in names if n.startswith(("batch-router-api", "batch-router-plan"))], names
+
+
+def test_terminate_right_after_a_revoke_still_stops_the_revoked_job(
+    executor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.run(job_id)
+    tune(executor, terminate_timeout_seconds=0.2)
+    release = faults.hold("ListJobs")  # every API thread busy: the revoke's stop waits in the queue
+    hub = executor._hub
+    client = hub.runtime().client
+    for _ in range(hub.runtime().settings.api_concurrency):
+        hub.hand_over(lambda _: None, client.list_job_ids, "q", "RUNNING", on_crash=lambda _: None)
+    try:
+        executor.revoke_task(ti=task_instance(workload, external_executor_id=job_id))
+        executor.terminate()  # cancels the calls not yet started, the revoke's stop among them
+    finally:
+        release.set()
+
+    assert world.stopped(job_id)

@@ -23,7 +23,9 @@ class FakePlan:
 
     route = Route("default", "ec2", "q", "jd")
 
-    def build(self, *, identity: Any, executor_config: Any, queue: Any, command: Any) -> BuiltJob:
+    def build(
+        self, *, identity: Any, executor_config: Any, queue: Any, command: Any, lost_capacity: bool = False
+    ) -> BuiltJob:
         if identity.task_id == "broken":
             raise KeyError("a bug in planning")
         if identity.task_id == "unroutable":

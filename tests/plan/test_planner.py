@@ -4,9 +4,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batch_router.config.model import Route, RouteTable
-from batch_router.errors import ExecConfigError, RoutingError
+from batch_router.errors import ConfigError, ExecConfigError, RoutingError
 from batch_router.plan.model import BuiltJob, TaskIdentity
 from batch_router.plan.planner import Plan
 
@@ -91,3 +93,37 @@ def test_an_adopted_try_is_looked_for_on_its_route_and_on_the_retry_route_its_jo
     queues = [queue for queue, _ in Plan(table).places(identity, None, None)]
 
     assert queues == ["q-spot", "q-od"]
+
+
+_names = st.text(alphabet="abc-01", min_size=1, max_size=4).filter(lambda s: s[0] != "-")
+_route_specs = st.lists(
+    st.tuples(
+        _names,
+        st.sampled_from(["fargate", "ec2", "eks"]),
+        st.sampled_from([None, True, False]),  # fair_share: True without a shareIdentifier fails
+        st.sampled_from([{}, {"shareIdentifier": "etl"}, {"timeout": {"attemptDurationSeconds": 30}}]),
+        st.text(alphabet='qQ-_é"', min_size=1, max_size=6),  # job queue names, some not plain ASCII
+    ),
+    min_size=1,
+    max_size=8,
+    unique_by=lambda spec: spec[0],
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_route_specs)
+def test_checking_one_route_of_each_shape_finds_what_checking_every_route_finds(specs: list[Any]) -> None:
+    routes = tuple(
+        Route(name, compute, queue, "d", fair_share=fair, submit_job_kwargs=kwargs)  # type: ignore[arg-type]
+        for name, compute, fair, kwargs, queue in specs
+    )
+    plan = Plan(RouteTable(routes=routes, default_route=routes[0].name, source="t"))
+    every = [p for i in range(len(routes)) for p in plan._route_problems(i)]
+
+    try:
+        plan.check_routes()
+        found: list[Any] = []
+    except ConfigError as err:
+        found = list(err.problems)
+
+    assert found == every
