@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -24,6 +25,7 @@ from typing import Any
 from benchmarks.executors import BATCH_ROUTER, REFERENCE, ExecutorSpec, batch_router_spec, reference_spec
 from benchmarks.figures import check_targets, compute_figures
 from benchmarks.harness import RunOptions, RunRecord, run_all
+from benchmarks.memory import memory_figures, render_memory_table
 from benchmarks.report import render_report
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -40,6 +42,7 @@ FULL = {
     "drain_cap": 120.0,
     "timeout": 900.0,
     "poll_interval": None,
+    "memory_sizes": "5000,20000",
 }
 # Small enough for CI; the warm-up stays at 5 s because the reference executor, started without a
 # health check, waits 4 s before it makes its first API call.
@@ -55,6 +58,7 @@ SMOKE = {
     "drain_cap": 30.0,
     "timeout": 120.0,
     "poll_interval": 0.5,
+    "memory_sizes": "12",
 }
 
 
@@ -89,6 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--api-concurrency", type=int, help="batch-router's API_CONCURRENCY (default: its own)"
     )
+    parser.add_argument(
+        "--memory-sizes", help="sizes of the memory pass (tracemalloc); empty: none (default 5000,20000)"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     parser.add_argument(
         "--report", type=Path, metavar="JSON", help="print the tables of a saved run; run nothing"
@@ -106,6 +113,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
     if not args.size_list or any(size < 1 for size in args.size_list):
         parser.error("--sizes needs at least one size, each 1 or more")
+    try:
+        args.memory_size_list = [int(part) for part in str(args.memory_sizes).split(",") if part.strip()]
+    except ValueError:
+        parser.error(f"--memory-sizes must be comma-separated integers, got {args.memory_sizes!r}")
     return args
 
 
@@ -231,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_router_settings": dict(specs[-1].own_settings) if specs[-1].name == BATCH_ROUTER else {},
         },
         "runs": [],
+        "memory_runs": [],
     }
 
     def on_record(record: RunRecord) -> None:
@@ -245,7 +257,30 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"benchmarking {', '.join(s.name for s in specs)} at N = {args.sizes}", file=sys.stderr, flush=True)
     run_all(specs, args.size_list, options, output.parent / "logs", on_record=on_record)
+    if args.memory_size_list:
+        # Tracing slows every allocation, so this pass is apart and its timings are not judged; the API
+        # answers fast and without a rate limit, since what a try keeps does not depend on either.
+        memory_options = dataclasses.replace(
+            options, trace_memory=True, latency_ms=5.0, rate=0.0, polls=1, drain_cap=30.0
+        )
+
+        def on_memory(record: RunRecord) -> None:
+            document["memory_runs"].append(
+                {
+                    "executor": record.executor,
+                    "size": record.size,
+                    "status": record.status,
+                    "message": record.message,
+                    "figures": memory_figures(record.events),
+                }
+            )
+            output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+        print(f"memory pass at N = {args.memory_sizes}", file=sys.stderr, flush=True)
+        run_all(specs, args.memory_size_list, memory_options, output.parent / "logs", on_record=on_memory)
     print(render_report(document))
+    if document["memory_runs"]:
+        print("\n" + render_memory_table(document["memory_runs"]))
     print(f"\nresults: {output}")
     return 1 if any(run["status"] == "error" for run in document["runs"]) else 0
 

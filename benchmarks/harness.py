@@ -35,6 +35,7 @@ class RunOptions:
     poll_window_cap: float = 60.0
     drain_cap: float = 120.0
     timeout: float = 900.0
+    trace_memory: bool = False  # a memory pass: tracemalloc on, timings not judged
 
 
 @dataclass
@@ -137,7 +138,7 @@ def run_one(spec: ExecutorSpec, size: int, options: RunOptions, logs: Path) -> R
     if missing is not None:
         return RunRecord(spec.name, size, "skipped", message=missing)
     logs.mkdir(parents=True, exist_ok=True)
-    stem = f"{spec.name}-{size}"
+    stem = f"{spec.name}-{size}" + ("-memory" if options.trace_memory else "")
     progress = logs / f"{stem}.progress.jsonl"
     progress.unlink(missing_ok=True)
     worker_log = logs / f"{stem}.worker.log"
@@ -167,6 +168,7 @@ def run_one(spec: ExecutorSpec, size: int, options: RunOptions, logs: Path) -> R
             f"--poll-window-cap={options.poll_window_cap}",
             f"--drain-cap={options.drain_cap}",
             f"--deadline={options.timeout}",
+            *(["--trace-memory"] if options.trace_memory else []),
         ]
         with worker_log.open("w", encoding="utf-8") as log:
             worker = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)

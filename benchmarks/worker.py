@@ -17,12 +17,14 @@ can still report a run it had to kill at its time cap.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
 import resource
 import sys
 import time
+import tracemalloc
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
@@ -114,6 +116,26 @@ def warm_up(
     )
 
 
+def traced_memory(size: int) -> dict[str, Any]:
+    """What tracemalloc still holds from the executor's allocations since tracing began (the worker's
+    own bookkeeping excluded), per try, and the lines that hold most of it; stops tracing."""
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, __file__), tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    tracemalloc.stop()
+    stats = snapshot.statistics("lineno")
+    kept = sum(stat.size for stat in stats)
+    top = [
+        {
+            "where": f"{Path(s.traceback[0].filename).name}:{s.traceback[0].lineno}",
+            "bytes_per_try": s.size / size,
+        }
+        for s in stats[:16]
+    ]
+    return {"bytes_per_try": kept / size if size else 0.0, "top": top}
+
+
 def _state_word(state: Any) -> str:
     return str(getattr(state, "value", state)).lower()
 
@@ -153,11 +175,21 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
     states.clear()
     before = api_stats(args.endpoint)
     progress("ready", api=before)
+    if args.trace_memory:
+        # Count what the executor keeps of each try: tracing starts before the workloads exist, and the
+        # worker drops its own references once they are queued (a scheduler hands them over too).
+        workloads.clear()
+        gc.collect()
+        tracemalloc.start(1)
+        workloads = make_workloads(size)
     queued_at = time.monotonic()
     deadline = queued_at + args.deadline
     for workload in workloads:
         executor.queue_workload(workload, session=None)
     progress("queued", started=queued_at, seconds=time.monotonic() - queued_at)
+    if args.trace_memory:
+        del workload
+        workloads.clear()
 
     phase = "submit"
     window_start: dict[str, Any] = {}
@@ -177,6 +209,8 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
             # One sweep has gone by since the last SubmitJob: the executor now knows every job id,
             # so every poll in the window asks about all N.
             phase, phase_started, window_start = "poll", time.monotonic(), stats
+            if args.trace_memory:
+                progress("traced_memory", **traced_memory(size))
         elif phase == "poll" and (
             stats["describe_ids"] - window_start["describe_ids"] >= args.polls * size
             or time.monotonic() - phase_started > args.poll_window_cap
@@ -223,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-window-cap", type=float, default=60.0)
     parser.add_argument("--drain-cap", type=float, default=120.0)
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds from queueing to giving up")
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="count, with tracemalloc, what the executor keeps per try"
+    )
     args = parser.parse_args(argv)
     with args.progress.open("a", encoding="utf-8") as stream:
         progress = Progress(stream)

@@ -317,3 +317,31 @@ def test_the_gc_freeze_benchmark_shows_the_frozen_heap_is_not_scanned() -> None:
     (_, unfrozen, *_), (_, frozen, *_) = rows
     assert frozen < unfrozen
     assert gc.get_freeze_count() == 0  # the benchmark leaves the process as it found it
+
+
+def test_smoke_run_counts_what_each_executor_keeps_per_try(
+    smoke_run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    done, document = smoke_run
+    runs = {run["executor"]: run for run in document["memory_runs"]}
+
+    assert set(runs) == {REFERENCE, BATCH_ROUTER}
+    for run in runs.values():
+        assert run["status"] == "ok", run
+        assert run["figures"]["kept_bytes_per_try"] > 0
+        assert run["figures"]["top"]
+    assert "memory kept per tracked try" in done.stdout
+
+
+def test_the_memory_table_judges_batch_router_against_one_kib() -> None:
+    from benchmarks.memory import render_memory_table
+
+    runs = [
+        {"executor": REFERENCE, "size": 5000, "status": "ok", "figures": {"kept_bytes_per_try": 1400.0}},
+        {"executor": BATCH_ROUTER, "size": 5000, "status": "ok", "figures": {"kept_bytes_per_try": 950.0}},
+        {"executor": BATCH_ROUTER, "size": 20000, "status": "ok", "figures": {"kept_bytes_per_try": 1100.0}},
+    ]
+
+    lines = render_memory_table(runs).splitlines()
+    assert lines[2].split()[-1] == "met" and lines[3].split()[-1] == "MISSED"
+    assert "not run" in lines[3]

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.executors.workloads import ExecuteTask
-
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, chunked
 from batch_router.executor import calls
 from batch_router.executor.hub import UNKNOWN_ROUTE, Hub, crashed_call
@@ -156,14 +154,12 @@ def adopting_record(plan: Plan, ti: TaskInstance, ext: str, make_workload: MakeW
 
 
 def tracked_record(record: TryRecord, job: Any) -> TryRecord:
-    """The adopted try as its job describes it. The workload is read back from the job's command, so a
-    job that dies before start is submitted again as it was; the fresh one stands in if it cannot be."""
+    """The adopted try as its job describes it. Its workload is the job's command, read back (like any
+    tracked try's) if the job dies before start; the fresh one is kept only if the command is unreadable."""
     tags = job.get("tags") or {}
     try_id = str(tags.get(TRY_ID_TAG) or record.identity.try_id)
-    workload = workload_from_job(job)
-    if isinstance(workload, ExecuteTask):
-        known = {"external_executor_id": try_id, "executor_config": record.executor_config}  # not in JSON
-        workload = workload.model_copy(update={"ti": workload.ti.model_copy(update=known)})
+    # A readable command holds the workload: it is read back if the job dies before start, not kept.
+    readable = workload_from_job(job) is not None
     return TryRecord(
         key=record.key,
         identity=dataclasses.replace(record.identity, try_id=try_id),
@@ -171,7 +167,7 @@ def tracked_record(record: TryRecord, job: Any) -> TryRecord:
         job_queue=str(job.get("jobQueue")),
         job_definition=str(job.get("jobDefinition") or ""),
         job_name=str(job.get("jobName")),
-        workload=workload or record.workload,
+        workload=None if readable else record.workload,
         executor_config=record.executor_config,
         queue=record.queue,
         attempts=1,

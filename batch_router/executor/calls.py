@@ -21,6 +21,7 @@ from batch_router.aws.job_states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 from batch_router.errors import BatchRouterError
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import InfoLog, JobSpec
+from batch_router.executor.workloads import Workload, workload_from_job
 from batch_router.plan.naming import TRY_ID_TAG
 
 if TYPE_CHECKING:
@@ -116,6 +117,8 @@ class JobUpdate:
     info: str | None = None  # failed jobs: reason, exit code and log stream, for the task
     failed_before_start: bool = False  # failed jobs: the task did not run (unless it was seen RUNNING)
     lost_capacity: bool = False  # ... because its Spot capacity or host went away
+    # ... and the workload read back from its command, to submit it again: a tracked try keeps none
+    workload: Workload | None = None
 
 
 @dataclass(frozen=True)
@@ -229,14 +232,16 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
         if status == known.get(job_id) and phase not in (states.Phase.SUCCEEDED, states.Phase.FAILED):
             continue
         if phase is states.Phase.FAILED:
+            before_start = states.failed_before_start(job, seen_running=False)
             updates.append(
                 JobUpdate(
                     job_id,
                     status,
                     phase,
                     info=states.failure_info(job, log_group),
-                    failed_before_start=states.failed_before_start(job, seen_running=False),
+                    failed_before_start=before_start,
                     lost_capacity=states.lost_capacity(job),
+                    workload=workload_from_job(job) if before_start else None,
                 )
             )
         else:

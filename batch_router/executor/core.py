@@ -237,6 +237,8 @@ class BatchRouterExecutor(BaseExecutor):
                 self._hub.fail_now(
                     key, "batch-router could not accept the task", f"{type(exc).__name__}: {exc}"
                 )
+        if not self.queued_tasks:  # emptied by pops, a dict keeps its table: a burst's would stay
+            self.queued_tasks.clear()
 
     def sync(self) -> None:
         """Apply finished calls, then hand over new tries, due submits and, once per POLL_INTERVAL, a poll."""

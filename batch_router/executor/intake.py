@@ -27,14 +27,19 @@ class Intake:
         self.unplanned: dict[WorkloadKey, Workload] = {}  # accepted, not yet planned; in arrival order
         self.planning: dict[WorkloadKey, Workload] = {}  # being planned now
         self._planned: deque[list[Planned]] = deque()  # appended by the planning thread as it goes
+        # The key object the scheduler gave (also in BaseExecutor.running): the record keeps that one
+        # rather than the equal tuple planning makes, so a tracked try holds one key, not two.
+        self._keys: dict[WorkloadKey, WorkloadKey] = {}
 
     def accept(self, key: WorkloadKey, workload: Workload) -> None:
         self.unplanned[key] = workload
+        self._keys[key] = key
 
     def forget(self, key: WorkloadKey) -> None:
         """A revoked try: whatever planning makes of it later is dropped."""
         self.unplanned.pop(key, None)
         self.planning.pop(key, None)
+        self._keys.pop(key, None)
 
     def dispatch(self, *, plan_here_budget: float, chunk_size: int) -> None:
         """Plan a few new tries right here, and hand the rest to the planning thread in one call."""
@@ -84,8 +89,14 @@ class Intake:
         """Track a planned try, or fail it with the reason it cannot run."""
         if self.planning.pop(planned.key, None) is None:
             return  # revoked while it was being planned
+        key = self._keys.pop(planned.key, planned.key)
+        if not self.planning:  # a dict keeps its table when emptied by pops: let a burst's go
+            self.planning.clear()
+            if not self.unplanned:
+                self._keys.clear()
         if isinstance(planned, Unplannable):
             self._hub.fail_now(planned.key, "batch-router: task not submitted", planned.error)
             return
+        planned.key = key
         planned.next_attempt_at = time.monotonic()
         self._hub.tracker.add(planned)

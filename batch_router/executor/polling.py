@@ -16,6 +16,7 @@ from batch_router.executor import calls
 from batch_router.executor.hub import Hub, crashed_call
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.tracker import Stage
+from batch_router.executor.workloads import restored
 
 __all__ = ["Poller"]
 
@@ -113,9 +114,12 @@ class Poller:
             return
         info = update.info or f"AWS Batch job {update.job_id} {update.status}"
         before_start = update.failed_before_start and not record.seen_running
-        if before_start and self._submitter.can_resubmit(record):
-            self._submitter.resubmit(record, info, lost_capacity=update.lost_capacity)
+        workload = record.workload
+        if workload is None and update.workload is not None:
+            workload = restored(update.workload, str(record.identity.try_id), record.executor_config)
+        if before_start and workload is not None and self._submitter.can_resubmit(record, workload):
+            self._submitter.resubmit(record, info, workload, lost_capacity=update.lost_capacity)
         else:
             if before_start:
-                info += f" (the task never started; {self._submitter.why_not_resubmitted(record)})"
+                info += f" (the task never started; {self._submitter.why_not_resubmitted(workload)})"
             hub.finish_failed(record, "batch-router: job failed", info)

@@ -17,7 +17,7 @@ from batch_router.executor.adoption import tracked_record
 from batch_router.executor.hub import Hub, crashed_call
 from batch_router.executor.planning import JobSpec
 from batch_router.executor.tracker import TryRecord
-from batch_router.executor.workloads import with_fresh_token
+from batch_router.executor.workloads import Workload, with_fresh_token
 from batch_router.plan.planner import Plan
 
 __all__ = ["Submitter"]
@@ -100,6 +100,7 @@ class Submitter:
             case calls.Submitted(job_id=job_id):
                 hub.pacing.recovered()
                 hub.tracker.attach_job(record, job_id)
+                record.workload = None  # the job's command holds it (read back if it must run again)
                 record.attempts += 1
                 hub.count("submitted", record)
             case calls.Found(job=job) if record.adopted:
@@ -110,6 +111,7 @@ class Submitter:
                 hub.pacing.recovered()
                 status = job.get("status")
                 hub.tracker.attach_job(record, outcome.job_id, status=str(status) if status else None)
+                record.workload = None
                 hub.log.warning(
                     "batch-router: found job %s of %s, made by a SubmitJob whose answer was lost; "
                     "not submitting again",
@@ -181,21 +183,25 @@ class Submitter:
 
     # -- a job that died before the task started -----------------------------------------------------
 
-    def can_resubmit(self, record: TryRecord) -> bool:
-        return record.workload is not None and record.attempts < self._hub.max_attempts
+    def can_resubmit(self, record: TryRecord, workload: Workload | None) -> bool:
+        return workload is not None and record.attempts < self._hub.max_attempts
 
-    def why_not_resubmitted(self, record: TryRecord) -> str:
-        if record.workload is None:
+    def why_not_resubmitted(self, workload: Workload | None) -> str:
+        if workload is None:
             return "the job's command could not be read back, so it cannot be submitted again"
         return f"MAX_SUBMIT_JOB_ATTEMPTS={self._hub.max_attempts} used up"
 
-    def resubmit(self, record: TryRecord, info: str, *, lost_capacity: bool = False) -> None:
+    def resubmit(
+        self, record: TryRecord, info: str, workload: Workload, *, lost_capacity: bool = False
+    ) -> None:
         """Submit a try whose job died before the task started again, with a freshly signed token; on its
-        route's retry_route when the job lost its capacity (the same Spot pool may well be gone)."""
+        route's retry_route when the job lost its capacity (the same Spot pool may well be gone).
+
+        ``workload`` is the one its job ran, read back from the job's command: a tracked try keeps none.
+        """
         hub = self._hub
-        assert record.workload is not None
         try:
-            record.workload = with_fresh_token(record.workload, hub.airflow.jwt_generator)
+            record.workload = with_fresh_token(workload, hub.airflow.jwt_generator)
         except Exception as exc:
             hub.finish_failed(record, "batch-router: job failed", f"{info}; could not submit it again: {exc}")
             return

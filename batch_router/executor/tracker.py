@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
+import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -158,7 +159,8 @@ class Tracker:
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
         with self._changing(record):
-            record.stage, record.status, record.job_id = Stage.TRACKED, status, job_id
+            record.stage, record.job_id = Stage.TRACKED, job_id
+            record.status = None if status is None else sys.intern(status)
             record.lookup_first = record.seen_running = record.reported_running = False
             record.missing_rounds = 0
         if self._by_key.get(record.key) is record:
@@ -177,7 +179,7 @@ class Tracker:
     def set_status(self, record: TryRecord, status: str) -> None:
         if status != record.status:
             with self._changing(record):
-                record.status = status
+                record.status = sys.intern(status)  # a handful of values: one string each, not one per try
 
     @contextmanager
     def _changing(self, record: TryRecord) -> Iterator[None]:

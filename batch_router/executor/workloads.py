@@ -85,6 +85,15 @@ def command_of_job(job: Mapping[str, Any]) -> Sequence[str] | None:
     return None
 
 
+def restored(workload: Workload, try_id: str, executor_config: Mapping[str, Any] | None) -> Workload:
+    """A workload read back from a job's command, with what its JSON leaves out put back: the try's
+    id and its executor_config (a try is planned from both again)."""
+    if not isinstance(workload, ExecuteTask):
+        return workload
+    known = {"external_executor_id": try_id, "executor_config": executor_config}
+    return workload.model_copy(update={"ti": workload.ti.model_copy(update=known)})
+
+
 def workload_from_job(job: Mapping[str, Any]) -> Workload | None:
     """The workload a job of ours runs, read back from its command; ``None`` if it cannot be read."""
     command = command_of_job(job)

@@ -203,3 +203,52 @@ def test_an_airflow_retry_runs_on_the_retry_route(world: BatchWorld, set_option:
     executor.end()
 
     assert world.describe(job_id)["jobQueue"].endswith("/od-q")
+
+
+# ---------------------------------------------------------------- what a tracked try keeps
+
+
+def test_a_tracked_try_keeps_no_workload_its_job_holds_it(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    drive(executor, lambda: world.job_ids())
+    record = drive(executor, lambda: (r := executor._hub.tracker.get(workload.ti.key)) and r.job_id and r)
+
+    assert record.workload is None
+
+
+def test_a_tracked_try_shares_the_schedulers_key_object(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    drive(executor, lambda: world.job_ids())
+    record = executor._hub.tracker.get(workload.ti.key)
+
+    assert record is not None
+    assert any(key is record.key for key in executor.running)
+
+
+def test_a_workload_read_back_from_the_job_is_resubmitted_with_a_valid_token_for_the_same_task_instance(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    import json
+
+    import jwt
+    from conftest import JWT_SECRET
+
+    workload = make_workload(token="token-signed-at-queue-time")
+    queue_all(executor, workload)
+    first = drive(executor, lambda: world.job_ids())[0]
+    world.fail(first, "CannotPullContainerError: manifest unknown", started=False)
+    second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
+
+    sent = json.loads(world.describe(second)["container"]["command"][-1])
+    claims = jwt.decode(
+        sent["token"], JWT_SECRET, algorithms=["HS512", "HS256"], options={"verify_aud": False}
+    )
+    assert claims["sub"] == str(workload.ti.id)
+    assert sent["ti"]["id"] == str(workload.ti.id)
+    assert world.describe(second)["tags"]["batch-router:try-id"] == workload.ti.external_executor_id

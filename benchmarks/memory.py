@@ -1,0 +1,44 @@
+"""(pure) The memory pass: what each executor keeps per tracked try, counted by tracemalloc.
+
+RSS growth is noisy where freed memory is reused (allocators keep pages), so the pass judges by
+tracemalloc: the worker starts tracing before the workloads exist, drops its own references once they
+are queued, and counts what is still allocated (its own bookkeeping excluded) once every try has a job
+and the executor has seen every job id: the memory a try costs while it is tracked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from benchmarks.executors import BATCH_ROUTER, REFERENCE
+
+__all__ = ["KEPT_TARGET_BYTES", "memory_figures", "render_memory_table"]
+
+KEPT_TARGET_BYTES = 1024  # issue 14: at most 1 KiB per tracked try
+
+
+def memory_figures(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    traced = next((e for e in reversed(events) if e["event"] == "traced_memory"), None)
+    if traced is None:
+        return {}
+    return {"kept_bytes_per_try": traced["bytes_per_try"], "top": traced["top"]}
+
+
+def render_memory_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    sizes = sorted({int(run["size"]) for run in runs})
+    by = {(run["executor"], int(run["size"])): run for run in runs}
+    lines = [
+        "memory kept per tracked try (tracemalloc, bytes); target for batch-router <= 1,024",
+        f"{'N':>8}  {REFERENCE:>22}  {BATCH_ROUTER:>14}  target",
+    ]
+    for size in sizes:
+        cells = []
+        for name in (REFERENCE, BATCH_ROUTER):
+            run = by.get((name, size))
+            value = (run or {}).get("figures", {}).get("kept_bytes_per_try")
+            cells.append(f"{value:,.0f}" if value is not None else ((run or {}).get("status") or "not run"))
+        ours = (by.get((BATCH_ROUTER, size)) or {}).get("figures", {}).get("kept_bytes_per_try")
+        met = "-" if ours is None else ("met" if ours <= KEPT_TARGET_BYTES else "MISSED")
+        lines.append(f"{size:>8,}  {cells[0]:>22}  {cells[1]:>14}  {met}")
+    return "\n".join(lines)
