@@ -46,6 +46,7 @@ DESCRIPTIONS: dict[str, str] = {
     "poll_interval": "Seconds between DescribeJobs rounds over every unfinished job.",
     "api_concurrency": "Threads that make AWS calls (1 to 64).",
     "submit_rate_limit": "SubmitJob calls per second this executor sends at most (AWS: 50 per account).",
+    "describe_rate_limit": "DescribeJobs calls per second the poll sweeps average at most; 0: no limit.",
     "log_group": "CloudWatch Logs group the UI's live task logs are read from.",
     "default_queue": "The Airflow queue tasks have unless they say otherwise ([operators] default_queue).",
     "log_aws_requests": "Let botocore's DEBUG wire logging (request bodies hold tokens) through.",

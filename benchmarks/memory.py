@@ -19,10 +19,16 @@ KEPT_TARGET_BYTES = 1024  # issue 14: at most 1 KiB per tracked try
 
 
 def memory_figures(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    traced = next((e for e in reversed(events) if e["event"] == "traced_memory"), None)
-    if traced is None:
+    """The smaller of the pass's snapshots (see ``worker.traced_memory``), and both."""
+    traced = [e for e in events if e["event"] == "traced_memory"]
+    if not traced:
         return {}
-    return {"kept_bytes_per_try": traced["bytes_per_try"], "top": traced["top"]}
+    least = min(traced, key=lambda e: e["bytes_per_try"])
+    return {
+        "kept_bytes_per_try": least["bytes_per_try"],
+        "snapshots_bytes_per_try": [e["bytes_per_try"] for e in traced],
+        "top": least["top"],
+    }
 
 
 def render_memory_table(runs: Sequence[Mapping[str, Any]]) -> str:

@@ -116,14 +116,19 @@ def warm_up(
     )
 
 
-def traced_memory(size: int) -> dict[str, Any]:
+def traced_memory(size: int, *, stop: bool) -> dict[str, Any]:
     """What tracemalloc still holds from the executor's allocations since tracing began (the worker's
-    own bookkeeping excluded), per try, and the lines that hold most of it; stops tracing."""
+    own bookkeeping excluded), per try, and the lines that hold most of it.
+
+    Taken twice, as the poll window opens and as it closes: either may catch API answers in flight (a
+    sweep's job descriptions), which a try does not keep; the smaller is what every try keeps.
+    """
     gc.collect()
     snapshot = tracemalloc.take_snapshot().filter_traces(
         [tracemalloc.Filter(False, __file__), tracemalloc.Filter(False, tracemalloc.__file__)]
     )
-    tracemalloc.stop()
+    if stop:
+        tracemalloc.stop()
     stats = snapshot.statistics("lineno")
     kept = sum(stat.size for stat in stats)
     top = [
@@ -210,12 +215,14 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
             # so every poll in the window asks about all N.
             phase, phase_started, window_start = "poll", time.monotonic(), stats
             if args.trace_memory:
-                progress("traced_memory", **traced_memory(size))
+                progress("traced_memory", **traced_memory(size, stop=False))
         elif phase == "poll" and (
             stats["describe_ids"] - window_start["describe_ids"] >= args.polls * size
             or time.monotonic() - phase_started > args.poll_window_cap
         ):
             progress("poll_window", start=window_start, end=stats)
+            if args.trace_memory:  # again, after whole sweeps over N RUNNING jobs: calls in flight differ
+                progress("traced_memory", **traced_memory(size, stop=True))
             progress("released", jobs=api_release(args.endpoint))
             phase, phase_started = "drain", time.monotonic()
         elif phase == "drain":

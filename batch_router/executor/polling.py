@@ -18,37 +18,73 @@ from batch_router.executor.submitting import Submitter
 from batch_router.executor.tracker import Stage
 from batch_router.executor.workloads import restored
 
-__all__ = ["Poller"]
+__all__ = ["Poller", "SweepPacer"]
+
+
+class SweepPacer:
+    """How many DescribeJobs calls a sweep may send now: ``rate`` a second on average, at most one
+    second's worth at once; a rate of 0 sends them all. Pure: the caller passes the clock."""
+
+    def __init__(self, rate: float, now: float = 0.0):
+        self.rate = rate
+        self._tokens = max(rate, 1.0)
+        self._at = now
+
+    def take(self, now: float, wanted: int) -> int:
+        if self.rate <= 0:
+            return wanted
+        self._tokens = min(max(self.rate, 1.0), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        granted = min(wanted, int(self._tokens))
+        self._tokens -= granted
+        return granted
 
 
 class Poller:
+    """One sweep asks about every unfinished job once, 100 ids a call. A sweep starts POLL_INTERVAL
+    after the last one started, once the last one is answered; its calls go out at DESCRIBE_RATE_LIMIT a
+    second at most, so with many jobs a sweep takes longer and the interval grows with it, rather than
+    a burst of calls being throttled. Every job of a sweep is asked about before the next sweep begins.
+    """
+
     def __init__(self, hub: Hub, submitter: Submitter):
         self._hub = hub
         self._submitter = submitter
         self._in_flight = 0
         self._last_sweep_at = float("-inf")
         self._missing_job_ids: set[str] = set()  # jobs the last sweeps did not return
+        self._unsent: list[dict[str, str | None]] = []  # this sweep's calls (job id -> known status)
+        self._pacer: SweepPacer | None = None
 
     def dispatch(self, now: float) -> None:
         hub, runtime = self._hub, self._hub.loaded
-        if runtime is None or self._in_flight or hub.pacing.paused(now):
+        if runtime is None or hub.pacing.paused(now):
             return
-        if now - self._last_sweep_at < runtime.settings.poll_interval:
-            return
-        known = hub.tracker.statuses_to_poll()
-        if not known:
-            return
-        self._last_sweep_at = now
+        if self._pacer is None:
+            self._pacer = SweepPacer(runtime.settings.describe_rate_limit, now)
+        if not self._unsent:
+            if self._in_flight or now - self._last_sweep_at < runtime.settings.poll_interval:
+                return
+            known = hub.tracker.statuses_to_poll()
+            if not known:
+                return
+            self._last_sweep_at = now
+            self._unsent = [dict(chunk) for chunk in chunked(list(known.items()), DESCRIBE_JOBS_MAX)]
+        count = self._pacer.take(now, len(self._unsent))
+        sending, self._unsent = self._unsent[:count], self._unsent[count:]
         log_group = runtime.settings.log_group
-        for chunk in chunked(list(known.items()), DESCRIBE_JOBS_MAX):
-            job_ids = tuple(job_id for job_id, _ in chunk)
+        for index, chunk in enumerate(sending):
+            job_ids = tuple(chunk)
 
             def crashed(exc: BaseException, job_ids: tuple[str, ...] = job_ids) -> calls.PollResult:
                 return calls.PollResult(job_ids, error=crashed_call("DescribeJobs", exc))
 
-            args = (runtime.client, dict(chunk), log_group)
+            args = (runtime.client, chunk, log_group)
             if hub.hand_over(self._on_poll, calls.poll, *args, on_crash=crashed):
                 self._in_flight += 1
+            else:  # shutting down: what is not sent now is asked for by the next sweep, if any
+                self._unsent = sending[index:] + self._unsent
+                return
 
     def _on_poll(self, result: calls.PollResult) -> None:
         hub = self._hub

@@ -235,9 +235,11 @@ def test_a_workload_read_back_from_the_job_is_resubmitted_with_a_valid_token_for
     executor: BatchRouterExecutor, world: BatchWorld
 ) -> None:
     import json
+    import os
 
     import jwt
-    from conftest import JWT_SECRET
+
+    secret = os.environ["AIRFLOW__API_AUTH__JWT_SECRET"]  # the executor signs with it (conftest sets it)
 
     workload = make_workload(token="token-signed-at-queue-time")
     queue_all(executor, workload)
@@ -247,7 +249,7 @@ def test_a_workload_read_back_from_the_job_is_resubmitted_with_a_valid_token_for
 
     sent = json.loads(world.describe(second)["container"]["command"][-1])
     claims = jwt.decode(
-        sent["token"], JWT_SECRET, algorithms=["HS512", "HS256"], options={"verify_aud": False}
+        sent["token"], secret, algorithms=["HS512", "HS256"], options={"verify_aud": False}
     )
     assert claims["sub"] == str(workload.ti.id)
     assert sent["ti"]["id"] == str(workload.ti.id)

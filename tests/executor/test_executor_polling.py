@@ -4,11 +4,15 @@ POLL_INTERVAL; the scheduler's heartbeat never waits on AWS."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from batch_world import BatchWorld, Faults
 from executor_kit import drive, make_workload, queue_all
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batch_router.executor import BatchRouterExecutor
+from batch_router.executor.polling import SweepPacer
 
 
 def test_describe_jobs_asks_about_at_most_100_jobs_per_call_and_covers_them_all(
@@ -89,3 +93,57 @@ def test_heartbeat_returns_quickly_while_every_aws_call_takes_a_second(
 
     assert submitted >= 4  # the work did get done, on the pool
     assert slowest < 0.25
+
+
+# ---------------------------------------------------------------- a sweep paced by DESCRIBE_RATE_LIMIT
+
+
+def test_a_sweep_sends_its_calls_at_the_describe_rate_limit_and_asks_about_every_job(
+    default_route: str, world: BatchWorld, faults: Faults, set_option: Any
+) -> None:
+    set_option(describe_rate_limit=2)  # a sweep of 230 jobs is 3 calls: 2 at once, the third 0.5 s later
+    executor = BatchRouterExecutor(parallelism=400)
+    executor.start()
+    try:
+        queue_all(executor, *(make_workload(task_id=f"task-{i}") for i in range(230)))
+        drive(executor, lambda: len(world.job_ids()) == 230, timeout=60)
+        before = len(faults.params("DescribeJobs"))
+        drive(executor, lambda: len(faults.params("DescribeJobs")) > before)  # the next sweep began
+        first_burst = len(faults.params("DescribeJobs")) - before
+        started = time.monotonic()
+        drive(executor, lambda: len(faults.params("DescribeJobs")) >= before + 9, timeout=60)
+        spread = time.monotonic() - started
+    finally:
+        executor.end()
+
+    assert first_burst <= 2 and spread >= 2.5  # 9 calls at 2 a second, with a burst of 2
+    sweeps: list[set[str]] = [set()]
+    for params in faults.params("DescribeJobs")[before:]:
+        if sweeps[-1] & set(params["jobs"]):  # a job asked about again: the next sweep began
+            sweeps.append(set())
+        sweeps[-1] |= set(params["jobs"])
+    assert len(sweeps) >= 3
+    assert all(sweep == set(world.job_ids()) for sweep in sweeps[1:-1])
+
+
+@given(
+    rate=st.floats(min_value=0.1, max_value=50),
+    steps=st.lists(st.floats(min_value=0, max_value=3), min_size=1, max_size=40),
+    wanted=st.integers(min_value=1, max_value=500),
+)
+def test_the_sweep_pacer_keeps_to_its_rate_and_never_stops_granting(
+    rate: float, steps: list[float], wanted: int
+) -> None:
+    pacer, now, granted = SweepPacer(rate, now=0.0), 0.0, 0
+    for step in steps:
+        now += step
+        granted += pacer.take(now, wanted - granted)
+    assert granted <= max(rate, 1.0) + rate * now + 1e-9  # one second's burst, then the rate
+    while granted < wanted:  # whatever happened before, waiting always lets the rest go
+        now += 1 / rate
+        granted += pacer.take(now, wanted - granted)
+    assert granted == wanted
+
+
+def test_no_describe_rate_limit_sends_a_whole_sweep_at_once() -> None:
+    assert SweepPacer(0.0).take(0.0, 200) == 200
