@@ -1,6 +1,6 @@
 """``python -m benchmarks``: batch-router against the reference AwsBatchExecutor, side by side.
 
-    python -m benchmarks                        # N = 100, 1,000, 5,000; 50 ms latency; 50 SubmitJob/s
+    python -m benchmarks                        # N = 100, 1,000, 5,000, 20,000; 50 ms; 50 SubmitJob/s
     python -m benchmarks --sizes 100,1000 --latency-ms 20 --rate 100
     python -m benchmarks --smoke                # tiny and fast: checks the harness, not the timings
 
@@ -31,7 +31,7 @@ from benchmarks.report import render_report
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 FULL = {
-    "sizes": "100,1000,5000",
+    "sizes": "100,1000,5000,20000",
     "latency_ms": 50.0,
     "rate": 50.0,
     "loop_interval": 1.0,
@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny, fast settings (any flag below still wins)"
     )
-    parser.add_argument("--sizes", help="comma-separated task counts (default 100,1000,5000)")
+    parser.add_argument("--sizes", help="comma-separated task counts (default 100,1000,5000,20000)")
     parser.add_argument("--latency-ms", type=float, help="delay added to every API call (default 50)")
     parser.add_argument(
         "--rate", type=float, help="SubmitJob calls per second before 429s; 0: no limit (default 50)"

@@ -345,3 +345,12 @@ def test_the_memory_table_judges_batch_router_against_one_kib() -> None:
     lines = render_memory_table(runs).splitlines()
     assert lines[2].split()[-1] == "met" and lines[3].split()[-1] == "MISSED"
     assert "not run" in lines[3]
+
+
+def test_the_reference_is_not_run_above_its_size_cap(tmp_path: Path) -> None:
+    from benchmarks.harness import RunOptions, run_all
+
+    (record,) = run_all([reference_spec()], [20000], RunOptions(reference_max_size=5000), tmp_path)
+
+    assert (record.status, record.size) == ("skipped", 20000)
+    assert "up to N = 5,000" in record.message

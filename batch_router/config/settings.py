@@ -156,8 +156,9 @@ class ExecutorSettings(BaseSettings):
     # AWS Batch allows 50 SubmitJob calls per second per account and Region (a fixed quota).
     submit_rate_limit: float = Field(default=50.0, ge=0)
     # DescribeJobs calls per second the poll sweeps may average (0: no limit). AWS throttles every Batch
-    # API by request rate per account and Region, DescribeJobs included; 10/s covers 5,000 running jobs
-    # at the default POLL_INTERVAL and leaves most of the account's rate to others.
+    # API by request rate per account and Region, DescribeJobs included (re:Post Knowledge Center,
+    # aws-batch-requests-error); 10/s covers 5,000 running jobs at the default POLL_INTERVAL and leaves
+    # most of the account's rate to others.
     describe_rate_limit: float = Field(default=10.0, ge=0)
     log_group: str = "/aws/batch/job"
     default_queue: str = "default"

@@ -248,9 +248,7 @@ def test_a_workload_read_back_from_the_job_is_resubmitted_with_a_valid_token_for
     second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
 
     sent = json.loads(world.describe(second)["container"]["command"][-1])
-    claims = jwt.decode(
-        sent["token"], secret, algorithms=["HS512", "HS256"], options={"verify_aud": False}
-    )
+    claims = jwt.decode(sent["token"], secret, algorithms=["HS512", "HS256"], options={"verify_aud": False})
     assert claims["sub"] == str(workload.ti.id)
     assert sent["ti"]["id"] == str(workload.ti.id)
     assert world.describe(second)["tags"]["batch-router:try-id"] == workload.ti.external_executor_id
