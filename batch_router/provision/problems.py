@@ -23,11 +23,11 @@ _GPU_EXAMPLE = "[g5, g6, p4d]"
 
 def is_gpu_type(instance_type: str) -> bool:
     family = instance_type.split(".", 1)[0]
-    return family.startswith(GPU_FAMILY_PREFIXES) and not family.startswith(("default", "optimal"))
+    return family.startswith(GPU_FAMILY_PREFIXES)
 
 
 def provision_problems(table: RouteTable, options: ProvisionOptions) -> list[Problem]:
-    index = {route.name: i for i, route in reversed(list(enumerate(table.routes)))}
+    index = {route.name: i for i, route in enumerate(table.routes)}  # names are unique (route file rule)
     problems: list[Problem] = []
     for queue, routes in created_queues(table).items():
         first = routes[0]
