@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                     "size": record.size,
                     "status": record.status,
                     "message": record.message,
-                    "figures": memory_figures(record.events),
+                    "figures": memory_figures(record.events, record.size),
                 }
             )
             output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -122,8 +122,13 @@ def traced_memory(size: int, *, stop: bool) -> dict[str, Any]:
 
     Taken twice, as the poll window opens and as it closes: either may catch API answers in flight (a
     sweep's job descriptions), which a try does not keep; the smaller is what every try keeps.
+
+    The process's RSS is read first, less tracemalloc's own tables (they grow with every live
+    allocation and are no part of what the executor costs without tracing), so the pass also gives RSS
+    growth at sizes the timing pass does not run.
     """
     gc.collect()
+    untraced_rss_kib = current_rss_kib() - tracemalloc.get_tracemalloc_memory() // 1024
     snapshot = tracemalloc.take_snapshot().filter_traces(
         [tracemalloc.Filter(False, __file__), tracemalloc.Filter(False, tracemalloc.__file__)]
     )
@@ -138,7 +143,7 @@ def traced_memory(size: int, *, stop: bool) -> dict[str, Any]:
         }
         for s in stats[:16]
     ]
-    return {"bytes_per_try": kept / size if size else 0.0, "top": top}
+    return {"bytes_per_try": kept / size if size else 0.0, "top": top, "untraced_rss_kib": untraced_rss_kib}
 
 
 def _state_word(state: Any) -> str:
@@ -192,9 +197,11 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
     for workload in workloads:
         executor.queue_workload(workload, session=None)
     progress("queued", started=queued_at, seconds=time.monotonic() - queued_at)
-    if args.trace_memory:
+    # A scheduler keeps no reference to the workloads it queued; kept here, they would be counted as
+    # the executor's memory and weigh on every garbage collection of the run.
+    if workloads:
         del workload
-        workloads.clear()
+    workloads.clear()
 
     phase = "submit"
     window_start: dict[str, Any] = {}

@@ -112,7 +112,19 @@ class BatchClient:
             client = self._clients.get(purpose)
             if client is None:
                 client = self._clients[purpose] = self._make(purpose)
+                if purpose == "submit" and self.submit_bucket is not None:
+                    # A token is taken just before the request goes on the wire, as botocore's own
+                    # adaptive limiter does (retries/adaptive.py, on ``before-send``): taken before the
+                    # call, the request's validation, serialization and signing, slowed by every other
+                    # thread wanting the GIL, would come between the token and AWS, bunching calls that
+                    # left the bucket evenly into bursts AWS answers with 429s.
+                    client.meta.events.register("before-send.batch.SubmitJob", self._take_submit_token)
             return client
+
+    def _take_submit_token(self, **_: Any) -> None:
+        """botocore's ``before-send`` handler of SubmitJob (None: send the request as it is)."""
+        if self.submit_bucket is not None:
+            self.submit_bucket.acquire()
 
     def prepare(self) -> None:
         """Make the Batch clients now rather than on the first call (no request is sent).
@@ -138,8 +150,8 @@ class BatchClient:
 
     def submit_job(self, request: Mapping[str, Any]) -> str:
         """Submit once, without botocore retries; the new job's id."""
-        if self.submit_bucket is not None:
-            self.submit_bucket.acquire()  # blocks this API thread, never the scheduler's
+        # The submit bucket's token is taken on ``before-send`` (see ``_client``): it blocks this API
+        # thread, never the scheduler's.
         response = self._call("submit", "SubmitJob", lambda c: c.submit_job(**request))
         return str(response["jobId"])
 

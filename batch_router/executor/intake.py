@@ -25,7 +25,9 @@ class Intake:
     def __init__(self, hub: Hub):
         self._hub = hub
         self.unplanned: dict[WorkloadKey, Workload] = {}  # accepted, not yet planned; in arrival order
-        self.planning: dict[WorkloadKey, Workload] = {}  # being planned now
+        # Being planned now. Keys only: the planning thread holds the workloads and lets each go as soon
+        # as it is written as JSON, so a burst's models do not outlive its first second.
+        self.planning: set[WorkloadKey] = set()
         self._planned: deque[list[Planned]] = deque()  # appended by the planning thread as it goes
         # The key object the scheduler gave (also in BaseExecutor.running): the record keeps that one
         # rather than the equal tuple planning makes, so a tracked try holds one key, not two.
@@ -38,7 +40,7 @@ class Intake:
     def forget(self, key: WorkloadKey) -> None:
         """A revoked try: whatever planning makes of it later is dropped."""
         self.unplanned.pop(key, None)
-        self.planning.pop(key, None)
+        self.planning.discard(key)
         self._keys.pop(key, None)
 
     def dispatch(self, *, plan_here_budget: float, chunk_size: int) -> None:
@@ -50,16 +52,16 @@ class Intake:
             self._plan_here(runtime.plan, plan_here_budget)
             if not self.unplanned:
                 return
-        workloads = list(self.unplanned.values())
+        workloads, keys = list(self.unplanned.values()), list(self.unplanned)
 
         def crashed(exc: BaseException) -> list[Planned]:
             # The planning thread broke off: every try it did not hand back fails with the reason.
             reason = f"could not plan the task: {type(exc).__name__}: {exc}"
-            return [Unplannable(w.key, reason) for w in workloads]
+            return [Unplannable(key, reason) for key in keys]
 
         args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size)
         if self._hub.hand_over(
-            self._take_rest, plan_workloads, *args, on_crash=crashed, pool=self._hub.planner
+            self.take_all, plan_workloads, *args, on_crash=crashed, pool=self._hub.planner
         ):
             self.planning.update(self.unplanned)
             self.unplanned.clear()
@@ -70,25 +72,28 @@ class Intake:
         planned: list[Planned] = []
         while self.unplanned and time.monotonic() < deadline:
             key = next(iter(self.unplanned))
-            workload = self.planning[key] = self.unplanned.pop(key)
-            plan_workloads(plan, [workload], self._hub.log, planned.extend)
+            self.planning.add(key)
+            plan_workloads(plan, [self.unplanned.pop(key)], self._hub.log, planned.extend)
         for item in planned:
             self.take(item)
 
     def collect_planned(self) -> None:
-        """Queue what the planning thread handed back as work for the scheduler thread (cheap)."""
+        """Queue what the planning thread handed back as work for the scheduler thread (cheap): one item
+        per chunk, not one per try, so a burst's 20,000 tries wait as 200 entries."""
         while self._planned:
-            self._hub.work.extend((self.take, item) for item in self._planned.popleft())
+            self._hub.work.append((self.take_all, self._planned.popleft()))
 
-    def _take_rest(self, rest: list[Planned] | None) -> None:
-        """After a planning call: what it could not hand back (nothing, unless it crashed)."""
-        for item in rest or ():
+    def take_all(self, planned: list[Planned] | None) -> None:
+        """A chunk the planning thread handed back, or what a planning call could not hand back
+        (nothing, unless it crashed)."""
+        for item in planned or ():
             self.take(item)
 
     def take(self, planned: Planned) -> None:
         """Track a planned try, or fail it with the reason it cannot run."""
-        if self.planning.pop(planned.key, None) is None:
+        if planned.key not in self.planning:
             return  # revoked while it was being planned
+        self.planning.discard(planned.key)
         key = self._keys.pop(planned.key, planned.key)
         if not self.planning:  # a dict keeps its table when emptied by pops: let a burst's go
             self.planning.clear()

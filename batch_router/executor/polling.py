@@ -16,7 +16,7 @@ from batch_router.executor import calls
 from batch_router.executor.hub import Hub, crashed_call
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.tracker import Stage
-from batch_router.executor.workloads import restored
+from batch_router.executor.workloads import restored, workload_from_payload
 
 __all__ = ["Poller", "SweepPacer"]
 
@@ -150,9 +150,12 @@ class Poller:
             return
         info = update.info or f"AWS Batch job {update.job_id} {update.status}"
         before_start = update.failed_before_start and not record.seen_running
-        workload = record.workload
-        if workload is None and update.workload is not None:
-            workload = restored(update.workload, str(record.identity.try_id), record.executor_config)
+        # The job's command holds the workload; an adopted try whose command was unreadable kept its own.
+        workload = update.workload
+        if workload is None and record.payload is not None:
+            workload = workload_from_payload(record.payload)
+        if workload is not None:
+            workload = restored(workload, str(record.identity.try_id), record.executor_config)
         if before_start and workload is not None and self._submitter.can_resubmit(record, workload):
             self._submitter.resubmit(record, info, workload, lost_capacity=update.lost_capacity)
         else:

@@ -54,13 +54,13 @@ class Submitter:
 
     def _start(self, plan: Plan, client: BatchClient, record: TryRecord, now: float) -> None:
         spec = None
-        if record.submit_if_missing and record.workload is not None:
+        if record.submit_if_missing and record.payload is not None:
             spec = JobSpec(
                 plan,
                 record.identity,
                 record.executor_config,
                 record.queue,
-                record.workload,
+                record.payload,
                 lost_capacity=record.on_retry_route,
             )
         ticket = calls.SubmitTicket(
@@ -100,7 +100,7 @@ class Submitter:
             case calls.Submitted(job_id=job_id):
                 hub.pacing.recovered()
                 hub.tracker.attach_job(record, job_id)
-                record.workload = None  # the job's command holds it (read back if it must run again)
+                record.payload = None  # the job's command holds it (read back if it must run again)
                 record.attempts += 1
                 hub.count("submitted", record)
             case calls.Found(job=job) if record.adopted:
@@ -111,7 +111,7 @@ class Submitter:
                 hub.pacing.recovered()
                 status = job.get("status")
                 hub.tracker.attach_job(record, outcome.job_id, status=str(status) if status else None)
-                record.workload = None
+                record.payload = None
                 hub.log.warning(
                     "batch-router: found job %s of %s, made by a SubmitJob whose answer was lost; "
                     "not submitting again",
@@ -201,7 +201,7 @@ class Submitter:
         """
         hub = self._hub
         try:
-            record.workload = with_fresh_token(workload, hub.airflow.jwt_generator)
+            record.payload = with_fresh_token(workload, hub.airflow.jwt_generator).model_dump_json()
         except Exception as exc:
             hub.finish_failed(record, "batch-router: job failed", f"{info}; could not submit it again: {exc}")
             return
@@ -223,9 +223,9 @@ class Submitter:
     def _to_retry_route(self, record: TryRecord) -> str | None:
         """Send the try's next jobs to its route's retry_route; the route's name, or None if it has none
         (or the try cannot be planned there, when it stays where it was)."""
-        assert record.workload is not None
+        assert record.payload is not None
         spec = JobSpec(
-            self._hub.runtime().plan, record.identity, record.executor_config, record.queue, record.workload,
+            self._hub.runtime().plan, record.identity, record.executor_config, record.queue, record.payload,
             lost_capacity=True,
         )  # fmt: skip
         try:

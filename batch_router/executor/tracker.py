@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from batch_router.executor.workloads import Workload
 from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:
@@ -54,7 +53,11 @@ class TryRecord:
     route: str
     job_queue: str
     job_name: str
-    workload: Workload | None  # None when adopted from a job whose command could not be read
+    # The workload as JSON, as the job's command carries it, until the job exists: one string rather
+    # than the model's dozen objects, each of which every full garbage collection would scan while
+    # thousands of tries wait for their SubmitJob. None once the job holds it (read back if it must run
+    # again), or when adopted from a job whose command could not be read.
+    payload: str | None
     executor_config: Mapping[str, Any] | None = None
     queue: str | None = None
     job_definition: str = ""  # as sent (or as the adopted job names it); for metrics

@@ -24,7 +24,12 @@ COMMAND_PREFIX = ("python", "-m", "airflow.sdk.execution_time.execute_workload",
 
 def workload_command(workload: Workload) -> list[str]:
     """The container command: the Task SDK's workload runner with the workload as JSON."""
-    return [*COMMAND_PREFIX, workload.model_dump_json()]
+    return payload_command(workload.model_dump_json())
+
+
+def payload_command(payload: str) -> list[str]:
+    """The container command for a workload already written as JSON (a try's ``payload``)."""
+    return [*COMMAND_PREFIX, payload]
 
 
 def task_identity(workload: Workload, try_id: str | None = None) -> TaskIdentity:
@@ -99,8 +104,13 @@ def workload_from_job(job: Mapping[str, Any]) -> Workload | None:
     command = command_of_job(job)
     if not command or len(command) <= len(COMMAND_PREFIX) or tuple(command[:-1]) != COMMAND_PREFIX:
         return None
+    return workload_from_payload(command[-1])
+
+
+def workload_from_payload(payload: str) -> Workload | None:
+    """A workload from its JSON (a job's command, or a try's ``payload``); ``None`` if it cannot be read."""
     try:
-        data = json.loads(command[-1])
+        data = json.loads(payload)
         if data.get("type") == "ExecuteCallback":
             return ExecuteCallback.model_validate(data)
         return ExecuteTask.model_validate(data)

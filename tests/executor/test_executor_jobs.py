@@ -216,7 +216,7 @@ def test_a_tracked_try_keeps_no_workload_its_job_holds_it(
     drive(executor, lambda: world.job_ids())
     record = drive(executor, lambda: (r := executor._hub.tracker.get(workload.ti.key)) and r.job_id and r)
 
-    assert record.workload is None
+    assert record.payload is None
 
 
 def test_a_tracked_try_shares_the_schedulers_key_object(
@@ -229,6 +229,32 @@ def test_a_tracked_try_shares_the_schedulers_key_object(
 
     assert record is not None
     assert any(key is record.key for key in executor.running)
+
+
+def test_a_taken_try_keeps_the_key_object_the_scheduler_queued_it_under(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    (queued_key,) = executor.queued_tasks
+    executor.heartbeat()
+
+    assert not executor.queued_tasks
+    assert any(key is queued_key for key in executor.running)
+
+
+def test_a_heartbeat_takes_the_highest_priority_tries_up_to_the_open_slots(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    low, high, middle = (make_workload(task_id=name) for name in ("low", "high", "middle"))
+    for workload, weight in ((low, 1), (high, 10), (middle, 5)):
+        workload.ti.priority_weight = weight
+    executor.parallelism = len(executor.running) + 2
+    queue_all(executor, low, high, middle)
+    executor.heartbeat()
+
+    assert [key.task_id for key in executor.queued_tasks] == ["low"]
+    assert {key.task_id for key in executor.running} >= {"high", "middle"}
 
 
 def test_a_workload_read_back_from_the_job_is_resubmitted_with_a_valid_token_for_the_same_task_instance(

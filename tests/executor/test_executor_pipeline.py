@@ -11,6 +11,7 @@ from batch_world import BatchWorld, Faults
 from executor_kit import drive, make_workload, queue_all, task_instance, tune
 
 from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.errors import BatchApiError
 from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.tracker import Stage
 
@@ -89,6 +90,33 @@ def test_the_submit_rate_limit_paces_submit_job_with_botocores_token_bucket() ->
     client = BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=7.0)
     assert client.submit_bucket is not None
     assert client.submit_bucket.max_rate == 7.0
+
+
+class CountingBucket:
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def acquire(self, amount: int = 1, block: bool = True) -> bool:
+        self.taken += amount
+        return True
+
+
+def test_a_submit_token_is_taken_as_the_request_is_sent_not_before_it_is_built(world: BatchWorld) -> None:
+    import botocore.exceptions
+
+    client = BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=50.0)
+    bucket = CountingBucket()
+    client.submit_bucket = bucket  # type: ignore[assignment]
+    queue, definition = world.queue("q"), world.job_definition("jd")
+
+    with pytest.raises(BatchApiError) as refused:  # botocore refuses it before sending: no token
+        client.submit_job({"jobQueue": queue, "jobDefinition": definition})
+    assert isinstance(refused.value.__cause__, botocore.exceptions.ParamValidationError)
+    assert bucket.taken == 0
+
+    job_id = client.submit_job({"jobName": "job-1", "jobQueue": queue, "jobDefinition": definition})
+    client.describe_jobs([job_id])
+    assert bucket.taken == 1  # one SubmitJob sent; DescribeJobs takes none
 
 
 def test_a_submit_rate_limit_below_half_a_call_per_second_is_kept() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -13,7 +14,7 @@ from batch_router.errors import RoutingError
 from batch_router.executor import calls
 from batch_router.executor.planning import JobSpec, Planned, plan_workloads
 from batch_router.executor.tracker import TryRecord
-from batch_router.executor.workloads import task_identity
+from batch_router.executor.workloads import payload_command, task_identity, workload_command
 from batch_router.plan.model import BuiltJob
 from batch_router.plan.planner import Plan
 
@@ -40,6 +41,19 @@ def plan_all(task_ids: list[str], chunk_size: int = 100) -> list[list[Planned]]:
     workloads = [make_workload(task_id=t) for t in task_ids]
     plan_workloads(plan, workloads, logging.getLogger("test"), chunks.append, chunk_size)
     return chunks
+
+
+def test_a_planned_try_keeps_its_workload_as_the_json_its_command_carries() -> None:
+    workload = make_workload(task_id="t")
+    chunks: list[list[Planned]] = []
+    plan: Plan = FakePlan()  # type: ignore[assignment]
+    plan_workloads(plan, [workload], logging.getLogger("test"), chunks.append)
+    [[record]] = chunks
+
+    assert isinstance(record, TryRecord) and isinstance(record.payload, str)
+    assert payload_command(record.payload) == workload_command(workload)
+    # One string, which no garbage collection scans, where the model is a dozen objects it does.
+    assert not gc.is_tracked(record.payload)
 
 
 def test_every_try_comes_back_in_order_in_chunks() -> None:
@@ -95,7 +109,7 @@ class SubmitsEverything:
 def test_a_submitted_job_is_reported_even_when_logging_it_fails() -> None:
     plan: Plan = FakePlan()  # type: ignore[assignment]
     workload = make_workload(task_id="t")
-    spec = JobSpec(plan, task_identity(workload), None, "default", workload)
+    spec = JobSpec(plan, task_identity(workload), None, "default", workload.model_dump_json())
     ticket = calls.SubmitTicket(
         key=workload.ti.key, serial=1, spec=spec, job_queue="q", job_name="job-t", match_ids=frozenset()
     )

@@ -16,7 +16,7 @@ def record(name: str, *, route: str = "r", at: float = 0.0) -> TryRecord:
         route=route,
         job_queue="q",
         job_name=f"job-{name}",
-        workload=None,
+        payload=None,
         next_attempt_at=at,
     )
 
