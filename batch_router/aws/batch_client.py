@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.config import Config
-from botocore.retries.bucket import Clock, TokenBucket
 
 from batch_router.aws.errors import classify
+from batch_router.aws.submit_pacer import SubmitPacer
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 ids per call
 READ_MAX_ATTEMPTS = 5
@@ -67,14 +67,9 @@ class BatchClient:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         # SubmitJob has a fixed per-account quota (50/s); sending at that rate from the start keeps
-        # every thread's calls under it instead of learning it from throttling answers. The bucket's own
-        # floor (0.5/s, meant for its adaptive mode) is lowered to the limit: schedulers sharing the
-        # account's quota may each be given less than that.
-        self.submit_bucket = (
-            TokenBucket(submit_rate_limit, Clock(), min_rate=submit_rate_limit)
-            if submit_rate_limit > 0
-            else None
-        )
+        # every thread's calls under it instead of learning it from throttling answers (any rate above 0
+        # holds: schedulers sharing the account's quota may each be given less than 1 a second).
+        self.submit_pacer = SubmitPacer(submit_rate_limit) if submit_rate_limit > 0 else None
 
     # -- clients -------------------------------------------------------------------------------------
 
@@ -90,7 +85,7 @@ class BatchClient:
             # One attempt: botocore would retry a read timeout, and a SubmitJob that timed out may
             # already have made a job (the executor looks before it submits again). With no fixed
             # rate, adaptive mode's client-side limiter paces SubmitJob once AWS starts throttling.
-            mode = "standard" if self.submit_bucket is not None else "adaptive"
+            mode = "standard" if self.submit_pacer is not None else "adaptive"
             config = self._config(max_attempts=1, mode=mode)
         else:
             config = self._config(max_attempts=READ_MAX_ATTEMPTS, mode=self.retry_mode)
@@ -112,19 +107,19 @@ class BatchClient:
             client = self._clients.get(purpose)
             if client is None:
                 client = self._clients[purpose] = self._make(purpose)
-                if purpose == "submit" and self.submit_bucket is not None:
-                    # A token is taken just before the request goes on the wire, as botocore's own
-                    # adaptive limiter does (retries/adaptive.py, on ``before-send``): taken before the
-                    # call, the request's validation, serialization and signing, slowed by every other
-                    # thread wanting the GIL, would come between the token and AWS, bunching calls that
-                    # left the bucket evenly into bursts AWS answers with 429s.
-                    client.meta.events.register("before-send.batch.SubmitJob", self._take_submit_token)
+                if purpose == "submit" and self.submit_pacer is not None:
+                    # A slot is taken just before the request goes on the wire, as botocore's own
+                    # adaptive limiter takes its token (retries/adaptive.py, on ``before-send``): taken
+                    # before the call, the request's validation, serialization and signing, slowed by
+                    # every other thread wanting the GIL, would come between the slot and AWS, bunching
+                    # evenly paced calls into bursts AWS answers with 429s.
+                    client.meta.events.register("before-send.batch.SubmitJob", self._take_submit_slot)
             return client
 
-    def _take_submit_token(self, **_: Any) -> None:
+    def _take_submit_slot(self, **_: Any) -> None:
         """botocore's ``before-send`` handler of SubmitJob (None: send the request as it is)."""
-        if self.submit_bucket is not None:
-            self.submit_bucket.acquire()
+        if self.submit_pacer is not None:
+            self.submit_pacer.acquire()
 
     def prepare(self) -> None:
         """Make the Batch clients now rather than on the first call (no request is sent).
@@ -150,7 +145,7 @@ class BatchClient:
 
     def submit_job(self, request: Mapping[str, Any]) -> str:
         """Submit once, without botocore retries; the new job's id."""
-        # The submit bucket's token is taken on ``before-send`` (see ``_client``): it blocks this API
+        # The submit pacer's slot is taken on ``before-send`` (see ``_client``): it blocks this API
         # thread, never the scheduler's.
         response = self._call("submit", "SubmitJob", lambda c: c.submit_job(**request))
         return str(response["jobId"])

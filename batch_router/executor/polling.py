@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from batch_router.aws import job_states as states
-from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, chunked
+from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX
 from batch_router.aws.errors import ErrorKind
 from batch_router.executor import calls
 from batch_router.executor.hub import Hub, crashed_call
@@ -53,7 +53,10 @@ class Poller:
         self._in_flight = 0
         self._last_sweep_at = float("-inf")
         self._missing_job_ids: set[str] = set()  # jobs the last sweeps did not return
-        self._unsent: list[dict[str, str | None]] = []  # this sweep's calls (job id -> known status)
+        # The job ids this sweep has not asked about yet, last first (taken from the end, 100 at a time).
+        # Each call's ids and known statuses are read from the tracker as it is sent, so a sweep over
+        # 20,000 jobs costs its heartbeat one list copy, and each later heartbeat only the calls it sends.
+        self._unsent: list[str] = []
         self._pacer: SweepPacer | None = None
 
     def dispatch(self, now: float) -> None:
@@ -65,25 +68,32 @@ class Poller:
         if not self._unsent:
             if self._in_flight or now - self._last_sweep_at < runtime.settings.poll_interval:
                 return
-            known = hub.tracker.statuses_to_poll()
-            if not known:
+            job_ids = hub.tracker.job_ids()
+            if not job_ids:
                 return
             self._last_sweep_at = now
-            self._unsent = [dict(chunk) for chunk in chunked(list(known.items()), DESCRIBE_JOBS_MAX)]
-        count = self._pacer.take(now, len(self._unsent))
-        sending, self._unsent = self._unsent[:count], self._unsent[count:]
+            job_ids.reverse()
+            self._unsent = job_ids
+        calls_left = -(-len(self._unsent) // DESCRIBE_JOBS_MAX)
+        count = self._pacer.take(now, calls_left)
         log_group = runtime.settings.log_group
-        for index, chunk in enumerate(sending):
-            job_ids = tuple(chunk)
+        while count > 0 and self._unsent:
+            ids = self._unsent[-DESCRIBE_JOBS_MAX:]
+            del self._unsent[-DESCRIBE_JOBS_MAX:]
+            chunk = hub.tracker.statuses_to_poll(reversed(ids))
+            if not chunk:  # every one of them finished since the sweep began: no call, no token spent
+                continue
+            count -= 1
+            job_ids_sent = tuple(chunk)
 
-            def crashed(exc: BaseException, job_ids: tuple[str, ...] = job_ids) -> calls.PollResult:
+            def crashed(exc: BaseException, job_ids: tuple[str, ...] = job_ids_sent) -> calls.PollResult:
                 return calls.PollResult(job_ids, error=crashed_call("DescribeJobs", exc))
 
             args = (runtime.client, chunk, log_group)
             if hub.hand_over(self._on_poll, calls.poll, *args, on_crash=crashed):
                 self._in_flight += 1
             else:  # shutting down: what is not sent now is asked for by the next sweep, if any
-                self._unsent = sending[index:] + self._unsent
+                self._unsent += ids
                 return
 
     def _on_poll(self, result: calls.PollResult) -> None:

@@ -17,7 +17,7 @@ import heapq
 import itertools
 import sys
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -230,14 +230,20 @@ class Tracker:
     def in_flight(self) -> int:
         return self._in_flight
 
-    def statuses_to_poll(self) -> dict[str, str | None]:
-        """Every unfinished job (the only ones DescribeJobs is asked about) and the status a poll
-        compares against; a RUNNING job not yet reported to Airflow counts as unknown, so it comes back."""
-        return {
-            job_id: None if r.status == "RUNNING" and not r.reported_running else r.status
-            for job_id, r in self._by_job.items()
-            if r.stage is Stage.TRACKED
-        }
+    def job_ids(self) -> list[str]:
+        """Every job id the tracker knows: a sweep's list (a copy made in C, cheap at 20,000)."""
+        return list(self._by_job)
+
+    def statuses_to_poll(self, job_ids: Iterable[str]) -> dict[str, str | None]:
+        """Those of ``job_ids`` still unfinished (the only ones DescribeJobs is asked about), and the
+        status a poll compares against; a RUNNING job not yet reported to Airflow counts as unknown, so
+        it comes back."""
+        statuses: dict[str, str | None] = {}
+        for job_id in job_ids:
+            r = self._by_job.get(job_id)
+            if r is not None and r.stage is Stage.TRACKED:
+                statuses[job_id] = None if r.status == "RUNNING" and not r.reported_running else r.status
+        return statuses
 
     def counts_by_route(self) -> dict[str, dict[str, int]]:
         """Per route: tries not yet in Batch, jobs waiting in Batch and jobs running."""

@@ -86,27 +86,26 @@ def test_a_task_revoked_while_it_is_being_planned_is_dropped(
     assert len(world.job_ids()) == 1
 
 
-def test_the_submit_rate_limit_paces_submit_job_with_botocores_token_bucket() -> None:
+def test_the_submit_rate_limit_paces_submit_job() -> None:
     client = BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=7.0)
-    assert client.submit_bucket is not None
-    assert client.submit_bucket.max_rate == 7.0
+    assert client.submit_pacer is not None
+    assert client.submit_pacer.rate == 7.0
 
 
-class CountingBucket:
+class CountingPacer:
     def __init__(self) -> None:
         self.taken = 0
 
-    def acquire(self, amount: int = 1, block: bool = True) -> bool:
-        self.taken += amount
-        return True
+    def acquire(self) -> None:
+        self.taken += 1
 
 
-def test_a_submit_token_is_taken_as_the_request_is_sent_not_before_it_is_built(world: BatchWorld) -> None:
+def test_a_submit_slot_is_taken_as_the_request_is_sent_not_before_it_is_built(world: BatchWorld) -> None:
     import botocore.exceptions
 
     client = BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=50.0)
-    bucket = CountingBucket()
-    client.submit_bucket = bucket  # type: ignore[assignment]
+    bucket = CountingPacer()
+    client.submit_pacer = bucket  # type: ignore[assignment]
     queue, definition = world.queue("q"), world.job_definition("jd")
 
     with pytest.raises(BatchApiError) as refused:  # botocore refuses it before sending: no token
@@ -121,12 +120,12 @@ def test_a_submit_token_is_taken_as_the_request_is_sent_not_before_it_is_built(w
 
 def test_a_submit_rate_limit_below_half_a_call_per_second_is_kept() -> None:
     client = BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=0.2)
-    assert client.submit_bucket is not None
-    assert client.submit_bucket.max_rate == 0.2
+    assert client.submit_pacer is not None
+    assert client.submit_pacer.rate == 0.2
 
 
 def test_no_submit_rate_limit_leaves_pacing_to_botocores_adaptive_mode() -> None:
-    assert BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=0).submit_bucket is None
+    assert BatchClient(aws_conn_id=None, region_name="us-east-1", submit_rate_limit=0).submit_pacer is None
 
 
 def test_a_heartbeat_hands_over_only_what_fits_its_dispatch_budget_and_the_rest_later(

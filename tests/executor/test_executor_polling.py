@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from batch_world import BatchWorld, Faults
-from executor_kit import drive, make_workload, queue_all
+from executor_kit import drive, make_workload, queue_all, task_instance
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -124,6 +124,35 @@ def test_a_sweep_sends_its_calls_at_the_describe_rate_limit_and_asks_about_every
         sweeps[-1] |= set(params["jobs"])
     assert len(sweeps) >= 3
     assert all(sweep == set(world.job_ids()) for sweep in sweeps[1:-1])
+
+
+def test_a_job_revoked_while_its_sweep_is_under_way_is_not_asked_about_later_in_it(
+    default_route: str, world: BatchWorld, faults: Faults, set_option: Any
+) -> None:
+    set_option(describe_rate_limit=1)  # a sweep of 250 jobs is 3 calls, a second apart
+    executor = BatchRouterExecutor(parallelism=400)
+    executor.start()
+    workloads = {w.ti.key: w for w in (make_workload(task_id=f"task-{i}") for i in range(250))}
+
+    def calls_since(count: int) -> list[set[str]]:
+        return [set(p["jobs"]) for p in faults.params("DescribeJobs")[count:]]
+
+    try:
+        queue_all(executor, *workloads.values())
+        drive(executor, lambda: len(world.job_ids()) == 250, timeout=60)
+        first_job, *_, next_to_last, last_job = executor._tracker.job_ids()  # a sweep's order
+        before = len(faults.params("DescribeJobs"))
+        drive(executor, lambda: any(first_job in jobs for jobs in calls_since(before)), timeout=30)
+        sweep_began = len(faults.params("DescribeJobs"))  # its first call, a0..a99, is sent
+        record = executor._tracker.by_job(last_job)
+        assert record is not None
+        executor.revoke_task(ti=task_instance(workloads[record.key], external_executor_id=None))
+        drive(executor, lambda: any(next_to_last in jobs for jobs in calls_since(sweep_began)), timeout=30)
+    finally:
+        executor.end()
+
+    (last_call,) = [jobs for jobs in calls_since(sweep_began) if next_to_last in jobs]
+    assert last_job not in last_call and len(last_call) == 49
 
 
 @given(
