@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey
 
 # A throttled SubmitJob made no job, so the API thread sends it again itself, up to this many times,
-# after 0.1, 0.2 and 0.4 s (jittered; the submit token bucket paces it too), before handing the try back
+# after 0.1, 0.2 and 0.4 s (jittered; the submit pacer paces it too), before handing the try back
 # to wait for the next heartbeat.
 THROTTLED_RESENDS = 3
 _RESEND_PACING = Pacing(base_seconds=0.1, max_seconds=0.4)

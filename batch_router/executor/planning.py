@@ -10,6 +10,7 @@ Both are pure and deterministic: the request sent is the one that was checked.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -123,6 +124,10 @@ def plan_workloads(
             planned.append(_plan_one(plan, item, log))
         except Exception as exc:  # a bug of ours must fail this one task, not strand the rest
             planned.append(Unplannable(item.key, f"could not plan the task: {type(exc).__name__}: {exc}"))
+        # Let the GIL go between tries: a burst keeps this thread busy for seconds, and the scheduler
+        # thread would otherwise wait out the interpreter's switch interval (5 ms) each time it wants
+        # the GIL back in the middle of a heartbeat.
+        time.sleep(0)
     if planned:
         emit(planned)
 

@@ -45,14 +45,15 @@ class Submitter:
             return
         runtime = hub.runtime()
         deadline = time.monotonic() + budget_seconds
-        due = hub.tracker.due(now, room)
-        for index, record in enumerate(due):
-            self._start(runtime.plan, runtime.client, record, now)
+        for _ in range(room):
+            record = hub.tracker.pop_due(now)
+            if record is None or not self._start(runtime.plan, runtime.client, record, now):
+                return
             if time.monotonic() >= deadline:  # always at least one
-                hub.tracker.put_back(due[index + 1 :])
                 return
 
-    def _start(self, plan: Plan, client: BatchClient, record: TryRecord, now: float) -> None:
+    def _start(self, plan: Plan, client: BatchClient, record: TryRecord, now: float) -> bool:
+        """Hand the try's call to the pool; False after shutdown (the try waits, due again)."""
         spec = None
         if record.submit_if_missing and record.payload is not None:
             spec = JobSpec(
@@ -83,8 +84,9 @@ class Submitter:
         args = (client, ticket, self._hub.log)
         if self._hub.hand_over(self.on_outcome, calls.submit_or_find, *args, on_crash=crashed):
             self._hub.tracker.start_call(record)
-        else:
-            self._hub.tracker.call_failed(record, next_attempt_at=now)
+            return True
+        self._hub.tracker.call_failed(record, next_attempt_at=now)
+        return False
 
     def on_outcome(self, outcome: calls.SubmitOutcome) -> None:
         hub, ticket = self._hub, outcome.ticket

@@ -209,23 +209,25 @@ class Tracker:
 
     # -- what a heartbeat asks -------------------------------------------------------------------------
 
-    def due(self, now: float, limit: int) -> list[TryRecord]:
-        """Up to ``limit`` pending tries whose next attempt is due, the longest waiting first."""
-        ready: dict[int, TryRecord] = {}  # by serial: a record pushed twice is still due once
-        while self._due and len(ready) < limit and self._due[0][0] <= now:
-            at, serial, record = heapq.heappop(self._due)
+    def pop_due(self, now: float) -> TryRecord | None:
+        """The pending try waiting longest whose next attempt is due, taken off the due heap; None if
+        there is none. One at a time, so a heartbeat whose budget runs out pops no more than it starts."""
+        while self._due and self._due[0][0] <= now:
+            at, _, record = heapq.heappop(self._due)
             if (
                 self._by_key.get(record.key) is record
                 and record.stage is Stage.PENDING
                 and record.next_attempt_at == at
             ):
-                ready[serial] = record
-        return list(ready.values())
+                return record
+        return None
 
-    def put_back(self, records: list[TryRecord]) -> None:
-        """Tries ``due`` returned that were not started after all: due again as they were."""
-        for record in records:
-            self._push_due(record)
+    def due(self, now: float, limit: int) -> list[TryRecord]:
+        """Up to ``limit`` pending tries whose next attempt is due, the longest waiting first."""
+        ready: dict[int, TryRecord] = {}  # by serial: a record pushed twice is still due once
+        while len(ready) < limit and (record := self.pop_due(now)) is not None:
+            ready[record.serial] = record
+        return list(ready.values())
 
     def in_flight(self) -> int:
         return self._in_flight

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -38,7 +39,7 @@ def test_calls_asked_for_at_once_go_out_one_interval_apart() -> None:
 
     times = sent_at(pacer, time, [0.0] * 5)
 
-    assert [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)] == [0.02] * 4
+    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [0.02] * 4
 
 
 def test_an_idle_second_does_not_let_a_burst_through() -> None:
@@ -72,7 +73,7 @@ def test_no_two_calls_are_ever_closer_than_one_interval(rate: float, gaps: list[
 
     times = sent_at(pacer, time, gaps)
 
-    assert all(b - a >= 1 / rate - 1e-9 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 1 / rate - 1e-9 for a, b in itertools.pairwise(times))
 
 
 def test_callers_always_waiting_get_the_full_rate() -> None:
