@@ -39,12 +39,14 @@ def format_ratio(ours: float | int | None, reference: float | int | None, digits
 
 
 def status_text(run: Mapping[str, Any] | None) -> str:
-    if run is None:
-        return "not run"
-    status = str(run["status"])
-    if status == "ok":
-        return "ok"
-    return f"{status}: {run['message']}" if run.get("message") else status
+    """The run row's word; why a run did not finish is a note under the table (it would widen a column)."""
+    return "not run" if run is None else str(run["status"])
+
+
+def status_note(name: str, run: Mapping[str, Any] | None) -> str | None:
+    if run is None or run["status"] == "ok" or not run.get("message"):
+        return None
+    return f"{name}: {run['status']}: {run['message']}"
 
 
 def render_table(size: int, runs: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any]) -> str:
@@ -98,6 +100,7 @@ def render_table(size: int, runs: Mapping[str, Mapping[str, Any]], context: Mapp
     ]
     if loads:
         out.append("machine load average (1 min) before/after each run: " + ", ".join(loads))
+    out.extend(note for note in (status_note(n, r) for n, r in runs.items()) if note is not None)
     return "\n".join(out)
 
 

@@ -95,7 +95,7 @@ class Intake:
             return  # revoked while it was being planned
         self.planning.discard(planned.key)
         key = self._keys.pop(planned.key, planned.key)
-        if not self.planning:  # a dict keeps its table when emptied by pops: let a burst's go
+        if not self.planning:  # a set keeps its table when emptied: let a burst's go
             self.planning.clear()
             if not self.unplanned:
                 self._keys.clear()
