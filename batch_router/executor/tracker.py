@@ -222,13 +222,6 @@ class Tracker:
                 return record
         return None
 
-    def due(self, now: float, limit: int) -> list[TryRecord]:
-        """Up to ``limit`` pending tries whose next attempt is due, the longest waiting first."""
-        ready: dict[int, TryRecord] = {}  # by serial: a record pushed twice is still due once
-        while len(ready) < limit and (record := self.pop_due(now)) is not None:
-            ready[record.serial] = record
-        return list(ready.values())
-
     def in_flight(self) -> int:
         return self._in_flight
 

@@ -21,13 +21,21 @@ def record(name: str, *, route: str = "r", at: float = 0.0) -> TryRecord:
     )
 
 
+def due(tracker: Tracker, *, now: float, limit: int) -> list[TryRecord]:
+    """What a heartbeat with room for ``limit`` calls would start, popped as the submitter pops them."""
+    ready: list[TryRecord] = []
+    while len(ready) < limit and (record := tracker.pop_due(now)) is not None:
+        ready.append(record)
+    return ready
+
+
 def test_due_returns_pending_tries_whose_time_has_come_oldest_first() -> None:
     tracker = Tracker()
     late, early, future = record("late", at=2.0), record("early", at=1.0), record("future", at=9.0)
     for r in (late, early, future):
         tracker.add(r)
 
-    assert tracker.due(now=5.0, limit=10) == [early, late]
+    assert due(tracker, now=5.0, limit=10) == [early, late]
 
 
 def test_due_returns_no_more_than_the_limit_and_keeps_the_rest_for_later() -> None:
@@ -36,24 +44,24 @@ def test_due_returns_no_more_than_the_limit_and_keeps_the_rest_for_later() -> No
     for r in records:
         tracker.add(r)
 
-    first = tracker.due(now=10.0, limit=2)
+    first = due(tracker, now=10.0, limit=2)
     for r in first:
         tracker.start_call(r)
 
     assert first == records[:2]
-    assert tracker.due(now=10.0, limit=10) == records[2:]
+    assert due(tracker, now=10.0, limit=10) == records[2:]
 
 
 def test_a_try_that_failed_its_call_is_due_again_at_its_next_attempt_only() -> None:
     tracker = Tracker()
     r = record("t")
     tracker.add(r)
-    [picked] = tracker.due(now=0.0, limit=1)
+    [picked] = due(tracker, now=0.0, limit=1)
     tracker.start_call(picked)
     tracker.call_failed(picked, next_attempt_at=3.0)
 
-    assert tracker.due(now=2.0, limit=10) == []
-    assert tracker.due(now=3.0, limit=10) == [r]
+    assert due(tracker, now=2.0, limit=10) == []
+    assert due(tracker, now=3.0, limit=10) == [r]
 
 
 def test_a_removed_or_submitted_try_is_never_due() -> None:
@@ -64,7 +72,7 @@ def test_a_removed_or_submitted_try_is_never_due() -> None:
     tracker.remove(gone)
     tracker.attach_job(submitted, "job-1", "SUBMITTED")
 
-    assert tracker.due(now=1.0, limit=10) == []
+    assert due(tracker, now=1.0, limit=10) == []
 
 
 def test_in_flight_counts_calls_under_way() -> None:
@@ -104,7 +112,7 @@ def test_a_job_that_died_before_start_makes_its_try_pending_again() -> None:
 
     assert (r.stage, r.job_id, r.old_job_ids) == (Stage.PENDING, None, ("job-1",))
     assert tracker.by_job("job-1") is None
-    assert tracker.due(now=1.0, limit=5) == [r]
+    assert due(tracker, now=1.0, limit=5) == [r]
     assert tracker.counts_by_route() == {"r": {"pending": 1, "queued": 0, "running": 0}}
 
 
@@ -154,4 +162,4 @@ def test_indexes_always_agree_with_a_scan_of_every_record(operations: list[tuple
     assert tracker.counts_by_route() == expected
     assert tracker.in_flight() == sum(1 for r in live if r.stage is Stage.IN_FLIGHT)
     pending = {r.serial for r in live if r.stage is Stage.PENDING}
-    assert {r.serial for r in tracker.due(now=1.0, limit=100)} == pending
+    assert {r.serial for r in due(tracker, now=1.0, limit=100)} == pending
