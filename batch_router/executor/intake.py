@@ -59,7 +59,7 @@ class Intake:
             reason = f"could not plan the task: {type(exc).__name__}: {exc}"
             return [Unplannable(key, reason) for key in keys]
 
-        args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size)
+        args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size, True)
         if self._hub.hand_over(
             self.take_all, plan_workloads, *args, on_crash=crashed, pool=self._hub.planner
         ):

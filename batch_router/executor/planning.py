@@ -90,6 +90,7 @@ def plan_workloads(
     log: InfoLog,
     emit: Callable[[list[Planned]], None],
     chunk_size: int = 100,
+    share_gil: bool = False,
 ) -> None:
     """Route and check each workload, handing results to ``emit`` every ``chunk_size``. Never raises.
 
@@ -124,10 +125,12 @@ def plan_workloads(
             planned.append(_plan_one(plan, item, log))
         except Exception as exc:  # a bug of ours must fail this one task, not strand the rest
             planned.append(Unplannable(item.key, f"could not plan the task: {type(exc).__name__}: {exc}"))
-        # Let the GIL go between tries: a burst keeps this thread busy for seconds, and the scheduler
-        # thread would otherwise wait out the interpreter's switch interval (5 ms) each time it wants
-        # the GIL back in the middle of a heartbeat.
-        time.sleep(0)
+        if share_gil:
+            # On the planning thread, let the GIL go between tries: a burst keeps that thread busy for
+            # seconds, and the scheduler thread would otherwise wait out the interpreter's switch
+            # interval (5 ms) each time it wants the GIL back in the middle of a heartbeat. Never on
+            # the scheduler thread itself, which would then wait for the GIL to come back.
+            time.sleep(0)
     if planned:
         emit(planned)
 
