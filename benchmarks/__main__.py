@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--api-concurrency", type=int, help="batch-router's API_CONCURRENCY (default: its own)"
     )
     parser.add_argument(
+        "--poll-concurrency", type=int, help="batch-router's POLL_CONCURRENCY (default: its own)"
+    )
+    parser.add_argument(
         "--memory-sizes", help="sizes of the memory pass (tracemalloc); empty: none (default 5000,20000)"
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
@@ -198,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         specs.append(reference_spec())
     if BATCH_ROUTER in wanted:
         specs.append(
-            batch_router_spec(poll_interval=args.poll_interval, api_concurrency=args.api_concurrency)
+            batch_router_spec(
+                poll_interval=args.poll_interval,
+                api_concurrency=args.api_concurrency,
+                poll_concurrency=args.poll_concurrency,
+            )
         )
     unknown = wanted - {REFERENCE, BATCH_ROUTER}
     if unknown or not specs:

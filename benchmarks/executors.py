@@ -45,13 +45,18 @@ def reference_spec() -> ExecutorSpec:
 
 
 def batch_router_spec(
-    *, poll_interval: float | None = None, api_concurrency: int | None = None
+    *,
+    poll_interval: float | None = None,
+    api_concurrency: int | None = None,
+    poll_concurrency: int | None = None,
 ) -> ExecutorSpec:
     own: dict[str, str] = {}
     if poll_interval is not None:
         own["AIRFLOW__AWS_BATCH_EXECUTOR__POLL_INTERVAL"] = str(poll_interval)
     if api_concurrency is not None:
         own["AIRFLOW__AWS_BATCH_EXECUTOR__API_CONCURRENCY"] = str(api_concurrency)
+    if poll_concurrency is not None:
+        own["AIRFLOW__AWS_BATCH_EXECUTOR__POLL_CONCURRENCY"] = str(poll_concurrency)
     return ExecutorSpec(BATCH_ROUTER, "batch_router.executor.BatchRouterExecutor", own)
 
 

@@ -69,8 +69,28 @@ class HoldingBatchBackend(simple_models.BatchSimpleBackend):
         for wanted in jobs or ():
             job = known.get(wanted.rsplit("/", 1)[-1])
             if job is not None:
-                found.append(job.describe())
+                found.append(describe_unchanged(job))
         return found
+
+
+def describe_unchanged(job: Job) -> dict[str, Any]:
+    """``job.describe()``, leaving the job as it was.
+
+    moto 5's ``Job._get_container_property("environment")`` appends the job definition's variables and
+    ``AWS_BATCH_JOB_ID`` to the job's own ``containerOverrides["environment"]`` list on every describe,
+    so each sweep made every later answer one variable longer (after 40 sweeps, 40 more per job): the
+    fake API, and the executor parsing its answers, slowed down the longer jobs ran. AWS answers the
+    same job the same way every time.
+    """
+    overrides = job.container_overrides
+    environment = overrides.get("environment")
+    if environment is None:
+        return job.describe()
+    overrides["environment"] = list(environment)  # the answer gets the copy moto appends to
+    try:
+        return job.describe()
+    finally:
+        overrides["environment"] = environment
 
 
 def install(*, hold_jobs: bool = True) -> None:

@@ -183,6 +183,8 @@ def run_one(spec: ExecutorSpec, size: int, options: RunOptions, logs: Path) -> R
                 code = worker.wait()
                 killed = True
         api_stats = api.stats()
+    # The API's own record (every SubmitJob's time) beside the worker's, to see where a rate went.
+    (logs / f"{stem}.api.json").write_text(json.dumps(api_stats), encoding="utf-8")
     events = read_events(progress)
     kinds = {e["event"] for e in events}
     if killed or "deadline" in kinds:

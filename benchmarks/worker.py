@@ -23,6 +23,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 import tracemalloc
 import urllib.request
@@ -57,8 +58,34 @@ class Progress:
         self._stream.flush()
 
 
+class CollectionLog:
+    """Garbage collections of generation 2, and any other over ``min_seconds``, with the thread that ran
+    them: what a slow heartbeat was waiting for (a collection on another thread holds the GIL too)."""
+
+    def __init__(self, min_seconds: float = 0.002) -> None:
+        self.min_seconds = min_seconds
+        self._started: float | None = None
+        self.done: list[dict[str, Any]] = []
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if phase == "start":
+            self._started = now
+            return
+        if self._started is None:
+            return
+        seconds, self._started = now - self._started, None
+        if info["generation"] == 2 or seconds >= self.min_seconds:
+            thread = threading.current_thread().name
+            self.done.append({"at": now, "gen": info["generation"], "ms": seconds * 1000, "thread": thread})
+
+    def take(self) -> list[dict[str, Any]]:
+        done, self.done = self.done, []
+        return done
+
+
 def api_stats(endpoint: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{endpoint}/_bench/stats", timeout=30) as response:
+    with urllib.request.urlopen(f"{endpoint}/_bench/stats?brief=1", timeout=30) as response:
         stats: dict[str, Any] = json.load(response)
     stats.pop("submit_ok_at", None)
     return stats
@@ -159,6 +186,8 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
     executor.start()
     workloads = make_workloads(size)
     states: dict[Any, str] = {}
+    gc_log = CollectionLog()
+    gc.callbacks.append(gc_log)
 
     def beat(phase: str) -> dict[str, int]:
         progress("heartbeat_start", phase=phase)  # so a heartbeat cut short at the time cap is seen
@@ -176,6 +205,8 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
             succeeded=counts["success"],
             failed=counts["failed"],
         )
+        if collected := gc_log.take():
+            progress("collections", phase=phase, collections=collected)
         return {"success": counts["success"], "failed": counts["failed"]}
 
     def sleep_rest(started: float) -> None:

@@ -5,10 +5,12 @@ These check the harness, never the timings: the run uses a handful of tasks with
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from benchmarks.api import ApiConfig
+from benchmarks.api import ApiConfig, no_full_collections
 from benchmarks.executors import (
     BATCH_ROUTER,
     JOB_DEFINITION,
@@ -36,6 +38,7 @@ from benchmarks.harness import FakeApi
 from benchmarks.latency_proxy import operation_of
 from benchmarks.rate_limit import TokenBucket
 from benchmarks.report import format_ratio, render_table
+from benchmarks.worker import CollectionLog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -246,6 +249,32 @@ def test_jobs_stay_running_until_released(batch: Any, fake_api: FakeApi) -> None
 
 
 @pytest.mark.integration
+def test_a_job_described_again_and_again_is_answered_the_same_way(batch: Any, fake_api: FakeApi) -> None:
+    time.sleep(1.0)  # a fresh token
+    overrides = {"command": ["true"], "environment": [{"name": "A", "value": "1"}]}
+    response = batch.submit_job(
+        jobName="bench", jobQueue=JOB_QUEUE, jobDefinition=JOB_DEFINITION, containerOverrides=overrides
+    )
+    answers = [
+        batch.describe_jobs(jobs=[response["jobId"]])["jobs"][0]["container"]["environment"] for _ in range(3)
+    ]
+    assert answers[0] == answers[1] == answers[2]
+    assert {"name": "A", "value": "1"} in answers[0]
+
+
+def test_the_fake_api_process_makes_no_full_collection_however_many_objects_it_keeps() -> None:
+    before, full = gc.get_threshold(), gc.get_stats()[2]["collections"]
+    try:
+        no_full_collections()
+        kept = [[[] for _ in range(10)] for _ in range(100_000)]  # 1.1 million objects, as moto's jobs
+
+        assert len(kept) == 100_000
+        assert gc.get_stats()[2]["collections"] == full
+    finally:
+        gc.set_threshold(*before)
+
+
+@pytest.mark.integration
 def test_describe_jobs_calls_and_job_ids_are_counted(batch: Any, fake_api: FakeApi) -> None:
     before = fake_api.stats()
     batch.describe_jobs(jobs=["a" * 32, "b" * 32, "c" * 32])
@@ -393,3 +422,18 @@ def test_the_reference_is_not_run_above_its_size_cap(tmp_path: Path) -> None:
 
     assert (record.status, record.size) == ("skipped", 20000)
     assert "up to N = 5,000" in record.message
+
+
+def test_the_worker_logs_full_collections_with_the_thread_that_ran_them() -> None:
+    log = CollectionLog(min_seconds=60.0)  # only generation 2 is logged, however fast
+    gc.callbacks.append(log)
+    try:
+        gc.collect(0)
+        gc.collect()
+    finally:
+        gc.callbacks.remove(log)
+
+    logged = log.take()
+    assert [entry["gen"] for entry in logged] == [2]
+    assert logged[0]["thread"] == threading.current_thread().name
+    assert log.take() == []

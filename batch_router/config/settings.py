@@ -152,7 +152,10 @@ class ExecutorSettings(BaseSettings):
     routes_file: Path | None = None
     routes: dict[str, Any] | None = None
     poll_interval: float = Field(default=5.0, gt=0)
-    api_concurrency: int = Field(default=4, ge=1, le=64)
+    api_concurrency: int = Field(default=8, ge=1, le=64)
+    # Threads of their own for the poll sweeps' DescribeJobs calls, so SubmitJob never waits behind a
+    # sweep of 20,000 jobs (docs/performance.md, "At 20,000 tries").
+    poll_concurrency: int = Field(default=2, ge=1, le=16)
     # AWS Batch allows 50 SubmitJob calls per second per account and Region (a fixed quota).
     submit_rate_limit: float = Field(default=50.0, ge=0)
     # DescribeJobs calls per second the poll sweeps may average (0: no limit). AWS throttles every Batch

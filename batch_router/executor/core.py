@@ -33,7 +33,7 @@ from batch_router.executor.adoption import Adopter
 from batch_router.executor.event_log import EventLogQueue
 from batch_router.executor.guard import PhaseGuard
 from batch_router.executor.heap_freeze import Freeze
-from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
+from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime, start_threads
 from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
@@ -117,7 +117,13 @@ class BatchRouterExecutor(BaseExecutor):
         self._hub.pool = ThreadPoolExecutor(
             max_workers=settings.api_concurrency, thread_name_prefix="batch-router-api"
         )
+        self._hub.readers = ThreadPoolExecutor(
+            max_workers=settings.poll_concurrency, thread_name_prefix="batch-router-poll"
+        )
         self._hub.planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-router-plan")
+        start_threads(self._hub.pool, settings.api_concurrency)
+        start_threads(self._hub.readers, settings.poll_concurrency)
+        start_threads(self._hub.planner, 1)
         self._stopping = False
         self._warm_up(runtime)
         # What the scheduler has loaded by now (Airflow, providers, botocore models: ~200,000 objects)
@@ -125,10 +131,11 @@ class BatchRouterExecutor(BaseExecutor):
         # collection, which may fall in any heartbeat, from scanning it again (100-200 ms each here).
         self._freeze.hold()
         self.log.info(
-            "batch-router started: %d route(s) from %s, %d API threads, polling every %ss",
+            "batch-router started: %d route(s) from %s, %d API threads, %d poll threads, polling every %ss",
             len(runtime.plan.table.routes),
             runtime.plan.table.source,
             settings.api_concurrency,
+            settings.poll_concurrency,
             settings.poll_interval,
         )
 

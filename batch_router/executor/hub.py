@@ -8,6 +8,8 @@ credentials is decided. Everything here runs on the scheduler thread except the 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from airflow.api_fastapi.auth.tokens import JWTGenerator
     from airflow.executors.workloads.types import WorkloadKey
 
-__all__ = ["REVOKE_REASON", "UNKNOWN_ROUTE", "AirflowSide", "Hub", "Log", "Runtime"]
+__all__ = ["REVOKE_REASON", "UNKNOWN_ROUTE", "AirflowSide", "Hub", "Log", "Runtime", "start_threads"]
 
 REVOKE_REASON = (
     "Revoked by the Airflow scheduler (e.g. stuck in queued); its workload token is no longer valid"
@@ -111,6 +113,7 @@ class Hub:
         self.tracker = Tracker()
         self.tunables = Tunables()  # the defaults until start() reads the settings
         self.pool: ThreadPoolExecutor | None = None  # API calls
+        self.readers: ThreadPoolExecutor | None = None  # the poll sweeps' DescribeJobs calls
         self.planner: ThreadPoolExecutor | None = None  # the planning thread
         # Finished calls, appended by the pool threads (deque appends are atomic), and the work their
         # results make for the scheduler thread, applied in order within a budget per heartbeat.
@@ -172,7 +175,7 @@ class Hub:
     def drain(self, timeout: float) -> int:
         """Cancel the calls not yet started, wait up to ``timeout`` for the running ones, and join the
         threads if they all ended. Returns how many calls are still running."""
-        pools = [pool for pool in (self.planner, self.pool) if pool is not None]
+        pools = [pool for pool in (self.planner, self.pool, self.readers) if pool is not None]
         for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
         running = [future for future in list(self.in_flight) if not future.done()]
@@ -270,6 +273,20 @@ class Hub:
         if self._runtime is not None:
             self._runtime.client.reset()
         return until
+
+
+def start_threads(pool: ThreadPoolExecutor, count: int, timeout: float = 5.0) -> None:
+    """Start the pool's ``count`` threads now rather than in the heartbeats of the first burst.
+
+    ``ThreadPoolExecutor`` starts a thread per submit until it has them all, and each start waits for
+    the new thread to run: 6 ms of the heartbeat that hands over the burst, per thread. Each placeholder
+    call waits for the others, so no thread is idle when the next submit looks for one.
+    """
+    barrier = threading.Barrier(count + 1)
+    for _ in range(count):
+        pool.submit(barrier.wait, timeout)
+    with contextlib.suppress(threading.BrokenBarrierError):  # a slow start only costs a later heartbeat
+        barrier.wait(timeout)
 
 
 def _stop_crashed(operation: str) -> OnCrash:

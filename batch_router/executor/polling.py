@@ -90,7 +90,7 @@ class Poller:
                 return calls.PollResult(job_ids, error=crashed_call("DescribeJobs", exc))
 
             args = (runtime.client, chunk, log_group)
-            if hub.hand_over(self._on_poll, calls.poll, *args, on_crash=crashed):
+            if hub.hand_over(self._on_poll, calls.poll, *args, on_crash=crashed, pool=hub.readers):
                 self._in_flight += 1
             else:  # shutting down: what is not sent now is asked for by the next sweep, if any
                 self._unsent += ids

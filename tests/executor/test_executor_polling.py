@@ -176,3 +176,30 @@ def test_the_sweep_pacer_keeps_to_its_rate_and_never_stops_granting(
 
 def test_no_describe_rate_limit_sends_a_whole_sweep_at_once() -> None:
     assert SweepPacer(0.0).take(0.0, 200) == 200
+
+
+def test_polling_goes_on_while_every_api_thread_waits_on_a_submit_job(
+    world: BatchWorld, faults: Faults, default_route: str, set_option: Any
+) -> None:
+    set_option(poll_interval=0.1, api_concurrency=1)
+    executor = BatchRouterExecutor()
+    executor.start()
+    release = faults.hold("SubmitJob")
+    try:
+        release.set()
+        queue_all(executor, make_workload(task_id="polled"))
+        drive(executor, lambda: world.job_ids())
+        release.clear()  # from here on every SubmitJob holds the one API thread
+        queue_all(executor, make_workload(task_id="waiting"))
+        drive(executor, lambda: faults.count("SubmitJob") == 2)
+        polls = faults.count("DescribeJobs")
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            executor.heartbeat()
+            time.sleep(0.02)
+        polled_meanwhile = faults.count("DescribeJobs") - polls
+    finally:
+        release.set()
+        executor.end()
+
+    assert polled_meanwhile >= 3

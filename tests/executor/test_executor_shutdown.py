@@ -14,6 +14,7 @@ from executor_kit import Recorder, drive, make_workload, queue_all, task_instanc
 
 from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.core import REVOKE_REASON, TERMINATE_REASON
+from batch_router.executor.heap_freeze import YOUNG_THRESHOLD
 
 
 def test_revoking_a_waiting_job_cancels_it_and_forgets_the_task_without_events(
@@ -149,6 +150,47 @@ def test_one_executor_ending_does_not_thaw_the_heap_under_another(default_route:
     assert gc.get_freeze_count() == 0
 
 
+def test_a_running_executor_collects_the_young_generation_less_often_until_it_ends(
+    default_route: str,
+) -> None:
+    before = gc.get_threshold()
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        assert gc.get_threshold() == (max(before[0], YOUNG_THRESHOLD), before[1], before[2])
+    finally:
+        executor.end()
+    assert gc.get_threshold() == before
+
+
+def test_a_young_threshold_the_process_set_higher_is_kept(default_route: str) -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD * 3, before[1], before[2])
+    try:
+        executor = BatchRouterExecutor()
+        executor.start()
+        try:
+            assert gc.get_threshold()[0] == YOUNG_THRESHOLD * 3
+        finally:
+            executor.end()
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD * 3
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_the_young_threshold_comes_back_when_the_last_executor_ends(default_route: str) -> None:
+    before = gc.get_threshold()
+    first, second = BatchRouterExecutor(), BatchRouterExecutor()
+    first.start()
+    second.start()
+    try:
+        first.end()
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    finally:
+        second.end()
+    assert gc.get_threshold() == before
+
+
 def test_ending_twice_releases_the_frozen_heap_once(default_route: str) -> None:
     first, second = BatchRouterExecutor(), BatchRouterExecutor()
     first.start()
@@ -168,6 +210,9 @@ def test_terminate_stops_the_job_a_submit_under_way_makes(
     faults.delay = 0.5  # the SubmitJob is still under way when terminate() is called
     queue_all(executor, make_workload())
     executor.heartbeat()
+    deadline = time.monotonic() + 10
+    while not faults.count("SubmitJob") and time.monotonic() < deadline:
+        time.sleep(0.01)  # the call has been sent: it is under way, no longer cancellable
 
     executor.terminate()
 
@@ -202,7 +247,8 @@ def test_end_joins_the_threads_it_started_when_no_call_is_under_way(
     executor.end()
 
     names = [t.name for t in threading.enumerate()]
-    assert not [n for n in names if n.startswith(("batch-router-api", "batch-router-plan"))], names
+    ours = ("batch-router-api", "batch-router-plan", "batch-router-poll")
+    assert not [n for n in names if n.startswith(ours)], names
 
 
 def test_terminate_right_after_a_revoke_still_stops_the_revoked_job(

@@ -4,6 +4,7 @@ that cannot run jobs and stops the scheduler."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 
@@ -226,3 +227,19 @@ def test_start_says_the_route_table_wins_over_a_job_queue_left_beside_it(
     executor.end()
 
     assert any("JOB_QUEUE: is set beside ROUTES; the route table wins" in w for w in log.warnings)
+
+
+def test_start_starts_every_thread_so_no_heartbeat_waits_for_one(
+    world: BatchWorld, default_route: str, set_option: Callable[..., None]
+) -> None:
+    set_option(api_concurrency=3, poll_concurrency=2)
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        names = [thread.name for thread in threading.enumerate()]
+    finally:
+        executor.end()
+
+    assert sum(name.startswith("batch-router-api") for name in names) == 3
+    assert sum(name.startswith("batch-router-poll") for name in names) == 2
+    assert sum(name.startswith("batch-router-plan") for name in names) == 1
