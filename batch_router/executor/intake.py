@@ -6,6 +6,7 @@ accepted them; a burst is planned on the planning thread while the first of it i
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -59,9 +60,10 @@ class Intake:
             reason = f"could not plan the task: {type(exc).__name__}: {exc}"
             return [Unplannable(key, reason) for key in keys]
 
-        args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size, True)
+        args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size)
+        on_planning_thread = functools.partial(plan_workloads, share_gil=True)
         if self._hub.hand_over(
-            self.take_all, plan_workloads, *args, on_crash=crashed, pool=self._hub.planner
+            self.take_all, on_planning_thread, *args, on_crash=crashed, pool=self._hub.planner
         ):
             self.planning.update(self.unplanned)
             self.unplanned.clear()
