@@ -5,6 +5,10 @@ have), SubmitJob above the token bucket's rate is answered the way AWS answers i
 ``TooManyRequestsException``) without reaching moto, and every call is counted by operation so the
 harness can report API calls per task. Batch is a REST-JSON API: the operation is the path
 (``/v1/submitjob``). Paths under ``/_bench/`` are the harness's own controls: no latency, not counted.
+
+The memory pass counts what an executor keeps per try while no DescribeJobs answer is on its way: it
+holds new DescribeJobs calls at the proxy (``/_bench/quiet?seconds=S``, for at most S seconds, so a
+worker that dies never leaves the API stuck) and waits until none is being answered.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import http.client
 import json
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,6 +35,7 @@ OPERATIONS = {
     "canceljob": "CancelJob",
     "listjobs": "ListJobs",
 }
+QUIET_CAP_SECONDS = 60.0
 THROTTLE_BODY = json.dumps({"__type": "TooManyRequestsException", "message": "Too Many Requests"}).encode()
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
 
@@ -51,6 +57,7 @@ class ApiStats:
         self.first_call_at: float | None = None
         self.describe_ids = 0
         self.describe_max_ids = 0
+        self.describe_in_flight = 0  # let through the quiet gate and not yet answered
         self._full_collections_before = gc.get_stats()[2]["collections"]
 
     def record(self, op: str, at: float, *, ok: bool, throttled: bool = False, ids: int = 0) -> None:
@@ -67,6 +74,14 @@ class ApiStats:
                 self.describe_ids += ids
                 self.describe_max_ids = max(self.describe_max_ids, ids)
 
+    def describe_started(self) -> None:
+        with self._lock:
+            self.describe_in_flight += 1
+
+    def describe_ended(self) -> None:
+        with self._lock:
+            self.describe_in_flight -= 1
+
     def snapshot(self, *, times: bool = True) -> dict[str, Any]:
         """``times``: with every SubmitJob's time (20,000 of them at the largest size), which the worker,
         asking once a second, does not need."""
@@ -81,9 +96,37 @@ class ApiStats:
                 "describe_calls": self.calls.get(DESCRIBE_JOBS, 0),
                 "describe_ids": self.describe_ids,
                 "describe_max_ids": self.describe_max_ids,
+                "describe_in_flight": self.describe_in_flight,
                 "held_jobs": fake_batch.held_count(),
                 "full_collections": gc.get_stats()[2]["collections"] - self._full_collections_before,
             }
+
+
+class QuietGate:
+    """Holds DescribeJobs calls at the door until it opens again or its time is up."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def close_for(self, seconds: float) -> None:
+        with self._lock:
+            self._until = time.monotonic() + min(max(seconds, 0.0), QUIET_CAP_SECONDS)
+            if seconds > 0:
+                self._open.clear()
+            else:
+                self._open.set()
+
+    def wait(self) -> None:
+        while not self._open.is_set():
+            with self._lock:
+                left = self._until - time.monotonic()
+                if left <= 0:
+                    self._open.set()
+                    return
+            self._open.wait(left)
 
 
 class LatencyProxy(ThreadingHTTPServer):
@@ -103,6 +146,7 @@ class LatencyProxy(ThreadingHTTPServer):
         self.latency = latency
         self.bucket = bucket
         self.stats = ApiStats()
+        self.quiet = QuietGate()
 
     @property
     def url(self) -> str:
@@ -137,8 +181,19 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_bench/"):
             self._control()
             return
-        arrived = time.monotonic()
         op = operation_of(self.path)
+        if op != DESCRIBE_JOBS:
+            self._serve(op, body)
+            return
+        self.server.quiet.wait()
+        self.server.stats.describe_started()
+        try:
+            self._serve(op, body)
+        finally:
+            self.server.stats.describe_ended()
+
+    def _serve(self, op: str, body: bytes) -> None:
+        arrived = time.monotonic()
         bucket = self.server.bucket
         allowed = op != SUBMIT_JOB or bucket is None or bucket.try_acquire(arrived)
         if self.server.latency > 0:
@@ -182,6 +237,11 @@ class _Handler(BaseHTTPRequestHandler):
             answer: dict[str, Any] = self.server.stats.snapshot(times="brief=1" not in self.path)
         elif self.path.startswith("/_bench/release") and self.command == "POST":
             answer = {"released": fake_batch.release_all(keep_holding="hold=1" in self.path)}
+        elif self.path.startswith("/_bench/quiet") and self.command == "POST":
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            seconds = float(query.get("seconds", ["0"])[0])
+            self.server.quiet.close_for(seconds)
+            answer = {"quiet_seconds": min(max(seconds, 0.0), QUIET_CAP_SECONDS)}
         else:
             self._reply(404, b'{"error": "unknown control path"}', [])
             return

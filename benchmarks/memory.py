@@ -3,7 +3,8 @@
 RSS growth is noisy where freed memory is reused (allocators keep pages), so the pass judges by
 tracemalloc: the worker starts tracing before the workloads exist, drops its own references once they
 are queued, and counts what is still allocated (its own bookkeeping excluded) once every try has a job
-and the executor has seen every job id: the memory a try costs while it is tracked.
+and the executor has seen every job id, while no DescribeJobs answer is in flight (the fake API holds
+new ones for the count): the memory a try costs while it is tracked.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def memory_figures(events: Sequence[Mapping[str, Any]], size: int) -> dict[str, 
         "kept_bytes_per_try": least["bytes_per_try"],
         "snapshots_bytes_per_try": [e["bytes_per_try"] for e in traced],
         "top": least["top"],
+        # DescribeJobs calls still being answered when the count was taken (0 unless the wait gave up)
+        "describe_in_flight_at_count": least.get("describe_in_flight"),
     }
     ready = next((e for e in events if e["event"] == "ready"), None)
     if ready is not None and size > 0 and "untraced_rss_kib" in least:

@@ -35,10 +35,10 @@ from benchmarks.executors import (
 )
 from benchmarks.figures import FIGURES, check_targets, compute_figures, describe_floor, percentile
 from benchmarks.harness import FakeApi
-from benchmarks.latency_proxy import operation_of
+from benchmarks.latency_proxy import QuietGate, operation_of
 from benchmarks.rate_limit import TokenBucket
 from benchmarks.report import format_ratio, render_table
-from benchmarks.worker import CollectionLog
+from benchmarks.worker import CollectionLog, api_quiet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -283,6 +283,31 @@ def test_describe_jobs_calls_and_job_ids_are_counted(batch: Any, fake_api: FakeA
     assert after["describe_ids"] - before["describe_ids"] == 3
 
 
+@pytest.mark.integration
+def test_describe_jobs_waits_at_the_quiet_gate_until_it_opens(batch: Any, fake_api: FakeApi) -> None:
+    answered = threading.Event()
+    api_quiet(fake_api.endpoint, 30)
+    caller = threading.Thread(target=lambda: (batch.describe_jobs(jobs=["d" * 32]), answered.set()))
+    caller.start()
+    try:
+        assert not answered.wait(0.5)
+        assert fake_api.stats()["describe_in_flight"] == 0  # held before it is served, not in flight
+    finally:
+        api_quiet(fake_api.endpoint, 0)
+    assert answered.wait(10)
+    caller.join(10)
+
+
+def test_the_quiet_gate_opens_by_itself_when_its_time_is_up() -> None:
+    gate = QuietGate()
+    gate.close_for(0.05)
+    waiter = threading.Thread(target=gate.wait)
+    waiter.start()
+    waiter.join(10)
+
+    assert not waiter.is_alive()
+
+
 # -- a whole run ----------------------------------------------------------------------------------------
 
 
@@ -380,6 +405,7 @@ def test_smoke_run_counts_what_each_executor_keeps_per_try(
         assert run["status"] == "ok", run
         assert run["figures"]["kept_bytes_per_try"] > 0
         assert run["figures"]["top"]
+        assert run["figures"]["describe_in_flight_at_count"] == 0
     assert "memory kept per tracked try" in done.stdout
 
 
