@@ -81,7 +81,15 @@ class CollectionLog:
         seconds, self._started = now - self._started, None
         if info["generation"] == 2 or seconds >= self.min_seconds:
             thread = threading.current_thread().name
-            self.done.append({"at": now, "gen": info["generation"], "ms": seconds * 1000, "thread": thread})
+            self.done.append(
+                {
+                    "at": now,
+                    "gen": info["generation"],
+                    "ms": seconds * 1000,
+                    "thread": thread,
+                    "collected": info["collected"],  # cyclic garbage freed, with its dealloc cost
+                }
+            )
 
     def take(self) -> list[dict[str, Any]]:
         done, self.done = self.done, []
@@ -225,9 +233,9 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
 
     def beat(phase: str) -> dict[str, int]:
         progress("heartbeat_start", phase=phase)  # so a heartbeat cut short at the time cap is seen
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
         executor.heartbeat()
-        seconds = time.monotonic() - started
+        seconds, cpu = time.monotonic() - started, time.thread_time() - cpu_started
         for key, (state, _info) in executor.get_event_buffer().items():
             states[key] = _state_word(state)
         counts = Counter(states.values())
@@ -236,6 +244,7 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
             phase=phase,
             started=started,
             seconds=seconds,
+            cpu_seconds=cpu,  # the scheduler thread's own CPU: the rest of ``seconds`` it waited (the GIL)
             succeeded=counts["success"],
             failed=counts["failed"],
         )

@@ -24,11 +24,11 @@ class Tunables:
     vanished_after_polls: int = 2  # DescribeJobs rounds in a row without a job before it is given up
     # Applying results stops after this long in one heartbeat; the rest waits for the next one, so
     # 5,000 jobs finishing at once never hold the loop.
-    apply_budget_seconds: float = 0.015
+    apply_budget_seconds: float = 0.008
     # Handing SubmitJob calls to the pool stops after this long in one heartbeat.
-    dispatch_budget_seconds: float = 0.005
-    # New tries planned on the scheduler thread itself when the planning thread is idle (about 50).
-    plan_here_budget_seconds: float = 0.01
+    dispatch_budget_seconds: float = 0.004
+    # New tries planned on the scheduler thread itself when the planning thread is idle (about 30).
+    plan_here_budget_seconds: float = 0.006
     plan_chunk: int = 100  # planned tries the planning thread hands back at a time
     # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
     # heartbeats, few enough to react to throttling.

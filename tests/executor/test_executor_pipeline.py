@@ -181,3 +181,16 @@ def test_reads_retry_in_botocores_standard_mode_unless_retry_mode_says_otherwise
 
     assert made["read"].retries["mode"] == "standard"
     assert load_settings(None).retry_mode == "adaptive"
+
+
+def test_the_default_budgets_of_one_heartbeat_add_up_to_less_than_its_p99_target() -> None:
+    from batch_router.config.settings import ExecutorSettings
+    from batch_router.executor.tunables import Tunables
+
+    for tunables in (Tunables(), Tunables.from_settings(ExecutorSettings())):
+        spent = (
+            tunables.apply_budget_seconds
+            + tunables.dispatch_budget_seconds
+            + tunables.plan_here_budget_seconds
+        )
+        assert spent < 0.020  # the benchmark's heartbeat p99 target (docs/performance.md)
