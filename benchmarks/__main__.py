@@ -187,6 +187,7 @@ def record_to_json(record: RunRecord, *, rate: float) -> dict[str, Any]:
         "api": api,
         "log": record.log_path,
         "load_average": {"before": record.load_before, "after": record.load_after},
+        "cpu_stolen_percent": record.stolen_percent,
     }
 
 

@@ -56,6 +56,9 @@ class RunRecord:
     # 1-minute load average before and after: other work on the machine shows up in the timings.
     load_before: float | None = None
     load_after: float | None = None
+    # Share of the machine's CPU time the hypervisor gave to other guests during the run (Linux's
+    # "steal"): a virtual CPU taken away while a thread holds the GIL stalls every thread of the process.
+    stolen_percent: float | None = None
 
 
 def _python() -> str:
@@ -124,6 +127,28 @@ def load_average() -> float | None:
         return None
 
 
+def cpu_times(stat: Path = Path("/proc/stat")) -> tuple[int, int] | None:
+    """(stolen, total) CPU time of the whole machine so far, in clock ticks; None where it is not known.
+
+    The first line of Linux's ``/proc/stat`` (proc(5)): user nice system idle iowait irq softirq steal
+    guest guest_nice; guest time is already counted in user, so the total is the first eight.
+    """
+    try:
+        fields = stat.read_text(encoding="ascii").splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if fields[:1] != ["cpu"] or len(fields) < 9:
+        return None
+    ticks = [int(value) for value in fields[1:9]]
+    return ticks[7], sum(ticks)
+
+
+def stolen_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 2)
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -147,7 +172,7 @@ def run_one(spec: ExecutorSpec, size: int, options: RunOptions, logs: Path) -> R
     worker_log = logs / f"{stem}.worker.log"
     config = ApiConfig(options.latency_ms, options.rate, options.burst, JOB_QUEUE, JOB_DEFINITION)
     started = time.monotonic()
-    load_before = load_average()
+    load_before, times_before = load_average(), cpu_times()
     with FakeApi(config, logs / f"{stem}.api.log") as api, tempfile.TemporaryDirectory() as home:
         env = executor_env(
             spec,
@@ -213,6 +238,7 @@ def run_one(spec: ExecutorSpec, size: int, options: RunOptions, logs: Path) -> R
         log_path=str(worker_log),
         load_before=load_before,
         load_after=load_average(),
+        stolen_percent=stolen_percent(times_before, cpu_times()),
     )
 
 

@@ -100,6 +100,13 @@ def render_table(size: int, runs: Mapping[str, Mapping[str, Any]], context: Mapp
     ]
     if loads:
         out.append("machine load average (1 min) before/after each run: " + ", ".join(loads))
+    stolen = [
+        f"{name} {run['cpu_stolen_percent']:.1f} %"
+        for name, run in ((REFERENCE, reference), (BATCH_ROUTER, ours))
+        if run is not None and run.get("cpu_stolen_percent") is not None
+    ]
+    if stolen:
+        out.append("CPU time stolen by the hypervisor during each run: " + ", ".join(stolen))
     out.extend(note for note in (status_note(n, r) for n, r in runs.items()) if note is not None)
     return "\n".join(out)
 

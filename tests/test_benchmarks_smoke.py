@@ -195,6 +195,25 @@ def test_executor_env_drops_the_callers_aws_and_airflow_settings() -> None:
     assert env["AIRFLOW__AWS_BATCH_EXECUTOR__POLL_INTERVAL"] == "2"
 
 
+def test_cpu_time_stolen_by_the_hypervisor_is_read_from_proc_stat(tmp_path: Path) -> None:
+    from benchmarks.harness import cpu_times, stolen_percent
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  600 0 200 1000 0 0 0 200 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    before = cpu_times(stat)
+    stat.write_text("cpu  1000 0 300 1500 0 0 0 300 0 0\n")
+
+    assert before == (200, 2000)
+    assert stolen_percent(before, cpu_times(stat)) == round(100 * 100 / 1100, 2)
+
+
+def test_stolen_cpu_is_unknown_where_proc_stat_is_not(tmp_path: Path) -> None:
+    from benchmarks.harness import cpu_times, stolen_percent
+
+    assert cpu_times(tmp_path / "absent") is None
+    assert stolen_percent(None, (1, 2)) is None
+
+
 # -- the fake Batch API ---------------------------------------------------------------------------------
 
 
