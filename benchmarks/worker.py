@@ -64,21 +64,26 @@ class Progress:
 
 class CollectionLog:
     """Garbage collections of generation 2, and any other over ``min_seconds``, with the thread that ran
-    them: what a slow heartbeat was waiting for (a collection on another thread holds the GIL too)."""
+    them: what a slow heartbeat was waiting for (a collection on another thread holds the GIL too).
+
+    With the collecting thread's CPU time: a collection whose wall time is far above it was the thread
+    (holding the GIL) taken off its CPU, by the OS or the hypervisor, not the collector's own work."""
 
     def __init__(self, min_seconds: float = 0.002) -> None:
         self.min_seconds = min_seconds
         self._started: float | None = None
+        self._cpu_started = 0.0
         self.done: list[dict[str, Any]] = []
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         now = time.monotonic()
         if phase == "start":
-            self._started = now
+            self._started, self._cpu_started = now, time.thread_time()
             return
         if self._started is None:
             return
         seconds, self._started = now - self._started, None
+        cpu = time.thread_time() - self._cpu_started
         if info["generation"] == 2 or seconds >= self.min_seconds:
             thread = threading.current_thread().name
             self.done.append(
@@ -86,6 +91,7 @@ class CollectionLog:
                     "at": now,
                     "gen": info["generation"],
                     "ms": seconds * 1000,
+                    "cpu_ms": cpu * 1000,
                     "thread": thread,
                     "collected": info["collected"],  # cyclic garbage freed, with its dealloc cost
                 }

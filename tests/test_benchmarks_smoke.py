@@ -482,3 +482,15 @@ def test_the_worker_logs_full_collections_with_the_thread_that_ran_them() -> Non
     assert [entry["gen"] for entry in logged] == [2]
     assert logged[0]["thread"] == threading.current_thread().name
     assert log.take() == []
+
+
+def test_the_worker_logs_the_cpu_time_a_collection_took_beside_its_wall_time() -> None:
+    log = CollectionLog(min_seconds=60.0)
+    gc.callbacks.append(log)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(log)
+
+    (entry,) = log.take()
+    assert 0 <= entry["cpu_ms"] <= entry["ms"] + 1.0  # thread CPU time ticks coarser than the clock
