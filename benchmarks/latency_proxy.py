@@ -111,13 +111,16 @@ class QuietGate:
         self._lock = threading.Lock()
         self._until = 0.0
 
-    def close_for(self, seconds: float) -> None:
+    def close_for(self, seconds: float) -> float:
+        """Closed for ``seconds`` (at most ``QUIET_CAP_SECONDS``; 0 opens it); how long it is closed."""
+        seconds = min(max(seconds, 0.0), QUIET_CAP_SECONDS)
         with self._lock:
-            self._until = time.monotonic() + min(max(seconds, 0.0), QUIET_CAP_SECONDS)
+            self._until = time.monotonic() + seconds
             if seconds > 0:
                 self._open.clear()
             else:
                 self._open.set()
+        return seconds
 
     def wait(self) -> None:
         while not self._open.is_set():
@@ -239,9 +242,12 @@ class _Handler(BaseHTTPRequestHandler):
             answer = {"released": fake_batch.release_all(keep_holding="hold=1" in self.path)}
         elif self.path.startswith("/_bench/quiet") and self.command == "POST":
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-            seconds = float(query.get("seconds", ["0"])[0])
-            self.server.quiet.close_for(seconds)
-            answer = {"quiet_seconds": min(max(seconds, 0.0), QUIET_CAP_SECONDS)}
+            try:
+                seconds = float(query.get("seconds", ["0"])[0])
+            except ValueError:
+                self._reply(400, b'{"error": "seconds must be a number"}', [])
+                return
+            answer = {"quiet_seconds": self.server.quiet.close_for(seconds)}
         else:
             self._reply(404, b'{"error": "unknown control path"}', [])
             return
