@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 
 from botocore.config import Config
 
+from batch_router.aws.brief_answers import BRIEF_PARSE_EVENT, shrink_describe_jobs
 from batch_router.aws.errors import classify
+from batch_router.aws.parser_cycles import without_parser_cycles
 from batch_router.aws.submit_pacer import SubmitPacer
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 ids per call
@@ -107,6 +109,7 @@ class BatchClient:
             client = self._clients.get(purpose)
             if client is None:
                 client = self._clients[purpose] = self._make(purpose)
+                without_parser_cycles(client)  # no cyclic garbage per answer (see parser_cycles)
                 if purpose == "submit" and self.submit_pacer is not None:
                     # A slot is taken just before the request goes on the wire, as botocore's own
                     # adaptive limiter takes its token (retries/adaptive.py, on ``before-send``): taken
@@ -114,6 +117,11 @@ class BatchClient:
                     # every other thread wanting the GIL, would come between the slot and AWS, bunching
                     # evenly paced calls into bursts AWS answers with 429s.
                     client.meta.events.register("before-send.batch.SubmitJob", self._take_submit_slot)
+                if purpose == "poll":
+                    # The poll's own client: its DescribeJobs answers are cut down to what a status
+                    # poll reads before botocore parses them (see brief_answers); every other read,
+                    # adoption's and the task logs' among them, keeps the full descriptions.
+                    client.meta.events.register(BRIEF_PARSE_EVENT, shrink_describe_jobs)
             return client
 
     def _take_submit_slot(self, **_: Any) -> None:
@@ -127,7 +135,7 @@ class BatchClient:
         A client holds tens of thousands of objects (its service model, endpoint rules, handlers); made
         before the scheduler freezes its start-up heap, they never weigh on a later garbage collection.
         """
-        for purpose in ("submit", "read"):
+        for purpose in ("submit", "read", "poll"):
             self._call(purpose, "CreateClient", lambda client: client)
 
     def reset(self) -> None:
@@ -152,9 +160,17 @@ class BatchClient:
 
     def describe_jobs(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Full descriptions of the jobs Batch still knows, in chunks of at most 100 ids."""
+        return self._describe("read", job_ids)
+
+    def describe_job_statuses(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Like ``describe_jobs``, but a job that has not FAILED comes back as its ``jobId`` and
+        ``status`` only (a FAILED job whole): what the status poll reads, at a fraction of the parsing."""
+        return self._describe("poll", job_ids)
+
+    def _describe(self, purpose: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = []
         for chunk in chunked(list(dict.fromkeys(job_ids)), DESCRIBE_JOBS_MAX):
-            response = self._call("read", "DescribeJobs", _describe_jobs_call(chunk))
+            response = self._call(purpose, "DescribeJobs", _describe_jobs_call(chunk))
             jobs.extend(response.get("jobs", []))
         return jobs
 

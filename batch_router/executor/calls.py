@@ -220,7 +220,7 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
     """
     job_ids = tuple(known)
     try:
-        jobs = client.describe_jobs(job_ids)
+        jobs = client.describe_job_statuses(job_ids)
     except Exception as exc:
         return PollResult(job_ids, error=classify("DescribeJobs", exc))
     updates: list[JobUpdate] = []

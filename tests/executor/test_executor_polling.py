@@ -11,6 +11,7 @@ from executor_kit import drive, make_workload, queue_all, task_instance
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batch_router.aws.batch_client import BatchClient
 from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.polling import SweepPacer
 
@@ -203,3 +204,31 @@ def test_polling_goes_on_while_every_api_thread_waits_on_a_submit_job(
         executor.end()
 
     assert polled_meanwhile >= 3
+
+
+def test_the_polls_answers_carry_a_jobs_id_and_status_and_a_failed_job_whole(world: BatchWorld) -> None:
+    client = BatchClient(aws_conn_id=None, region_name="us-east-1")
+    queue, definition = world.queue("q"), world.job_definition("jd")
+    running, failed = (
+        client.submit_job({"jobName": name, "jobQueue": queue, "jobDefinition": definition})
+        for name in ("running", "failed")
+    )
+    world.run(running)
+    world.fail(failed, "CannotPullContainerError: no such image", started=False)
+
+    polled = client.describe_job_statuses([running, failed])
+
+    assert polled[0] == {"jobId": running, "status": "RUNNING"}
+    assert polled[1] == client.describe_jobs([failed])[0]
+    assert polled[1]["statusReason"].startswith("CannotPullContainerError")
+
+
+def test_every_other_read_keeps_the_full_description(world: BatchWorld) -> None:
+    client = BatchClient(aws_conn_id=None, region_name="us-east-1")
+    job_id = client.submit_job(
+        {"jobName": "job-1", "jobQueue": world.queue("q"), "jobDefinition": world.job_definition("jd")}
+    )
+    world.run(job_id)
+    client.describe_job_statuses([job_id])  # the poll's client is made and used first
+
+    assert {"jobName", "container", "jobQueue"} <= set(client.describe_jobs([job_id])[0])

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.brief_answers import brief_jobs_body
 from batch_router.executor import calls
 
 
 class Described:
-    """Stands in for BatchClient.describe_jobs with fixed answers."""
+    """Stands in for BatchClient.describe_job_statuses with fixed answers, given as they are answered."""
 
     def __init__(self, *jobs: dict[str, Any]) -> None:
         self.jobs = {job["jobId"]: job for job in jobs}
 
-    def describe_jobs(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def describe_job_statuses(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
         return [self.jobs[job_id] for job_id in job_ids if job_id in self.jobs]
 
 
@@ -76,3 +81,44 @@ def test_an_unknown_status_is_always_a_change() -> None:
     result = poll(Described({"jobId": "a", "status": "RUNNING"}), {"a": None})
 
     assert [u.status for u in result.updates] == ["RUNNING"]
+
+
+STATUSES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "NEW"]
+REASONS = ["CannotPullContainerError", "Essential container in task exited", "Host EC2 i-1 terminated", ""]
+container = st.fixed_dictionaries(
+    {},
+    optional={
+        "exitCode": st.integers(0, 255),
+        "reason": st.sampled_from(REASONS),
+        "logStreamName": st.text(min_size=1, max_size=8),
+        "command": st.lists(st.text(max_size=8), max_size=3),
+        "logConfiguration": st.just({"options": {"awslogs-group": "/custom"}}),
+    },
+)
+job_description = st.fixed_dictionaries(
+    {"status": st.sampled_from(STATUSES)},
+    optional={
+        "jobName": st.text(min_size=1, max_size=8),
+        "statusReason": st.sampled_from(REASONS),
+        "startedAt": st.integers(0, 10),
+        "container": container,
+        "attempts": st.lists(st.fixed_dictionaries({}, optional={"container": container}), max_size=2),
+        "tags": st.just({"batch-router:try": "t"}),
+    },
+)
+
+
+@given(
+    jobs=st.lists(job_description, max_size=6),
+    known=st.lists(st.sampled_from([None, *STATUSES]), min_size=6, max_size=6),
+)
+def test_a_poll_over_brief_answers_finds_what_it_finds_over_full_ones(
+    jobs: list[dict[str, Any]], known: list[str | None]
+) -> None:
+    """The brief answers drop every field of a job that has not failed: the poll must read none of them."""
+    full = [{"jobId": f"j{i}", **job} for i, job in enumerate(jobs)]
+    ask = {f"j{i}": status for i, status in enumerate(known)}
+    brief_body = brief_jobs_body(json.dumps({"jobs": full}).encode())
+    assert brief_body is not None
+
+    assert poll(Described(*json.loads(brief_body)["jobs"]), ask) == poll(Described(*full), ask)

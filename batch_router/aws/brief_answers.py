@@ -1,0 +1,64 @@
+"""DescribeJobs answers cut down to what a status poll reads, before botocore parses them.
+
+The executor's poll asks about every job it tracks, 100 ids a call, once a sweep: at 20,000 running
+jobs that is 200 answers a sweep, each a few hundred KB (a job's description repeats its container,
+command, environment, resources and attempts). botocore turns each answer into Python by walking the
+service model over every field, about 11 ms of the GIL for 100 jobs, and the objects it makes are what
+starts the poll threads' garbage collections. The poll reads only ``jobId`` and ``status`` of a job
+that has not failed (a status change is all it reports); a FAILED job is read whole (why it failed,
+whether its task started, its log stream, its command to submit the task again). So, on the poll's own
+client only, every job that is not FAILED is reduced to its id and status before botocore parses the
+answer: the answer is still parsed by botocore, against the same model, just smaller (about 3 ms
+instead of 11 for 100 running jobs, measured; most of what is left is ``json.loads`` of the full body).
+
+botocore has no option to ask for fewer fields (DescribeJobs has no field filter, see
+https://docs.aws.amazon.com/batch/latest/APIReference/API_DescribeJobs.html), hence the handler on
+its documented ``before-parse`` event, which hands over the mutable response dict.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["BRIEF_FIELDS", "BRIEF_PARSE_EVENT", "KEPT_WHOLE", "brief_jobs_body", "shrink_describe_jobs"]
+
+BRIEF_PARSE_EVENT = "before-parse.batch.DescribeJobs"
+BRIEF_FIELDS = ("jobId", "status")
+KEPT_WHOLE = frozenset({"FAILED"})  # statuses whose whole description the poll reads
+
+
+def brief_jobs_body(body: bytes) -> bytes | None:
+    """The answer with each job not in ``KEPT_WHOLE`` reduced to ``BRIEF_FIELDS``.
+
+    ``None`` when the body is not a DescribeJobs answer as documented (an object whose ``jobs`` is a
+    list of objects): botocore then parses it as it came, so nothing is lost to an answer we misread.
+    """
+    try:
+        answer = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    jobs = answer.get("jobs") if isinstance(answer, dict) else None
+    if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+        return None
+    answer["jobs"] = [
+        job
+        if job.get("status") in KEPT_WHOLE
+        else {field: job[field] for field in BRIEF_FIELDS if field in job}
+        for job in jobs
+    ]
+    return json.dumps(answer, separators=(",", ":")).encode()
+
+
+def shrink_describe_jobs(response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore's ``before-parse`` handler: a successful answer's body is replaced by its brief form.
+
+    Error answers (status 300 and up) are left for botocore's error parsing; so is any body that is
+    not bytes (a streamed body is never a DescribeJobs answer, but it must not be read here).
+    """
+    body = response_dict.get("body")
+    if int(response_dict.get("status_code") or 0) >= 300 or not isinstance(body, bytes):
+        return
+    brief = brief_jobs_body(body)
+    if brief is not None:
+        response_dict["body"] = brief
