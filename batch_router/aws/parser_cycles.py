@@ -6,10 +6,11 @@ a parser made without a ``blob_parser`` keeps its own bound ``_default_blob_pars
 reference cycle, three objects for the cyclic collector after every call. At 20,000 tracked jobs the
 executor makes about 60 calls a second, so a young collection ran every minute or so on a poll or
 API thread, sweeping some 10,000 of these (8-13 ms of the GIL each, one of generation 1 34 ms; see
-docs/performance.md). botocore declined to restructure this (boto/botocore#1450, closed), but its
-factory takes parser defaults (``set_parser_defaults``, documented there for ``timestamp_parser`` and
-``blob_parser``): given botocore's own blob decoding as a plain function, no parser refers to itself.
-Answers are parsed exactly as before.
+docs/performance.md). A botocore pull request against such per-request cycles (boto/botocore#1450)
+was closed, and the cycle is still there in botocore 1.44; but the parser factory takes defaults
+(``set_parser_defaults``, documented there for ``timestamp_parser`` and ``blob_parser``): given
+botocore's own blob decoding as a plain function, no parser refers to itself. Answers are parsed
+exactly as before.
 
 The factory is reached through the client's endpoint, which botocore does not expose publicly; when a
 botocore release moves it, nothing breaks (the cycles are merely back) and a test says so.
