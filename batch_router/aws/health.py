@@ -12,11 +12,14 @@ retries instead of refusing to start.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind
-from batch_router.config.model import Route, RouteTable
+from batch_router.aws.job_definitions import definition_facts, in_force
+from batch_router.config.model import DefinitionFacts, Route, RouteTable
+from batch_router.config.routes import IMPLICIT_ROUTE
 from batch_router.errors import BatchRouterError, ConfigError, Problem
 from batch_router.plan.model import TaskIdentity
 from batch_router.plan.planner import Plan
@@ -60,34 +63,40 @@ def env_kind(env: Mapping[str, Any]) -> str:
     return f"{resources} on {orchestration(env)}"
 
 
-def compute_problem(route: Route, env: Mapping[str, Any], implicit: bool) -> str | None:
-    """Why ``env`` cannot run ``route``'s jobs, or None when it can."""
+def compute_problem(route: Route, env: Mapping[str, Any]) -> str | None:
+    """Why ``env`` cannot run ``route``'s jobs, or None when it can (or the route's compute is not
+    known: the seed's implicit route whose job definition could not be read)."""
+    if route.compute is None:
+        return None
     orch = orchestration(env)
     resource_type = (env.get("computeResources") or {}).get("type")
     name = env.get("computeEnvironmentName", env.get("computeEnvironmentArn", "?"))
-    if implicit:  # JOB_QUEUE/JOB_DEFINITION without a route table: any ECS compute takes containerOverrides
-        if orch == "EKS":
-            return (
-                f"compute environment {name!r} runs on EKS, but without a route table jobs are sent "
-                f"as ECS containers"
-            )
-        return None
+    says = f"the route says compute: {route.compute}" if route.name != IMPLICIT_ROUTE else (
+        f"its job definition {route.job_definition!r} runs on {route.compute}"
+    )
     wants_eks = route.compute == "eks"
     if wants_eks != (orch == "EKS"):
-        return f"compute environment {name!r} is {env_kind(env)}, but the route says compute: {route.compute}"
+        return f"compute environment {name!r} is {env_kind(env)}, but {says}"
     if resource_type is not None and resource_type not in COMPUTE_RESOURCE_TYPES[route.compute]:
-        return f"compute environment {name!r} is {env_kind(env)}, but the route says compute: {route.compute}"
+        return f"compute environment {name!r} is {env_kind(env)}, but {says}"
     return None
 
 
 def definition_problem(route: Route, definitions: list[dict[str, Any]], implicit: bool) -> str | None:
-    active = [jd for jd in definitions if jd.get("status") == "ACTIVE"]
-    if not active:
+    """Why the job definition cannot run the route's jobs. On the seed's implicit route a compute
+    stated by COMPUTE (or EKS_PROPERTIES_OVERRIDE) must be the job definition's own."""
+    newest = in_force(definitions, route.job_definition)
+    if newest is None:
         state = "is INACTIVE" if definitions else "does not exist"
         return f"job definition {route.job_definition!r} {state}"
-    if implicit:
+    if route.compute is None:
         return None
-    newest = max(active, key=lambda jd: int(jd.get("revision") or 0))
+    actual = definition_facts(newest).compute
+    if implicit and actual != route.compute:
+        return (
+            f"COMPUTE (or EKS_PROPERTIES_OVERRIDE) says {route.compute}, but job definition "
+            f"{route.job_definition!r} runs on {actual}; set COMPUTE={actual} or unset it"
+        )
     capabilities = set(newest.get("platformCapabilities") or ["EC2"])
     if route.compute == "eks" and not newest.get("eksProperties"):
         return (
@@ -106,10 +115,14 @@ def definition_problem(route: Route, definitions: list[dict[str, Any]], implicit
     return None
 
 
-def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = None) -> None:
+def check_routes(
+    client: BatchClient, table: RouteTable, plan: Plan | None = None
+) -> dict[str, DefinitionFacts]:
     """Raise ``ConfigError`` naming every route that cannot run jobs, and what is wrong with it.
 
-    With ``plan``, each route's own request is held against its job definition too (tag count).
+    Returns what the job definitions it read say (compute and size, by the reference each route
+    uses), so the plan can apply each compute's rules (``Plan.with_definitions``). With ``plan``, each
+    route's own request is held against its job definition too (tag count).
     """
     try:
         queues = {
@@ -132,6 +145,7 @@ def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = Non
         ) from None
     problems: list[Problem] = []
     unknown: list[str] = []
+    facts: dict[str, DefinitionFacts] = {}
     env_arns = {
         order["computeEnvironment"]
         for queue in queues.values()
@@ -149,7 +163,7 @@ def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = Non
             problems.append(Problem("", f"cannot read compute environments: {exc.reason}", _SKIP_HINT))
     for route in table.routes:
         try:
-            texts = _route_problems(client, table, route, queues, envs, plan)
+            texts = _route_problems(client, table, route, queues, envs, plan, facts)
         except HealthUnknown as exc:
             unknown += [f"route {route.name!r}: {reason}" for reason in exc.reasons]
             continue
@@ -158,6 +172,7 @@ def check_routes(client: BatchClient, table: RouteTable, plan: Plan | None = Non
         raise ConfigError(SOURCE, problems)
     if unknown:
         raise HealthUnknown(unknown)
+    return facts
 
 
 def _route_problems(
@@ -167,33 +182,9 @@ def _route_problems(
     queues: Mapping[Any, dict[str, Any]],
     envs: Mapping[str, dict[str, Any]],
     plan: Plan | None,
+    facts: dict[str, DefinitionFacts],
 ) -> list[str]:
     found: list[str] = []
-    queue = queues.get(route.job_queue)
-    if queue is not None:
-        problem = fair_share_problem(route, queue)
-        if problem:
-            found.append(problem)
-    if queue is None:
-        found.append(f"job queue {route.job_queue!r} does not exist in this account and region")
-    else:
-        if queue.get("state") != "ENABLED":
-            found.append(f"job queue {route.job_queue!r} is {queue.get('state')}, not ENABLED")
-        if queue.get("status") != "VALID":
-            found.append(
-                f"job queue {route.job_queue!r} is {queue.get('status')}, not VALID: "
-                f"{queue.get('statusReason', '')}"
-            )
-        for order in queue.get("computeEnvironmentOrder", []):
-            env = envs.get(order["computeEnvironment"])
-            if env is None:
-                found.append(
-                    f"compute environment {order['computeEnvironment']!r} of the job queue was not found"
-                )
-                continue
-            problem = compute_problem(route, env, table.implicit)
-            if problem:
-                found.append(problem)
     try:
         definitions = client.describe_job_definitions(route.job_definition)
     except BatchApiError as exc:
@@ -202,12 +193,40 @@ def _route_problems(
                 [f"cannot read job definition {route.job_definition!r}: {exc.reason}"]
             ) from None
         found.append(f"cannot read job definition {route.job_definition!r}: {exc.reason}")
+        definitions = None
+    if definitions is not None:
+        problem = definition_problem(route, definitions, table.implicit)
+        in_use = in_force(definitions, route.job_definition)
+        if problem:
+            found.append(problem)
+        elif in_use is not None:
+            facts[route.job_definition] = definition_facts(in_use)
+            if route.compute is None:  # the seed's implicit route: judge its compute by its definition
+                route = replace(route, compute=facts[route.job_definition].compute)
+            if plan is not None:
+                problem = propagated_tags_problem(route, definitions, plan)
+                if problem:
+                    found.append(problem)
+    queue = queues.get(route.job_queue)
+    if queue is None:
+        found.append(f"job queue {route.job_queue!r} does not exist in this account and region")
         return found
-    problem = definition_problem(route, definitions, table.implicit)
+    problem = fair_share_problem(route, queue)
     if problem:
         found.append(problem)
-    elif plan is not None:
-        problem = propagated_tags_problem(route, definitions, plan)
+    if queue.get("state") != "ENABLED":
+        found.append(f"job queue {route.job_queue!r} is {queue.get('state')}, not ENABLED")
+    if queue.get("status") != "VALID":
+        found.append(
+            f"job queue {route.job_queue!r} is {queue.get('status')}, not VALID: "
+            f"{queue.get('statusReason', '')}"
+        )
+    for order in queue.get("computeEnvironmentOrder", []):
+        env = envs.get(order["computeEnvironment"])
+        if env is None:
+            found.append(f"compute environment {order['computeEnvironment']!r} of the job queue was not found")
+            continue
+        problem = compute_problem(route, env)
         if problem:
             found.append(problem)
     return found
@@ -241,7 +260,7 @@ def propagated_tags_problem(route: Route, definitions: list[dict[str, Any]], pla
         return None  # Plan.check_routes reports it
     if not built.kwargs.get("propagateTags"):
         return None
-    newest = max(definitions, key=lambda jd: int(jd.get("revision") or 0))
+    newest = in_force(definitions, route.job_definition) or {}
     job_tags = set(built.kwargs.get("tags") or {})
     combined = job_tags | set(newest.get("tags") or {})
     if len(combined) > MAX_TAGS:

@@ -21,7 +21,13 @@ from batch_router.config.schema_problems import problems_from_errors
 from batch_router.config.schemas import validator_for
 from batch_router.errors import ExecConfigError, Problem
 
-__all__ = ["COMMAND_HINT", "EXECUTOR_OWNED_ENV", "UNSUPPORTED_KEYS", "parse_exec_config"]
+__all__ = [
+    "COMMAND_HINT",
+    "EXECUTOR_OWNED_ENV",
+    "SEED_UNSUPPORTED_KEYS",
+    "UNSUPPORTED_KEYS",
+    "parse_exec_config",
+]
 
 # Environment variables the executor sets on every job; a task overriding one would break the executor.
 EXECUTOR_OWNED_ENV: frozenset[str] = frozenset(
@@ -58,11 +64,20 @@ UNSUPPORTED_KEYS: dict[str, tuple[str, str]] = {
         "remove dependsOn; order tasks with Airflow dependencies (upstream >> downstream)",
     ),
 }
+# What the seed's semantics (no route table) still refuse: a try is one single-node job, or the
+# executor cannot follow it (an array job runs the task many times at once; a multi-node job needs a
+# multi-node job definition). dependsOn only delays the one job, so the seed lets it through as the
+# reference does.
+SEED_UNSUPPORTED_KEYS: frozenset[str] = frozenset({"nodeOverrides", "arrayProperties"})
 
 
-def parse_exec_config(raw: Mapping[str, Any] | None, source: str = "executor_config") -> ExecConfig:
+def parse_exec_config(
+    raw: Mapping[str, Any] | None, source: str = "executor_config", *, seed: bool = False
+) -> ExecConfig:
     """Validate ``raw`` and split it; raises ``ExecConfigError`` listing every problem found.
 
+    ``seed``: no route table, so the reference's semantics hold: a command or a variable the executor
+    sets is replaced by the executor's (as AwsBatchExecutor replaces the command), not refused.
     The kwargs are a deep copy, so neither the caller's dict nor the returned one can change the other.
     """
     if raw is None:
@@ -82,7 +97,8 @@ def parse_exec_config(raw: Mapping[str, Any] | None, source: str = "executor_con
     if too_odd:
         raise ExecConfigError(source, too_odd)
     data = _plain(raw)
-    problems = _dedupe(sorted([*_schema_problems(data), *_owned_problems(data)], key=_order))
+    owned = _seed_owned_problems(data) if seed else _owned_problems(data)
+    problems = _dedupe(sorted([*_schema_problems(data), *owned], key=_order))
     if problems:
         raise ExecConfigError(source, problems)
     hints = _hints(data)
@@ -133,6 +149,12 @@ def _hint_for(error: ValidationError, parts: Sequence[Any]) -> str | None:
 
 def _unknown_key_hint(key: str, allowed: Sequence[str], parts: Sequence[Any]) -> str | None:
     return _UNKNOWN_TOP_LEVEL_HINTS.get(key) if not parts else None
+
+
+def _seed_owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:
+    for key in SEED_UNSUPPORTED_KEYS & data.keys():
+        message, hint = UNSUPPORTED_KEYS[key]
+        yield Problem(key, message, hint)
 
 
 def _owned_problems(data: Mapping[str, Any]) -> Iterator[Problem]:

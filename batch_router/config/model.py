@@ -7,7 +7,7 @@ tests (and by hypothesis) without any service running.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -64,9 +64,15 @@ class Policy:
     executor_config_env: tuple[str, ...] = ()  # names (or PREFIX*) allowed despite the start-up deny-list
     max_timeout_seconds: int | None = None
     max_scheduling_priority: int | None = None
+    # No route table: the seed's semantics. executor_config is a recursive update over
+    # SUBMIT_JOB_KWARGS and may change any SubmitJob argument (the reference AwsBatchExecutor's
+    # contract), so no rule of this policy applies; AWS's own rules still do.
+    open: bool = False
 
 
 DEFAULT_POLICY = Policy()
+# The implicit route's: a platform team that wants limits writes a route table (docs/policy.md).
+SEED_POLICY = Policy(open=True)
 
 Capacity = Literal["on-demand", "spot", "spot-then-on-demand"]
 
@@ -87,21 +93,34 @@ DEFAULT_PROVISIONING = Provisioning()
 
 @dataclass(frozen=True)
 class Route:
-    """One place a task can run: a job queue, a job definition and the kind of compute behind them."""
+    """One place a task can run: a job queue, a job definition and the kind of compute behind them.
+
+    ``compute`` is None only on the implicit route of the seed's options before its job definition was
+    read (and COMPUTE does not say): then only the rules every compute shares apply. ``None`` caps mean
+    no cap; a route table's ``max_gpu`` left out is 0 (a route runs GPU work only where it says so).
+    """
 
     name: str
-    compute: Compute
+    compute: Compute | None
     job_queue: str
     job_definition: str
     max_vcpu: float | None = None
     max_memory_mib: int | None = None
-    max_gpu: int = 0
+    max_gpu: int | None = 0
     queues: tuple[str, ...] = ()
     submit_job_kwargs: Mapping[str, Any] = field(default_factory=dict)
     fair_share: bool | None = None  # the job queue has a fair-share policy; None: not said
     policy: Policy = DEFAULT_POLICY
     retry_route: str | None = None  # where tries after the first, and capacity failures, go
     provision: Provisioning = DEFAULT_PROVISIONING
+
+    @property
+    def declared_compute(self) -> Compute:
+        """The compute, for what only a route table's routes reach (provisioning): every route of a
+        file declares one; only the seed's implicit route may not know it yet."""
+        if self.compute is None:
+            raise ValueError(f"route {self.name!r}: compute not known (set COMPUTE, or write a route table)")
+        return self.compute
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,28 @@ class RouteTable:
         order, as a scan would find it."""
         return self._by_queue.get(queue)
 
+    def owning(self, job_queue: str | None, job_definition: str | None) -> tuple[Route, ...]:
+        """The routes whose job queue and job definition are the ones named (either may be left out),
+        in file order; a name and its ARN count as the same resource."""
+        if job_queue is None and job_definition is None:
+            return ()
+        if job_queue is not None:
+            found = self._by_job_queue.get(resource_name(job_queue), ())
+            if job_definition is None:
+                return found
+            wanted = resource_name(job_definition)
+            return tuple(r for r in found if resource_name(r.job_definition) == wanted)
+        return self._by_job_definition.get(resource_name(job_definition or ""), ())
+
     # Indexes, so routing a task and checking every route cost the same with 10,000 routes as with 3.
+    @functools.cached_property
+    def _by_job_queue(self) -> dict[str, tuple[Route, ...]]:
+        return _group(self.routes, lambda route: resource_name(route.job_queue))
+
+    @functools.cached_property
+    def _by_job_definition(self) -> dict[str, tuple[Route, ...]]:
+        return _group(self.routes, lambda route: resource_name(route.job_definition))
+
     @functools.cached_property
     def _by_name(self) -> dict[str, Route]:
         by_name: dict[str, Route] = {}
@@ -138,6 +178,34 @@ class RouteTable:
             for queue in route.queues:
                 by_queue.setdefault(queue, (route, "is listed by"))
         return by_queue
+
+
+def resource_name(reference: str) -> str:
+    """A Batch job queue or job definition as its name (``name`` or ``name:revision``): the part of an
+    ARN after its resource type (``arn:aws:batch:REGION:ACCOUNT:job-queue/NAME``), else as given."""
+    if reference.startswith("arn:") and "/" in reference:
+        return reference.split("/", 1)[1]
+    return reference
+
+
+def _group(routes: tuple[Route, ...], key: Callable[[Route], str]) -> dict[str, tuple[Route, ...]]:
+    grouped: dict[str, list[Route]] = {}
+    for route in routes:
+        grouped.setdefault(key(route), []).append(route)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+@dataclass(frozen=True)
+class DefinitionFacts:
+    """What a job definition's description says that shapes a request: its compute and its own size.
+
+    Read from DescribeJobDefinitions at start-up (``aws.job_definitions``); ``vcpu`` / ``memory_mib``
+    are what a job gets when its request leaves that side out, so a Fargate pair can be checked whole.
+    """
+
+    compute: Compute
+    vcpu: float | None = None
+    memory_mib: float | None = None
 
 
 @dataclass(frozen=True)

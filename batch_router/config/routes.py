@@ -15,6 +15,7 @@ from batch_router.config.model import (
     DEFAULT_EXECUTOR_CONFIG_KEYS,
     HINT_KEYS,
     Policy,
+    SEED_POLICY,
     Provisioning,
     Route,
     RouteTable,
@@ -26,6 +27,8 @@ from batch_router.config.settings import ExecutorSettings, camelize_keys
 from batch_router.errors import ConfigError, Problem
 
 IMPLICIT_ROUTE = "default"
+IMPLICIT_SOURCE = "the implicit route from JOB_QUEUE / JOB_DEFINITION"
+INLINE_SOURCE = "ROUTES (inline JSON setting)"
 
 
 def read_route_file(path: Path | str) -> RouteTable:
@@ -147,7 +150,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
                 )
         for key in ("submit_job_kwargs",):
             kwargs = route.get(key) or {}
-            problems += _kwargs_problems(kwargs, ["routes", i, key])
+            problems += kwargs_problems(kwargs, ["routes", i, key])
         problems += _retry_route_problems(route, i, name_set, names)
         problems += _provision_problems(route, i)
     default = data.get("default_route")
@@ -159,7 +162,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
                 did_you_mean(default, names) or f"routes are: {', '.join(names)}",
             )
         )
-    problems += _kwargs_problems(
+    problems += kwargs_problems(
         (data.get("defaults") or {}).get("submit_job_kwargs") or {}, ["defaults", "submit_job_kwargs"]
     )
     problems += _policy_problems(data.get("policy") or {}, ["policy"])
@@ -235,7 +238,7 @@ def _policy_problems(policy: Mapping[str, Any], prefix: list[Any]) -> list[Probl
     ]
 
 
-def _kwargs_problems(kwargs: Mapping[str, Any], prefix: list[Any]) -> list[Problem]:
+def kwargs_problems(kwargs: Mapping[str, Any], prefix: list[Any]) -> list[Problem]:
     """Route and default SubmitJob kwargs are checked against SubmitJob's own shape, as exec_config is."""
     if not kwargs:
         return []
@@ -256,22 +259,49 @@ def _kwargs_problems(kwargs: Mapping[str, Any], prefix: list[Any]) -> list[Probl
 def implicit_route_table(settings: ExecutorSettings) -> RouteTable:
     """No route table: JOB_QUEUE/JOB_DEFINITION form one route, so reference-executor users change nothing.
 
-    The compute type is not configured here: ``eks`` when EKS_PROPERTIES_OVERRIDE is set (the job
-    definition must then be an EKS one), else ``ec2``, because its request shape (containerOverrides)
-    is the one the reference executor sends and Fargate job definitions accept it too.
+    The seed's semantics hold on it: its policy is open (executor_config may change any SubmitJob
+    argument, as AwsBatchExecutor allows), it has no caps, and a ``jobQueue`` / ``jobDefinition`` in
+    SUBMIT_JOB_KWARGS wins over JOB_QUEUE / JOB_DEFINITION, as in the reference's ``build_submit_kwargs``
+    (the config keys first, SUBMIT_JOB_KWARGS updated over them). Its compute is COMPUTE's, ``eks`` when
+    EKS_PROPERTIES_OVERRIDE is set, else not known until start-up reads the job definition.
     """
     if settings.job_queue is None or settings.job_definition is None:
         raise ConfigError(
             "executor settings [aws_batch_executor]",
             [Problem("JOB_QUEUE", "JOB_QUEUE and JOB_DEFINITION are required without a route table")],
         )
+    base = settings.base_submit_job_kwargs()
+    queue, definition = base.get("jobQueue"), base.get("jobDefinition")
     route = Route(
         name=IMPLICIT_ROUTE,
-        compute="eks" if settings.eks_properties_override else "ec2",
-        job_queue=settings.job_queue,
-        job_definition=settings.job_definition,
+        compute=settings.compute or ("eks" if settings.eks_properties_override else None),
+        job_queue=queue if isinstance(queue, str) and queue else settings.job_queue,
+        job_definition=definition if isinstance(definition, str) and definition else settings.job_definition,
+        max_gpu=None,
+        policy=SEED_POLICY,
     )
-    return RouteTable(routes=(route,), default_route=IMPLICIT_ROUTE, source="<settings>", implicit=True)
+    return RouteTable(
+        routes=(route,), default_route=IMPLICIT_ROUTE, source=IMPLICIT_SOURCE, implicit=True
+    )
+
+
+def mode_line(table: RouteTable) -> str:
+    """One line for start-up (and ``plan``) saying which contract is in force, and the compute."""
+    if not table.implicit:
+        return (
+            f"route table from {table.source}: executor_config is held to its policy (docs/policy.md)"
+        )
+    route = table.routes[0]
+    compute = (
+        f"compute {route.compute}"
+        if route.compute is not None
+        else "compute not known (only the rules every compute shares apply; set COMPUTE)"
+    )
+    return (
+        "no route table: executor_config may change any SubmitJob argument, as AwsBatchExecutor allows; "
+        f"write a route table to restrict it (docs/policy.md); job queue {route.job_queue}, job "
+        f"definition {route.job_definition}, {compute}"
+    )
 
 
 def route_table_from_settings(settings: ExecutorSettings) -> RouteTable:
@@ -279,5 +309,5 @@ def route_table_from_settings(settings: ExecutorSettings) -> RouteTable:
     if settings.routes_file is not None:
         return read_route_file(settings.routes_file)
     if settings.routes is not None:
-        return parse_route_table(settings.routes, "ROUTES (inline JSON setting)")
+        return parse_route_table(settings.routes, INLINE_SOURCE)
     return implicit_route_table(settings)

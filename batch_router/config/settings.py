@@ -149,6 +149,9 @@ class ExecutorSettings(BaseSettings):
     check_health_on_startup: bool = True
 
     # batch-router's own.
+    # The implicit route's compute, for those who want ``plan`` to answer offline; unset, start-up reads
+    # it from JOB_DEFINITION (and says so when both are there and disagree).
+    compute: Literal["fargate", "ec2", "eks"] | None = None
     routes_file: Path | None = None
     routes: dict[str, Any] | None = None
     poll_interval: float = Field(default=5.0, gt=0)
@@ -206,6 +209,15 @@ class ExecutorSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _eks_override_needs_eks(self) -> ExecutorSettings:
+        if self.eks_properties_override and self.compute not in (None, "eks"):
+            raise ValueError(
+                f"EKS_PROPERTIES_OVERRIDE is set but COMPUTE is {self.compute}; EKS overrides need "
+                "COMPUTE=eks (or leave COMPUTE unset)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _one_route_source(self) -> ExecutorSettings:
         if self.routes_file is not None and self.routes is not None:
             raise ValueError("ROUTES_FILE and ROUTES are both set; keep one of them")
@@ -214,6 +226,11 @@ class ExecutorSettings(BaseSettings):
     @property
     def has_route_table(self) -> bool:
         return self.routes_file is not None or self.routes is not None
+
+    @property
+    def has_implicit_route(self) -> bool:
+        """JOB_QUEUE and JOB_DEFINITION without a route table: the seed's one route."""
+        return not self.has_route_table and self.job_queue is not None and self.job_definition is not None
 
     def base_submit_job_kwargs(self) -> dict[str, Any]:
         """SUBMIT_JOB_KWARGS as SubmitJob wants it: the lowest layer of every request."""

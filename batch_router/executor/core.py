@@ -25,7 +25,9 @@ from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
+from batch_router.aws.job_definitions import describe_definitions
 from batch_router.aws.wire_logging import quiet_wire_logging
+from batch_router.config.routes import mode_line
 from batch_router.config.settings import unused_beside_route_table
 from batch_router.errors import ConfigError
 from batch_router.executor import calls
@@ -104,15 +106,18 @@ class BatchRouterExecutor(BaseExecutor):
             self._hub.pacing = tunables.pacing()
             if runtime.settings.check_health_on_startup:
                 self._startup_check = StartupCheck(
-                    lambda: check_routes(runtime.client, runtime.plan.table, runtime.plan),
+                    lambda: self._hub.learn(check_routes(runtime.client, runtime.plan.table, runtime.plan)),
                     self.log,
                     tunables.pacing(),
                     retry_seconds=tunables.health_retry_seconds,
                 )
                 self._startup_check.run()
+            elif runtime.plan.table.implicit and runtime.plan.table.routes[0].compute is None:
+                self._learn_definitions(runtime)
         except ConfigError as exc:
             self.log.error("batch-router cannot start:\n%s", exc)
             raise
+        self.log.info("batch-router: %s", mode_line(self._hub.runtime().plan.table))
         settings = runtime.settings
         self._hub.pool = ThreadPoolExecutor(
             max_workers=settings.api_concurrency, thread_name_prefix="batch-router-api"
@@ -138,6 +143,14 @@ class BatchRouterExecutor(BaseExecutor):
             settings.poll_concurrency,
             settings.poll_interval,
         )
+
+    def _learn_definitions(self, runtime: Runtime) -> None:
+        """No health check, no COMPUTE: read the implicit route's job definition once for its compute.
+        If AWS does not answer, tasks get the rules every compute shares (mode_line says so)."""
+        try:
+            self._hub.learn(describe_definitions(runtime.client, runtime.plan.table))
+        except BatchApiError as exc:
+            self.log.warning("batch-router: could not read the job definition's compute: %s", exc.reason)
 
     def _warm_up(self, runtime: Runtime) -> None:
         """Make now what the first tasks would otherwise make: the AWS clients and the request checks.

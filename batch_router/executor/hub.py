@@ -9,15 +9,17 @@ credentials is decided. Everything here runs on the scheduler thread except the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind
+from batch_router.config.model import DefinitionFacts
 from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
 from batch_router.executor import calls
 from batch_router.executor.metrics import ExecutorMetrics
@@ -132,6 +134,13 @@ class Hub:
         if self._runtime is None:
             self._runtime = Runtime.load(self.conf)
         return self._runtime
+
+    def learn(self, definitions: Mapping[str, DefinitionFacts]) -> None:
+        """Take what the start-up check read of the job definitions into the plan (the seed's implicit
+        route gets its compute). Called on the scheduler thread in start(), or once from the
+        background health check: the runtime is replaced whole, one reference assignment."""
+        runtime = self.runtime()
+        self._runtime = dataclasses.replace(runtime, plan=runtime.plan.with_definitions(definitions))
 
     @property
     def loaded(self) -> Runtime | None:

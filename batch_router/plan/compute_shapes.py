@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from batch_router.config.json_tree import dict_items, dig
-from batch_router.config.model import Hints, Route
+from batch_router.config.model import Compute, Hints, Route
 from batch_router.errors import Problem
 from batch_router.plan.merge import deep_merge, plain_copy
 from batch_router.rules import fargate
@@ -26,16 +26,28 @@ __all__ = ["write_container", "write_eks"]
 def write_container(
     kwargs: dict[str, Any],
     route: Route,
+    compute: Compute | None,
     command: Sequence[str],
     env: list[dict[str, str]],
     hints: Hints,
     notes: list[str],
     problems: list[Problem],
 ) -> dict[str, Any]:
+    """``compute`` is the job definition's (None: not known, so the hints are written as given, in
+    resourceRequirements, which every ECS compute takes)."""
     overrides: dict[str, Any] = {"command": list(command), "environment": env}
     requirements: dict[str, str] = {}
     vcpu, memory = hints.vcpu, hints.memory_mib
-    if route.compute == "fargate":
+    if compute is None:
+        if vcpu is not None:
+            requirements["VCPU"] = f"{vcpu:g}"
+        if memory is not None:
+            requirements["MEMORY"] = str(memory)
+        if hints.gpu:
+            requirements["GPU"] = str(hints.gpu)
+        if requirements:
+            notes.append("compute not known: the size hints are sent as given, not rounded for a compute")
+    elif compute == "fargate":
         if hints.gpu:
             problems.append(
                 Problem(

@@ -13,12 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from batch_router.config.exec_config import COMMAND_HINT, EXECUTOR_OWNED_ENV, UNSUPPORTED_KEYS
+from batch_router.config.exec_config import (
+    COMMAND_HINT,
+    EXECUTOR_OWNED_ENV,
+    SEED_UNSUPPORTED_KEYS,
+    UNSUPPORTED_KEYS,
+)
 from batch_router.config.json_tree import dict_items, dig, json_path
-from batch_router.config.model import ExecConfig, Route, RouteTable
+from batch_router.config.model import Compute, DefinitionFacts, ExecConfig, Route, RouteTable
 from batch_router.errors import ExecConfigError, Problem
 from batch_router.plan.compute_shapes import write_container, write_eks
-from batch_router.plan.merge import deep_merge
+from batch_router.plan.merge import deep_merge, seed_merge
 from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
 from batch_router.plan.naming import job_name, job_tags
 from batch_router.plan.provenance import layer_of
@@ -42,9 +47,16 @@ def build_submit_job(
     command: Sequence[str],
     job_name_prefix: str,
     executor_env: Mapping[str, str],
+    definitions: Mapping[str, DefinitionFacts] | None = None,
 ) -> BuiltJob:
-    """The SubmitJob kwargs for this task try; raises ``ExecConfigError`` listing every problem."""
+    """The SubmitJob kwargs for this task try; raises ``ExecConfigError`` listing every problem.
+
+    ``definitions``: what is known of job definitions by the reference a request uses (their compute
+    and size), so a request naming another job definition gets that one's rules, or the shared rules
+    only when nothing is known of it.
+    """
     route = choice.route
+    seed = route.policy.open  # no route table: the reference's semantics (config.routes)
     source = _source(identity, route)
     route_layer = deep_merge(
         {"jobQueue": route.job_queue, "jobDefinition": route.job_definition}, route.submit_job_kwargs
@@ -61,7 +73,21 @@ def build_submit_job(
         env[TRY_ID_ENV] = identity.try_id
     owned_env = EXECUTOR_OWNED_ENV | set(env)
 
-    problems = [p for label, layer in layers for p in _owned_problems(label, layer, owned_env)]
+    notes: list[str] = []
+    if seed:
+        # The reference overwrites the command (and appends its variable); so does the executor here,
+        # saying so. What it cannot overwrite (EKS args, array and multi-node jobs) is still refused.
+        problems = [p for label, layer in layers for p in _seed_owned_problems(label, layer)]
+        for label, layer in layers:
+            for p in _owned_problems(label, layer, owned_env):
+                if p.path in UNSUPPORTED_KEYS:
+                    continue
+                if p.path.endswith(".args"):
+                    problems.append(p)
+                else:
+                    notes.append(f"{p.path}: {p.message}; the executor's is sent, as AwsBatchExecutor does")
+    else:
+        problems = [p for label, layer in layers for p in _owned_problems(label, layer, owned_env)]
     problems += _foreign_compute_problems(route, layers)
     trusted = deep_merge(*(layer for label, layer in layers if label != "executor_config"))
     problems += [
@@ -70,14 +96,22 @@ def build_submit_job(
     ]
     if problems:
         raise ExecConfigError(source, problems)
-    kwargs = deep_merge(trusted, exec_config.submit_job_kwargs)  # the platform's layers, merged once
+    merge = seed_merge if seed else deep_merge
+    kwargs = merge(trusted, exec_config.submit_job_kwargs)  # the platform's layers, merged once
     problems = validate_submit_job({**kwargs, "jobName": kwargs.get("jobName", job_name_prefix)})
     if problems:
         raise ExecConfigError(source, problems)
 
-    notes: list[str] = []
     if kwargs["jobQueue"] != route.job_queue:
         notes.append(f"jobQueue {kwargs['jobQueue']!r} overrides route {route.name!r}'s {route.job_queue!r}")
+    facts = _facts_of(str(kwargs["jobDefinition"]), route, definitions or {})
+    compute = facts.compute if facts is not None else None
+    if compute is None:
+        notes.append(
+            f"compute of job definition {kwargs['jobDefinition']!r} not known: only the rules every "
+            "compute shares apply (set COMPUTE, or let start-up read the job definition)"
+        )
+    problems += _orchestration_problems(route, str(kwargs["jobDefinition"]), compute)
     kwargs["jobName"] = job_name(kwargs.get("jobName") or job_name_prefix, identity)
     env_list = [{"name": name, "value": value} for name, value in env.items()]
     if route.compute == "eks":
@@ -85,8 +119,10 @@ def build_submit_job(
     else:
         # Only a shared layer can get here with one (see _foreign_compute_problems): it is for EKS routes.
         if kwargs.pop("eksPropertiesOverride", None):
-            notes.append(f"eksPropertiesOverride from shared settings dropped: route runs on {route.compute}")
-        kwargs = write_container(kwargs, route, command, env_list, exec_config.hints, notes, problems)
+            notes.append(
+                f"eksPropertiesOverride from shared settings dropped: route runs on {route.compute or 'ECS'}"
+            )
+        kwargs = write_container(kwargs, route, compute, command, env_list, exec_config.hints, notes, problems)
     if exec_config.hints.timeout_seconds is not None:
         kwargs = deep_merge(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}
@@ -97,17 +133,30 @@ def build_submit_job(
         kwargs.setdefault("propagateTags", True)
     problems += validate_submit_job(kwargs)
     if not problems:  # AWS's documented rules, on a request of the right shape
-        problems += rule_problems(kwargs, route, layers)
+        problems += rule_problems(kwargs, route, layers, facts)
     if problems:
         raise ExecConfigError(source, problems)
     return BuiltJob(kwargs=kwargs, route=route, reason=choice.reason, notes=tuple(notes))
 
 
 def rule_problems(
-    request: Mapping[str, Any], route: Route, layers: Sequence[tuple[str, Mapping[str, Any]]]
+    request: Mapping[str, Any],
+    route: Route,
+    layers: Sequence[tuple[str, Mapping[str, Any]]],
+    facts: DefinitionFacts | None = None,
 ) -> list[Problem]:
-    """The AWS Batch rules ``request`` breaks, each with the layer that set the value."""
-    context = Context(compute=route.compute, route=route.name, fair_share=route.fair_share)
+    """The AWS Batch rules ``request`` breaks, each with the layer that set the value.
+
+    ``facts``: the job definition the request names, where known; without them only the rules every
+    compute shares apply.
+    """
+    context = Context(
+        compute=facts.compute if facts is not None else None,
+        route=route.name,
+        fair_share=route.fair_share,
+        definition_vcpu=facts.vcpu if facts is not None else None,
+        definition_memory_mib=facts.memory_mib if facts is not None else None,
+    )
     rules = [(v, "AWS Batch rule") for v in check_request(request, context)]
     caps = [(v, "policy") for v in cap_violations(route, request)]
     return [
@@ -117,6 +166,34 @@ def rule_problems(
             v.fix,
         )
         for v, kind in [*rules, *caps]
+    ]
+
+
+def _facts_of(
+    definition: str, route: Route, definitions: Mapping[str, DefinitionFacts]
+) -> DefinitionFacts | None:
+    """What is known of the job definition a request names: described facts first, then the route's
+    compute when it is the route's own job definition."""
+    known = definitions.get(definition)
+    if known is not None:
+        return known
+    if definition == route.job_definition and route.compute is not None:
+        return DefinitionFacts(compute=route.compute)
+    return None
+
+
+def _orchestration_problems(route: Route, definition: str, compute: Compute | None) -> list[Problem]:
+    """A job definition of the other orchestration (EKS against ECS) than the request is written for:
+    AWS refuses containerOverrides for an EKS job definition, and eksPropertiesOverride for an ECS one."""
+    if compute is None or route.compute is None or (compute == "eks") == (route.compute == "eks"):
+        return []
+    return [
+        Problem(
+            "jobDefinition",
+            f"job definition {definition!r} runs on {compute}, but route {route.name!r} sends "
+            f"{'EKS pods' if route.compute == 'eks' else 'ECS containers'}",
+            "name a job definition of the route's kind of compute, or route the task elsewhere",
+        )
     ]
 
 
@@ -131,6 +208,12 @@ def _source(identity: TaskIdentity, route: Route) -> str:
 
 
 # --- what only the executor sets -------------------------------------------------------------------
+
+
+def _seed_owned_problems(label: str, layer: Mapping[str, Any]) -> Iterator[Problem]:
+    for key in sorted(SEED_UNSUPPORTED_KEYS & layer.keys()):
+        message, hint = UNSUPPORTED_KEYS[key]
+        yield Problem(key, f"{label} sets {key}: {message}", hint)
 
 
 def _owned_problems(label: str, layer: Mapping[str, Any], owned_env: frozenset[str]) -> Iterator[Problem]:

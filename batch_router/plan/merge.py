@@ -23,6 +23,11 @@ KEYED_LISTS: dict[str, str] = {
 }
 # Lists of containers: by name when every element has one, else position by position.
 CONTAINER_LISTS = frozenset({"containers", "initContainers"})
+# The seed's merge (no route table): the reference's recursive update, which replaces every list, but
+# for environment variables, merged by name (the one documented difference, docs/migrating.md): a
+# task's variable never wipes out the ones SUBMIT_JOB_KWARGS set, and the request keeps every variable
+# the reference would send.
+SEED_KEYED_LISTS: dict[str, str] = {"environment": "name", "env": "name"}
 
 
 def deep_merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -31,6 +36,13 @@ def deep_merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
     for layer in layers:
         result = _merge_mappings(result, layer)
     return result
+
+
+def seed_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base`` as AwsBatchExecutor merges executor_config over SUBMIT_JOB_KWARGS
+    (``airflow.utils.helpers.merge_dicts``: dicts recursively, anything else replaced), environment
+    lists by variable name."""
+    return _merge_mappings(base, update, keyed=SEED_KEYED_LISTS, containers=frozenset())
 
 
 def plain_copy(value: Any) -> Any:
@@ -45,21 +57,31 @@ def plain_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _merge_mappings(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+def _merge_mappings(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    *,
+    keyed: Mapping[str, str] = KEYED_LISTS,
+    containers: frozenset[str] = CONTAINER_LISTS,
+) -> dict[str, Any]:
     merged: dict[str, Any] = {k: plain_copy(v) for k, v in old.items()}
     for key, value in new.items():
-        merged[key] = _merge_value(key, merged[key], value) if key in merged else plain_copy(value)
+        merged[key] = (
+            _merge_value(key, merged[key], value, keyed, containers) if key in merged else plain_copy(value)
+        )
     return merged
 
 
-def _merge_value(key: Any, old: Any, new: Any) -> Any:
+def _merge_value(
+    key: Any, old: Any, new: Any, keyed: Mapping[str, str], containers: frozenset[str]
+) -> Any:
     if isinstance(old, Mapping) and isinstance(new, Mapping):
-        return _merge_mappings(old, new)
+        return _merge_mappings(old, new, keyed=keyed, containers=containers)
     if _is_list(old) and _is_list(new):
-        field = KEYED_LISTS.get(key) if isinstance(key, str) else None
+        field = keyed.get(key) if isinstance(key, str) else None
         if field is not None and _all_keyed(old, field) and _all_keyed(new, field):
             return _merge_by(old, new, lambda item: item[field])
-        if key in CONTAINER_LISTS:
+        if key in containers:
             if _all_keyed(old, "name") and _all_keyed(new, "name"):
                 return _merge_by(old, new, lambda item: item["name"])
             return _merge_by_index(old, new)

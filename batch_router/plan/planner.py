@@ -15,16 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batch_router.config.exec_config import parse_exec_config
-from batch_router.config.model import Route, RouteTable
-from batch_router.config.routes import route_table_from_settings
+from batch_router.config.json_tree import json_path
+from batch_router.config.model import DefinitionFacts, ExecConfig, Route, RouteTable, resource_name
+from batch_router.config.routes import kwargs_problems, route_table_from_settings
 from batch_router.config.settings import ExecutorSettings
 from batch_router.errors import BatchRouterError, ConfigError, ExecConfigError, Problem
 from batch_router.plan.job_builder import build_submit_job
 from batch_router.plan.model import BuiltJob, TaskIdentity
 from batch_router.plan.naming import job_name
+from batch_router.plan.request_shape import validate_submit_job
 from batch_router.plan.router import choose_route, retry_choice
+from batch_router.rules import Context, check_request
 
-__all__ = ["DEFAULT_EXECUTOR_ENV", "NO_COMMAND", "Plan"]
+__all__ = ["DEFAULT_EXECUTOR_ENV", "NO_COMMAND", "SUBMIT_JOB_KWARGS_SOURCE", "Plan", "check_submit_job_kwargs"]
+
+SUBMIT_JOB_KWARGS_SOURCE = "executor settings [aws_batch_executor]"
 
 # What the reference executor sets in every job, so Airflow's task runner knows it runs in a worker.
 DEFAULT_EXECUTOR_ENV: Mapping[str, str] = {"AIRFLOW_IS_EXECUTOR_CONTAINER": "true"}
@@ -44,6 +49,8 @@ class Plan:
     job_name_prefix: str = "airflow-task"
     default_queue: str = "default"
     executor_env: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EXECUTOR_ENV))
+    # What start-up read of job definitions (by the reference requests use): compute and size.
+    definitions: Mapping[str, DefinitionFacts] = field(default_factory=dict)
 
     @classmethod
     def from_settings(
@@ -57,14 +64,27 @@ class Plan:
 
         Raises ``ConfigError`` when the route table is wrong.
         """
+        base_kwargs = settings.base_submit_job_kwargs()
+        check_submit_job_kwargs(base_kwargs)
         plan = cls(
             table=route_table_from_settings(settings) if table is None else table,
-            base_kwargs=settings.base_submit_job_kwargs(),
+            base_kwargs=base_kwargs,
             job_name_prefix=settings.job_name,
             default_queue=settings.default_queue if default_queue is None else default_queue,
         )
         plan.check_routes()
         return plan
+
+    def with_definitions(self, definitions: Mapping[str, DefinitionFacts]) -> Plan:
+        """This plan, knowing what start-up read of job definitions; the seed's implicit route takes
+        its compute from its job definition when COMPUTE did not say it."""
+        table = self.table
+        if table.implicit:
+            route = table.routes[0]
+            facts = definitions.get(route.job_definition)
+            if route.compute is None and facts is not None:
+                table = dataclasses.replace(table, routes=(dataclasses.replace(route, compute=facts.compute),))
+        return dataclasses.replace(self, table=table, definitions={**self.definitions, **definitions})
 
     def build(
         self,
@@ -82,12 +102,22 @@ class Plan:
         request) or ``RoutingError`` (no route fits); either fails this task only.
         """
         exec_config = parse_exec_config(
-            executor_config, source=f"executor_config of {identity.dag_id}.{identity.task_id}"
+            executor_config,
+            source=f"executor_config of {identity.dag_id}.{identity.task_id}",
+            seed=self.table.implicit,
         )
-        choice = choose_route(self.table, exec_config.hints, queue, default_queue=self.default_queue)
+        choice = choose_route(
+            self.table,
+            exec_config.hints,
+            queue,
+            default_queue=self.default_queue,
+            task_kwargs=exec_config.submit_job_kwargs,
+        )
         choice = retry_choice(
             self.table, choice, exec_config.hints, try_number=identity.try_number, lost_capacity=lost_capacity
         )
+        if not self.table.implicit:
+            exec_config = _without_route_names(exec_config, choice.route)
         return build_submit_job(
             base_kwargs=self.base_kwargs,
             table=self.table,
@@ -97,6 +127,7 @@ class Plan:
             command=command,
             job_name_prefix=self.job_name_prefix,
             executor_env=self.executor_env,
+            definitions=self.definitions,
         )
 
     def check_routes(self) -> None:
@@ -159,6 +190,46 @@ class Plan:
         except BatchRouterError:
             name = job_name(self.job_name_prefix, identity)
             return list(dict.fromkeys((route.job_queue, name) for route in self.table.routes))
+
+
+def check_submit_job_kwargs(base_kwargs: Mapping[str, Any]) -> None:
+    """SUBMIT_JOB_KWARGS on its own: its shape and the rules its own values break, reported once as
+    the setting's problem (not once per route under the route file's name). Raises ``ConfigError``."""
+    if not base_kwargs:
+        return
+    problems = kwargs_problems(base_kwargs, ["SUBMIT_JOB_KWARGS"])
+    if not problems:
+        names = {"jobName": "check", "jobQueue": "check", "jobDefinition": "check"}
+        problems = [_prefixed(p) for p in validate_submit_job({**names, **base_kwargs})]
+    if not problems:
+        context = Context(compute=None, route="SUBMIT_JOB_KWARGS")
+        problems = [
+            _prefixed(Problem(json_path(v.path), f"{v.message} (AWS Batch rule {v.rule})", v.fix))
+            for v in check_request(base_kwargs, context)
+        ]
+    if problems:
+        raise ConfigError(SUBMIT_JOB_KWARGS_SOURCE, problems)
+
+
+def _prefixed(problem: Problem) -> Problem:
+    path = f"SUBMIT_JOB_KWARGS.{problem.path}" if problem.path else "SUBMIT_JOB_KWARGS"
+    return dataclasses.replace(problem, path=path)
+
+
+def _without_route_names(exec_config: ExecConfig, route: Route) -> ExecConfig:
+    """The task's ``jobQueue`` / ``jobDefinition`` dropped where they name the chosen route's own
+    (they changed nothing, and a reference DAG that names its GPU queue is not refused for it)."""
+    kwargs = exec_config.submit_job_kwargs
+    own = {"jobQueue": route.job_queue, "jobDefinition": route.job_definition}
+    same = [
+        key
+        for key, value in own.items()
+        if isinstance(kwargs.get(key), str) and resource_name(kwargs[key]) == resource_name(value)
+    ]
+    if not same:
+        return exec_config
+    kept = {key: value for key, value in kwargs.items() if key not in same}
+    return dataclasses.replace(exec_config, submit_job_kwargs=kept)
 
 
 def _route_shape(route: Route) -> str:

@@ -1,13 +1,18 @@
 """Pick the route a task runs on, and say why in words a person can check.
 
-The rules, in order: an explicit ``route`` in exec_config; an Airflow queue named by a route; the
-first route (in file order) that can hold the task's resource hints; the table's default route. The
+The rules, in order: an explicit ``route`` in exec_config; a ``jobQueue`` / ``jobDefinition`` in
+exec_config that a route of the table owns (a DAG written for AwsBatchExecutor sends GPU work to its GPU
+queue that way); an Airflow queue named by a route; the first route (in file order) that can hold the
+task's resource hints; the table's default route. The
 Airflow default queue is on every task, so it only picks a route for tasks that give no resource hints.
 A route named explicitly (by exec_config or queue) that cannot hold the hints is an error, never a
 silent fallback: the task would otherwise run somewhere its author did not ask for.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from batch_router.config.model import Hints, Route, RouteTable
 from batch_router.errors import PassedOver, RoutingError
@@ -16,9 +21,19 @@ from batch_router.rules.fargate import round_up
 
 
 def choose_route(
-    table: RouteTable, hints: Hints, queue: str | None, *, default_queue: str = "default"
+    table: RouteTable,
+    hints: Hints,
+    queue: str | None,
+    *,
+    default_queue: str = "default",
+    task_kwargs: Mapping[str, Any] | None = None,
 ) -> RouteChoice:
-    """The route for a task with these hints on this Airflow queue; raises ``RoutingError``."""
+    """The route for a task with these hints on this Airflow queue; raises ``RoutingError``.
+
+    ``task_kwargs``: the SubmitJob arguments of the task's executor_config, whose ``jobQueue`` /
+    ``jobDefinition`` pick the route that owns them (only on a route table: the seed's one route
+    takes whatever the task names).
+    """
     if hints.route is not None:
         route = table.get(hints.route)
         if route is None:
@@ -27,6 +42,11 @@ def choose_route(
                 f"routes are: {_names(table)}"
             )
         return _explicit(route, hints, f"exec_config route={hints.route!r}")
+
+    if task_kwargs and not table.implicit:
+        owned = _owner(table, hints, task_kwargs)
+        if owned is not None:
+            return owned
 
     weak_queue = queue == default_queue and hints.has_resources
     if queue is not None and not weak_queue:
@@ -79,7 +99,7 @@ def misfits(route: Route, hints: Hints) -> list[str]:
     gpu = hints.gpu or 0
     if gpu > 0 and route.compute == "fargate":
         reasons.append("GPU never runs on Fargate")
-    elif gpu > route.max_gpu:
+    elif route.max_gpu is not None and gpu > route.max_gpu:
         reasons.append(f"allows at most {route.max_gpu} GPU, task asks for {gpu}")
 
     vcpu, memory = hints.vcpu, hints.memory_mib
@@ -117,6 +137,20 @@ def describe_hints(hints: Hints, *, sizes_only: bool = False) -> str:
     if hints.gpu is not None and not sizes_only:
         parts.append(f"gpu={hints.gpu}")
     return ", ".join(parts) or "no resource hints"
+
+
+def _owner(table: RouteTable, hints: Hints, task_kwargs: Mapping[str, Any]) -> RouteChoice | None:
+    """The route whose job queue (and job definition) the task names, as if it had said ``route``; the
+    first in file order that holds its hints when several share them. None when no route owns them:
+    the policy then decides whether the task may name them at all."""
+    named = {key: task_kwargs.get(key) for key in ("jobQueue", "jobDefinition")}
+    queue, definition = (value if isinstance(value, str) else None for value in named.values())
+    candidates = table.owning(queue, definition)
+    if not candidates:
+        return None
+    route = next((r for r in candidates if not misfits(r, hints)), candidates[0])
+    said = " and ".join(f"{key} {value!r}" for key, value in named.items() if isinstance(value, str))
+    return _explicit(route, hints, f"exec_config {said} is route {route.name!r}'s")
 
 
 def _explicit(route: Route, hints: Hints, reason: str) -> RouteChoice:

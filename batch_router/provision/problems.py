@@ -48,7 +48,7 @@ def provision_problems(table: RouteTable, options: ProvisionOptions) -> list[Pro
                 )
         problems += _compute_environment_problems(first, path, options)
     for definition, routes in created_job_definitions(table).items():
-        kinds = sorted({route.compute for route in routes})
+        kinds = sorted({route.declared_compute for route in routes})
         if len(kinds) > 1:
             problems.append(
                 Problem(
@@ -73,7 +73,7 @@ def _compute_environment_problems(route: Route, path: str, options: ProvisionOpt
             )
         )
     gpu_types = [t for t in provision.instance_types if is_gpu_type(t)]
-    if route.compute != "fargate" and route.max_gpu > 0 and not gpu_types:
+    if route.compute != "fargate" and (route.max_gpu or 0) > 0 and not gpu_types:
         problems.append(
             Problem(
                 f"{path}.provision.instance_types",

@@ -51,7 +51,7 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
         raise ConfigError(table.source, problems)
     queues = created_queues(table)
     definitions = created_job_definitions(table)
-    kinds: set[str] = {routes[0].compute for routes in queues.values()}
+    kinds: set[str] = {routes[0].declared_compute for routes in queues.values()}
     resources: dict[str, Any] = {}
     security_groups = {"Fn::If": [_NO_SECURITY_GROUPS, [ref("WorkerSecurityGroup")], ref("SecurityGroupIds")]}
     queue_ids: dict[str, str] = {}

@@ -43,8 +43,9 @@ _EKS_RESOURCES = f"{API}/API_EksContainerResourceRequirements.html"
 def _fargate_size(request: Mapping[str, Any], context: Context) -> Iterator[Violation]:
     # Hints are rounded up to a legal pair by the builder; a raw resourceRequirements from a layer is
     # not (it is the author's explicit request, and changing it would change the bill), so it is
-    # refused here with the pair that would hold it. A side left out comes from the job definition,
-    # so only the side given is checked then.
+    # refused here with the pair that would hold it. A side left out comes from the job definition:
+    # where its description was read (``context.definition_*``) the pair the job will really have is
+    # checked, else only the side given.
     for path, container in ecs_containers(request):
         found = resource_requirements(container)
         vcpu_at, vcpu = found.get("VCPU", (None, None))
@@ -57,9 +58,14 @@ def _fargate_size(request: Mapping[str, Any], context: Context) -> Iterator[Viol
         if (vcpu is not None and v is None) or (memory is not None and m is None):
             yield Violation(at, f"VCPU {vcpu!r} / MEMORY {memory!r} is not a number", "give sizes as numbers")
             continue
+        from_definition = ""
+        if vcpu is None and context.definition_vcpu is not None:
+            v, from_definition = context.definition_vcpu, " (VCPU from the job definition)"
+        elif memory is None and context.definition_memory_mib is not None:
+            m, from_definition = context.definition_memory_mib, " (MEMORY from the job definition)"
         if fargate.is_valid(v, m):
             continue
-        yield Violation(at, f"{_size(v, m)} is not a Fargate size", _fargate_fix(v, m))
+        yield Violation(at, f"{_size(v, m)}{from_definition} is not a Fargate size", _fargate_fix(v, m))
 
 
 def _size(vcpu: float | None, memory: float | None) -> str:

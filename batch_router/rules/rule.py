@@ -23,11 +23,19 @@ Path = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may need to know about where the request goes, beyond the request itself."""
+    """What a rule may need to know about where the request goes, beyond the request itself.
 
-    compute: Literal["fargate", "ec2", "eks"]
+    ``compute`` None: the job definition's compute is not known (the seed's implicit route before
+    start-up read it, or a job definition the task names that nobody described), so only the rules
+    every compute shares apply: never refuse what AWS might accept.
+    """
+
+    compute: Literal["fargate", "ec2", "eks"] | None
     route: str
     fair_share: bool | None = None  # the route's queue has a fair-share policy; None: not said
+    # The job definition's own VCPU / MEMORY, where known: what a request that leaves a side out gets.
+    definition_vcpu: float | None = None
+    definition_memory_mib: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,10 @@ class Rule:
     check: Check
 
     def __call__(self, request: Mapping[str, Any], context: Context) -> list[Violation]:
-        if context.compute not in self.applies_to:
+        if context.compute is None:
+            if set(self.applies_to) != set(ALL_COMPUTE):
+                return []
+        elif context.compute not in self.applies_to:
             return []
         return [Violation(v.path, v.message, v.fix, rule=self.id) for v in self.check(request, context)]
 

@@ -40,7 +40,7 @@ def summary_rows(
             TaskRow(
                 task=key,
                 route=(job.route or "?") if job is not None else "-",
-                compute=route.compute if route is not None else "-",
+                compute=(route.compute or "-") if route is not None else "-",
                 job_queue=job.job_queue if job is not None else "-",
                 job_id=job.job_id if job is not None else "-",
                 batch_state=job.status if job is not None else "-",

@@ -83,10 +83,10 @@ def provision(
     network = ensure_network(iam, ec2)
     for route in table.routes:
         ce_name = compute_environment_name(route)
-        ensure_compute_environment(client, ce_name, route.compute, network)
+        ensure_compute_environment(client, ce_name, route.declared_compute, network)
         ensure_job_queue(client, resource_name(route.job_queue), ce_name)
         name, revision = split_revision(route.job_definition)
-        ensure_job_definition(client, name, route.compute, revision)
+        ensure_job_definition(client, name, route.declared_compute, revision)
 
 
 def _sibling_client(client: Any, service: str) -> Any:
