@@ -71,8 +71,10 @@ def compute_problem(route: Route, env: Mapping[str, Any]) -> str | None:
     orch = orchestration(env)
     resource_type = (env.get("computeResources") or {}).get("type")
     name = env.get("computeEnvironmentName", env.get("computeEnvironmentArn", "?"))
-    says = f"the route says compute: {route.compute}" if route.name != IMPLICIT_ROUTE else (
-        f"its job definition {route.job_definition!r} runs on {route.compute}"
+    says = (
+        f"the route says compute: {route.compute}"
+        if route.name != IMPLICIT_ROUTE
+        else (f"its job definition {route.job_definition!r} runs on {route.compute}")
     )
     wants_eks = route.compute == "eks"
     if wants_eks != (orch == "EKS"):
@@ -224,7 +226,8 @@ def _route_problems(
     for order in queue.get("computeEnvironmentOrder", []):
         env = envs.get(order["computeEnvironment"])
         if env is None:
-            found.append(f"compute environment {order['computeEnvironment']!r} of the job queue was not found")
+            missing = order["computeEnvironment"]
+            found.append(f"compute environment {missing!r} of the job queue was not found")
             continue
         problem = compute_problem(route, env)
         if problem:

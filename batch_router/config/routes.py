@@ -14,8 +14,8 @@ from typing import Any
 from batch_router.config.model import (
     DEFAULT_EXECUTOR_CONFIG_KEYS,
     HINT_KEYS,
-    Policy,
     SEED_POLICY,
+    Policy,
     Provisioning,
     Route,
     RouteTable,
@@ -280,17 +280,13 @@ def implicit_route_table(settings: ExecutorSettings) -> RouteTable:
         max_gpu=None,
         policy=SEED_POLICY,
     )
-    return RouteTable(
-        routes=(route,), default_route=IMPLICIT_ROUTE, source=IMPLICIT_SOURCE, implicit=True
-    )
+    return RouteTable(routes=(route,), default_route=IMPLICIT_ROUTE, source=IMPLICIT_SOURCE, implicit=True)
 
 
 def mode_line(table: RouteTable) -> str:
     """One line for start-up (and ``plan``) saying which contract is in force, and the compute."""
     if not table.implicit:
-        return (
-            f"route table from {table.source}: executor_config is held to its policy (docs/policy.md)"
-        )
+        return f"route table from {table.source}: executor_config is held to its policy (docs/policy.md)"
     route = table.routes[0]
     compute = (
         f"compute {route.compute}"

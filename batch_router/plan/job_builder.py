@@ -122,7 +122,8 @@ def build_submit_job(
             notes.append(
                 f"eksPropertiesOverride from shared settings dropped: route runs on {route.compute or 'ECS'}"
             )
-        kwargs = write_container(kwargs, route, compute, command, env_list, exec_config.hints, notes, problems)
+        hints = exec_config.hints
+        kwargs = write_container(kwargs, route, compute, command, env_list, hints, notes, problems)
     if exec_config.hints.timeout_seconds is not None:
         kwargs = deep_merge(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}

@@ -72,9 +72,7 @@ def _merge_mappings(
     return merged
 
 
-def _merge_value(
-    key: Any, old: Any, new: Any, keyed: Mapping[str, str], containers: frozenset[str]
-) -> Any:
+def _merge_value(key: Any, old: Any, new: Any, keyed: Mapping[str, str], containers: frozenset[str]) -> Any:
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         return _merge_mappings(old, new, keyed=keyed, containers=containers)
     if _is_list(old) and _is_list(new):

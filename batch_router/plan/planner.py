@@ -27,7 +27,13 @@ from batch_router.plan.request_shape import validate_submit_job
 from batch_router.plan.router import choose_route, retry_choice
 from batch_router.rules import Context, check_request
 
-__all__ = ["DEFAULT_EXECUTOR_ENV", "NO_COMMAND", "SUBMIT_JOB_KWARGS_SOURCE", "Plan", "check_submit_job_kwargs"]
+__all__ = [
+    "DEFAULT_EXECUTOR_ENV",
+    "NO_COMMAND",
+    "SUBMIT_JOB_KWARGS_SOURCE",
+    "Plan",
+    "check_submit_job_kwargs",
+]
 
 SUBMIT_JOB_KWARGS_SOURCE = "executor settings [aws_batch_executor]"
 
@@ -83,7 +89,8 @@ class Plan:
             route = table.routes[0]
             facts = definitions.get(route.job_definition)
             if route.compute is None and facts is not None:
-                table = dataclasses.replace(table, routes=(dataclasses.replace(route, compute=facts.compute),))
+                known = dataclasses.replace(route, compute=facts.compute)
+                table = dataclasses.replace(table, routes=(known,))
         return dataclasses.replace(self, table=table, definitions={**self.definitions, **definitions})
 
     def build(
