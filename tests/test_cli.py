@@ -107,7 +107,7 @@ def test_plan_reports_dag_import_errors(tmp_path: Path, capsys: pytest.CaptureFi
 def test_plan_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _run(capsys, "plan", "--exec-config", '{"compute": "eks", "vcpu": 2}')
     assert code == 0
-    header = out.splitlines()[0]
+    header = out.splitlines()[3]
     assert header.split() == ["task", "route", "compute", "job", "queue", "why"]
     assert "eksPropertiesOverride" in out
 

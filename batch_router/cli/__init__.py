@@ -29,34 +29,67 @@ __all__ = ["build_parser", "main"]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """The route table (schema, then each route's own request against AWS's rules), then each
-    exec_config: parsed, routed and built as the executor would, so validate and plan agree.
+    """The configuration the executor would run with (``--routes``/FILE for its route table, else
+    ROUTES_FILE, ROUTES or JOB_QUEUE / JOB_DEFINITION), with SUBMIT_JOB_KWARGS and every setting as
+    start-up reads them; what ``provision`` would refuse and caps the provisioned capacity cannot
+    hold; then each exec_config, parsed, routed and built as the executor would, so validate and plan
+    agree."""
+    from batch_router.cli.configured import NothingConfigured, configured_plan
+    from batch_router.config.routes import mode_line
 
-    Only the route file is read: SUBMIT_JOB_KWARGS from airflow.cfg is not applied here (``plan`` does).
-    """
-    from batch_router.config.routes import read_route_file
-    from batch_router.plan.planner import Plan
-
-    if (args.routes_file is None) == (args.routes is None):
+    if args.routes_file is not None and args.routes is not None:
         print(
             "error: give the route table once: `validate FILE` or `validate --routes FILE`", file=sys.stderr
         )
         return 2
-    args.routes_file = args.routes_file or args.routes
+    routes: Path | None = args.routes_file or args.routes
     plan: Plan | None = None
     try:
-        table = read_route_file(args.routes_file)
-        Plan(table).check_routes()
-        plan = Plan(table)
+        configured = configured_plan(routes)
+        plan = configured.plan
+        table = plan.table
         count = f"{len(table.routes)} route{'s' if len(table.routes) != 1 else ''}"
-        print(f"{args.routes_file}: valid ({count}, default {table.default_route!r})")
+        print(f"{configured.source}: valid ({count}, default {table.default_route!r})")
+        print(mode_line(table))
+    except NothingConfigured as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except BatchRouterError as err:
         print_problems(err)
-    ok = plan is not None
+        if routes is not None and getattr(err, "source", None) != str(routes):
+            _check_file_alone(routes)  # the settings failed: the file may have problems of its own
+    ok = plan is not None and _deployment_ok(plan)
     ok = _settings_ok() and ok
     for source, raw in args.exec_config or ():
         ok = _validate_exec_config(plan, source, raw) and ok
     return 0 if ok else 1
+
+
+def _check_file_alone(routes: Path) -> None:
+    from batch_router.config.routes import read_route_file
+    from batch_router.plan.planner import Plan
+
+    try:
+        Plan(read_route_file(routes)).check_routes()
+    except BatchRouterError as err:
+        print_problems(err)
+
+
+def _deployment_ok(plan: Plan) -> bool:
+    """What ``provision`` would refuse (errors) and caps its capacity cannot hold (warnings: AWS would
+    take such a job and leave it waiting)."""
+    from batch_router.provision.capacity import capacity_warnings
+    from batch_router.provision.problems import provision_problems
+
+    if plan.table.implicit:
+        return True
+    source = plan.table.source
+    errors = provision_problems(plan.table, None)
+    for problem in errors:
+        print(f"{source}: {problem.render()} (batch-router provision would refuse it)")
+    for warning in capacity_warnings(plan.table):
+        print(f"warning: {source}: {warning.render()}", file=sys.stderr)
+    return not errors
 
 
 def _settings_ok() -> bool:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batch_router.config.model import RouteTable
 from batch_router.errors import BatchRouterError, ExecConfigError, RoutingError
 from batch_router.plan.model import TaskIdentity
 from batch_router.rules import MAX_PAYLOAD_BYTES
@@ -21,31 +18,10 @@ if TYPE_CHECKING:
     from batch_router.plan.planner import Plan
 
 from batch_router.cli.common import PLAN_COMMAND, print_problems
+from batch_router.cli.configured import Configured, configured_plan, stdout_to_stderr
+from batch_router.config.routes import mode_line
 
 # ---------------------------------------------------------------- plan
-
-
-def _plan_for(table: RouteTable, routes_file: Path) -> Plan:
-    """The plan this machine's Airflow config makes of ``table``: its SUBMIT_JOB_KWARGS, JOB_NAME and
-    default queue, as the executor would use them with ROUTES_FILE pointing at ``routes_file``."""
-    from batch_router.config.settings import load_settings
-    from batch_router.plan.planner import Plan
-
-    class WithRoutes:
-        def __init__(self, inner: Any):
-            self._inner = inner
-
-        def get(self, section: str, key: str, *a: Any, **kw: Any) -> Any:
-            if key in ("routes_file", "routes"):
-                return str(routes_file) if key == "routes_file" else None
-            return self._inner.get(section, key, *a, **kw)
-
-    with _stdout_to_stderr():  # importing Airflow's configuration may log
-        from airflow.configuration import conf
-
-    settings = load_settings(WithRoutes(conf))
-    default_queue = conf.get("operators", "default_queue", fallback="default") or "default"
-    return Plan.from_settings(settings, table, default_queue=default_queue)
 
 
 # A task token is a JWT of about 380 characters (Airflow 3.3, HS512); the sample says so at twice that.
@@ -60,7 +36,7 @@ def _sample_command(identity: TaskIdentity, executor_config: Any, queue: str | N
     """
     import uuid
 
-    with _stdout_to_stderr():
+    with stdout_to_stderr():
         from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
 
     ti = TaskInstanceDTO(
@@ -142,25 +118,10 @@ def _with_placeholder_command(kwargs: Mapping[str, Any], workload_size: int) -> 
     return shown
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send everything written to stdout, by Python or by loggers holding the raw stream, to stderr."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _dag_tasks(dags_dir: Path) -> tuple[list[tuple[TaskIdentity, Any, str | None]], dict[str, str]]:
     from airflow.dag_processing.dagbag import DagBag
 
-    with _stdout_to_stderr():  # Airflow logs while parsing; stdout is for the plan
+    with stdout_to_stderr():  # Airflow logs while parsing; stdout is for the plan
         bag = DagBag(dag_folder=str(dags_dir), safe_mode=False)
     tasks: list[tuple[TaskIdentity, Any, str | None]] = []
     for dag_id in sorted(bag.dags):
@@ -173,17 +134,15 @@ def _dag_tasks(dags_dir: Path) -> tuple[list[tuple[TaskIdentity, Any, str | None
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from batch_router import examples
-    from batch_router.config.routes import read_route_file
 
-    if args.routes is None:
-        args.routes = examples.ROUTES_FILE
     if args.dags is None and args.exec_config is None:
         args.dags = examples.DAGS_DIR
     try:
-        plan = _plan_for(read_route_file(args.routes), args.routes)
+        configured = configured_plan(args.routes, example=examples.ROUTES_FILE)
     except BatchRouterError as err:
         print_problems(err)
         return 1
+    plan = configured.plan
     import_errors: dict[str, str] = {}
     if args.dags:
         if not args.dags.is_dir():
@@ -197,17 +156,53 @@ def cmd_plan(args: argparse.Namespace) -> int:
         identity = TaskIdentity(dag_id="adhoc", task_id="task", run_id="manual__plan", try_number=1)
         tasks = [(identity, args.exec_config[1], args.queue)]
     rows = [_plan_one(plan, ident, cfg, queue) for ident, cfg, queue in tasks]
+    heading = _heading(configured)
+    routes_file = _routes_file(args.routes, configured)
     if args.json:
+        if configured.example:
+            print(heading[0], file=sys.stderr)
         json.dump(
-            {"routes_file": str(args.routes), "tasks": rows, "import_errors": import_errors},
+            {
+                "routes_source": configured.source,
+                "routes_file": str(routes_file) if routes_file else None,
+                "example": configured.example,
+                "mode": "seed" if plan.table.implicit else "route table",
+                "tasks": rows,
+                "import_errors": import_errors,
+            },
             sys.stdout,
             indent=2,
             default=str,
         )
         print()
     else:
+        print("\n".join(heading) + "\n")
         _print_plan(rows, import_errors)
     return 0 if all(r["ok"] for r in rows) and not import_errors else 1
+
+
+def _heading(configured: Configured) -> list[str]:
+    """First the table's source (and, for the example, that nothing was configured), then the mode."""
+    lines = []
+    if configured.example:
+        lines.append(
+            "nothing configured (no ROUTES_FILE, ROUTES or JOB_QUEUE / JOB_DEFINITION in "
+            f"[aws_batch_executor]): planning {configured.source}"
+        )
+    else:
+        lines.append(f"routes: {configured.source}")
+    lines.append(mode_line(configured.plan.table))
+    return lines
+
+
+def _routes_file(given: Path | None, configured: Configured) -> Path | None:
+    if given is not None:
+        return given
+    if configured.example:
+        from batch_router import examples
+
+        return examples.ROUTES_FILE
+    return configured.settings.routes_file
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -227,7 +222,7 @@ def _print_plan(rows: list[dict[str, Any]], import_errors: Mapping[str, str]) ->
         [
             f"{r['dag_id']}.{r['task_id']}",
             r.get("route", "-"),
-            r.get("compute", "-"),
+            r.get("compute") or ("not known" if r["ok"] else "-"),
             r.get("job_queue", "-"),
             _short(r["why"]) if r["ok"] else "ERROR (see below)",
         ]

@@ -26,7 +26,9 @@ def is_gpu_type(instance_type: str) -> bool:
     return family.startswith(GPU_FAMILY_PREFIXES)
 
 
-def provision_problems(table: RouteTable, options: ProvisionOptions) -> list[Problem]:
+def provision_problems(table: RouteTable, options: ProvisionOptions | None) -> list[Problem]:
+    """``options`` None: only what the route table itself asks that cannot be provisioned (``validate``
+    answers before the options ``provision`` takes, such as the EKS cluster, are known)."""
     index = {route.name: i for i, route in enumerate(table.routes)}  # names are unique (route file rule)
     problems: list[Problem] = []
     for queue, routes in created_queues(table).items():
@@ -61,10 +63,12 @@ def provision_problems(table: RouteTable, options: ProvisionOptions) -> list[Pro
     return problems
 
 
-def _compute_environment_problems(route: Route, path: str, options: ProvisionOptions) -> list[Problem]:
+def _compute_environment_problems(
+    route: Route, path: str, options: ProvisionOptions | None
+) -> list[Problem]:
     problems: list[Problem] = []
     provision = route.provision
-    if route.compute == "eks" and not options.eks_cluster_arn:
+    if route.compute == "eks" and options is not None and not options.eks_cluster_arn:
         problems.append(
             Problem(
                 f"{path}.compute",
