@@ -53,6 +53,7 @@ def test_plan_applies_submit_job_kwargs_from_the_environment(
 
     code, out, _ = _run(capsys, "plan", "--json", "--exec-config", "{}")
 
+    assert code == 0
     assert json.loads(out)["tasks"][0]["submit_job_kwargs"]["tags"]["team"] == "data"
 
 
@@ -60,6 +61,7 @@ def test_plan_applies_submit_job_kwargs_from_the_environment(
 def test_plan_text_says_the_source_and_the_mode_first(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "plan", "--exec-config", "{}")
 
+    assert code == 0
     first, second = out.splitlines()[:2]
     assert first == "routes: the implicit route from JOB_QUEUE / JOB_DEFINITION"
     assert second.startswith("no route table: executor_config may change any SubmitJob argument")
@@ -70,6 +72,7 @@ def test_plan_with_nothing_configured_says_it_plans_the_bundled_example(
 ) -> None:
     code, out, _ = _run(capsys, "plan", "--exec-config", "{}")
 
+    assert code == 0
     assert out.splitlines()[0].startswith("nothing configured (no ROUTES_FILE, ROUTES or JOB_QUEUE")
     assert str(examples.ROUTES_FILE) in out.splitlines()[0]
 
@@ -91,6 +94,7 @@ def test_plan_uses_the_routes_file_setting(
     code, out, _ = _run(capsys, "plan", "--json", "--exec-config", "{}")
 
     answer = json.loads(out)
+    assert code == 0
     assert answer["routes_source"] == f"the route file {routes}"
     assert answer["tasks"][0]["route"] == "only"
 

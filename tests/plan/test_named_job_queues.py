@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from batch_router.config.model import Policy, Route, RouteTable
+from batch_router.config.model import Route, RouteTable
 from batch_router.errors import ExecConfigError, RoutingError
 from batch_router.plan.model import BuiltJob, TaskIdentity
 from batch_router.plan.planner import Plan
@@ -19,7 +19,6 @@ TABLE = RouteTable(
         Route("fargate-small", "fargate", "q-fargate", "jd-fargate", max_vcpu=4),
         Route("ec2-gpu", "ec2", "q-gpu", "jd-gpu", max_gpu=8),
         Route("ec2-gpu-big", "ec2", "q-gpu", "jd-gpu-big", max_gpu=16),
-        Route("open", "ec2", "q-open", "jd-open", policy=Policy(executor_config_keys=frozenset({"jobQueue"}))),
     ),
     default_route="fargate-small",
     source="routes.yaml",
