@@ -90,9 +90,13 @@ def describe(documentation: str) -> str:
 class _Converter:
     """Turns botocore shapes into JSON Schema, structures, lists and maps once each under ``$defs``."""
 
-    def __init__(self, model: ServiceModel):
+    def __init__(self, model: ServiceModel, *, layer: bool = False):
         self.model = model
         self.defs: dict[str, dict[str, Any]] = {}
+        # A layer (executor_config, SUBMIT_JOB_KWARGS, a route's kwargs) is part of a request: later
+        # layers and the executor add to its lists and maps (every job gets the executor's tags), so
+        # their lower bounds hold for the whole request, not for a layer: `tags: {}` is a fine layer.
+        self.layer = layer
 
     def structure_body(self, shape: StructureShape) -> dict[str, Any]:
         properties = {name: self.member(member) for name, member in shape.members.items()}
@@ -127,14 +131,14 @@ class _Converter:
             return self.structure_body(shape)
         if isinstance(shape, ListShape):
             body: dict[str, Any] = {"type": "array", "items": self.member(shape.member)}
-            _bounds(body, shape, "minItems", "maxItems")
+            _bounds(body, shape, "minItems", "maxItems", upper_only=self.layer)
             return body
         if isinstance(shape, MapShape):
             body = {"type": "object", "additionalProperties": self.member(shape.value)}
             keys = self.scalar(shape.key)
             if set(keys) - {"type"}:
                 body["propertyNames"] = keys
-            _bounds(body, shape, "minProperties", "maxProperties")
+            _bounds(body, shape, "minProperties", "maxProperties", upper_only=self.layer)
             return body
         raise TypeError(f"not a container shape: {shape.name} ({shape.type_name})")
 
@@ -166,8 +170,8 @@ def _is_container(shape: Shape) -> bool:
     return isinstance(shape, StructureShape | ListShape | MapShape)
 
 
-def _bounds(body: dict[str, Any], shape: Shape, low: str, high: str) -> None:
-    if "min" in shape.metadata:
+def _bounds(body: dict[str, Any], shape: Shape, low: str, high: str, *, upper_only: bool = False) -> None:
+    if "min" in shape.metadata and not upper_only:
         body[low] = shape.metadata["min"]
     if "max" in shape.metadata:
         body[high] = shape.metadata["max"]
@@ -212,7 +216,7 @@ def build_exec_config_schema(model: ServiceModel | None = None) -> dict[str, Any
     clash = set(HINT_PROPERTIES) & set(shape.members)
     if clash:
         raise ValueError(f"hint keys clash with SubmitJob members: {sorted(clash)}")
-    converter = _Converter(model)
+    converter = _Converter(model, layer=True)
     members = converter.structure_body(shape)["properties"]
     return {
         "$schema": DRAFT,

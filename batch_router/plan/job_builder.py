@@ -25,7 +25,7 @@ from batch_router.errors import ExecConfigError, Problem
 from batch_router.plan.compute_shapes import write_container, write_eks
 from batch_router.plan.merge import deep_merge, seed_merge
 from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
-from batch_router.plan.naming import job_name, job_tags
+from batch_router.plan.naming import MAX_TAGS, job_name, job_tags, with_job_tags
 from batch_router.plan.provenance import layer_of
 from batch_router.plan.request_shape import validate_submit_job
 from batch_router.rules import Context, check_request
@@ -129,7 +129,10 @@ def build_submit_job(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}
         )
     sent_to = {"job_queue": str(kwargs["jobQueue"]), "job_definition": str(kwargs["jobDefinition"])}
-    kwargs["tags"] = {**kwargs.get("tags", {}), **job_tags(identity, route.name, **sent_to)}
+    ours = job_tags(identity, route.name, **sent_to)
+    kwargs["tags"], dropped = with_job_tags(kwargs.get("tags", {}), ours)
+    if dropped:
+        notes.append(f"executor tags {', '.join(dropped)} left out: SubmitJob takes at most {MAX_TAGS} tags")
     if route.compute != "eks":  # tags propagate to ECS tasks; EKS jobs must not set propagateTags
         kwargs.setdefault("propagateTags", True)
     problems += validate_submit_job(kwargs)
@@ -254,7 +257,8 @@ def _foreign_compute_problems(route: Route, layers: Sequence[tuple[str, Mapping[
     return [
         Problem(
             "eksPropertiesOverride",
-            f"{label} gives eksPropertiesOverride, but route {route.name!r} runs on {route.compute}",
+            f"{label} gives eksPropertiesOverride, but route {route.name!r} sends ECS containers"
+            f" ({route.compute or 'its job definition is not an EKS one'})",
             "use containerOverrides for EC2 and Fargate routes, or route the task to an EKS route",
         )
         for label, layer in layers

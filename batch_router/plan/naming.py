@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from batch_router.plan.model import TaskIdentity
 
@@ -67,6 +68,28 @@ TRY_ID_TAG = "batch-router:try-id"
 JOB_QUEUE_TAG, JOB_DEFINITION_TAG = "batch-router:job-queue", "batch-router:job-definition"
 DAG_ID_TAG, TASK_ID_TAG, RUN_ID_TAG = "airflow:dag_id", "airflow:task_id", "airflow:run_id"
 MAP_INDEX_TAG, TRY_NUMBER_TAG = "airflow:map_index", "airflow:try_number"
+
+
+MAX_TAGS = 50  # SubmitJob tags: "Map Entries: Maximum number of 50 items" (API_SubmitJob)
+# The executor's own tags in the order it needs them: the try id finds a lost or adopted job, the route
+# says where it went; the rest are for people and the bill.
+_TAG_PRIORITY = (
+    TRY_ID_TAG, ROUTE_TAG, DAG_ID_TAG, TASK_ID_TAG, RUN_ID_TAG, MAP_INDEX_TAG, TRY_NUMBER_TAG,
+    JOB_QUEUE_TAG, JOB_DEFINITION_TAG,
+)  # fmt: skip
+
+
+def with_job_tags(tags: Mapping[str, str], ours: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """``tags`` (the layers') with the executor's added, as many of them as SubmitJob's 50 leave room
+    for: a request the layers made acceptable is never refused for the executor's own tags. Returns the
+    tags and the names of those left out."""
+    merged = {**tags, **ours}
+    if len(merged) <= MAX_TAGS or len(tags) >= MAX_TAGS:
+        return merged, []
+    room = MAX_TAGS - len(tags)
+    ranked = sorted((key for key in ours if key not in tags), key=_TAG_PRIORITY.index)
+    kept, dropped = ranked[:room], ranked[room:]
+    return {**tags, **{key: ours[key] for key in kept}}, dropped
 
 
 def job_tags(

@@ -63,9 +63,7 @@ def provision_problems(table: RouteTable, options: ProvisionOptions | None) -> l
     return problems
 
 
-def _compute_environment_problems(
-    route: Route, path: str, options: ProvisionOptions | None
-) -> list[Problem]:
+def _compute_environment_problems(route: Route, path: str, options: ProvisionOptions | None) -> list[Problem]:
     problems: list[Problem] = []
     provision = route.provision
     if route.compute == "eks" and options is not None and not options.eks_cluster_arn:

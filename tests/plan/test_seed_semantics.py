@@ -218,3 +218,20 @@ def test_an_unknown_key_in_submit_job_kwargs_is_the_settings_problem() -> None:
         seed_plan(submit_job_kwargs={"containerOverride": {}})
 
     assert [p.path for p in raised.value.problems] == ["SUBMIT_JOB_KWARGS.containerOverride"]
+
+
+def test_near_fifty_tags_the_executor_keeps_the_try_id_and_leaves_its_other_tags_out() -> None:
+    many = {f"cost-{i}": "x" for i in range(45)}
+
+    built = build(seed_plan(), {"tags": many})
+
+    tags = built.kwargs["tags"]
+    assert len(tags) == 50
+    assert tags["batch-router:try-id"] == "try-1"
+    assert tags["batch-router:route"] == "default"
+    assert any("left out: SubmitJob takes at most 50 tags" in note for note in built.notes)
+
+
+def test_an_eks_override_on_an_ecs_request_says_why_it_is_refused() -> None:
+    with pytest.raises(ExecConfigError, match="sends ECS containers"):
+        build(seed_plan(), {"eksPropertiesOverride": {"podProperties": {}}})
