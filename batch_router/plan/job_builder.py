@@ -257,8 +257,8 @@ def _foreign_compute_problems(route: Route, layers: Sequence[tuple[str, Mapping[
     return [
         Problem(
             "eksPropertiesOverride",
-            f"{label} gives eksPropertiesOverride, but route {route.name!r} sends ECS containers"
-            f" ({route.compute or 'its job definition is not an EKS one'})",
+            f"{label} gives eksPropertiesOverride, but route {route.name!r} "
+            + (f"runs on {route.compute}" if route.compute else "sends ECS containers (no EKS compute)"),
             "use containerOverrides for EC2 and Fargate routes, or route the task to an EKS route",
         )
         for label, layer in layers

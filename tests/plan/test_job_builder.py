@@ -209,9 +209,18 @@ def test_array_dependent_and_multi_node_jobs_are_refused_from_any_layer(key: str
 
 
 def test_more_tags_than_submit_job_allows_are_refused_before_the_call() -> None:
-    tags = {f"team:{i}": "x" for i in range(43)}  # the executor adds 8 of its own here: 51 in all
+    tags = {f"team:{i}": "x" for i in range(51)}
     with pytest.raises(ExecConfigError, match="tags: has 51 entries; SubmitJob allows at most 50"):
         build(EC2, exec_kwargs={"tags": tags})
+
+
+def test_the_executors_own_tags_give_way_to_the_requests_near_fifty() -> None:
+    tags = {f"team:{i}": "x" for i in range(43)}  # the executor adds 8 of its own here: 51 in all
+
+    built = build(EC2, exec_kwargs={"tags": tags})
+
+    assert len(built.kwargs["tags"]) == 50
+    assert built.kwargs["tags"]["batch-router:route"] == "ec2-large"
 
 
 def test_a_tag_value_longer_than_submit_job_allows_is_refused_with_its_path() -> None:
