@@ -8,6 +8,7 @@ import pytest
 from batch_world import BatchWorld, Faults, hold_jobs, install
 from moto import mock_aws
 
+from batch_router.dev.local import job_definition_revisions
 from batch_router.executor import BatchRouterExecutor
 
 JWT_SECRET = "batch-router-test-secret-" * 4
@@ -24,8 +25,12 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
 def world(monkeypatch: pytest.MonkeyPatch, faults: Faults) -> Iterator[BatchWorld]:
     hold_jobs(monkeypatch)
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # 0.3 s per test otherwise
-    with mock_aws():
-        yield BatchWorld()
+    job_definition_revisions.install()  # the local Batch's fix of moto: AWS finds name:revision too
+    try:
+        with mock_aws():
+            yield BatchWorld()
+    finally:
+        job_definition_revisions.uninstall()
 
 
 @pytest.fixture

@@ -121,3 +121,23 @@ def task_instance(workload: ExecuteTask, *, external_executor_id: str | None) ->
     ti.executor_config = dto.executor_config or {}
     ti.external_executor_id = external_executor_id
     return ti
+
+
+class RecordingLog:
+    """Stands in for the executor's logger: keeps what it says at INFO and WARNING; an exception
+    logged is a test failure."""
+
+    def __init__(self) -> None:
+        self.infos: list[str] = []
+        self.warnings: list[str] = []
+
+    def warning(self, event: str, *args: object, **_: object) -> None:
+        self.warnings.append(event % args)
+
+    def info(self, event: str, *args: object, **_: object) -> None:
+        self.infos.append(event % args)
+
+    def error(self, *_: object, **__: object) -> None: ...
+
+    def exception(self, event: str, *args: object, **_: object) -> None:
+        raise AssertionError(event % args)

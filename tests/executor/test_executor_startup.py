@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from batch_world import BatchWorld, Faults
+from executor_kit import RecordingLog
 
 from batch_router.errors import ConfigError
 from batch_router.executor import BatchRouterExecutor
@@ -184,27 +185,12 @@ def test_each_executor_runs_with_its_own_tuning(default_route: str, set_option: 
     assert BatchRouterExecutor()._hub.tunables.submit_pipeline_depth == 500  # nothing changed for others
 
 
-class _Log:
-    def __init__(self) -> None:
-        self.warnings: list[str] = []
-
-    def warning(self, event: str, *args: object, **_: object) -> None:
-        self.warnings.append(event % args)
-
-    def info(self, *_: object, **__: object) -> None: ...
-
-    def error(self, *_: object, **__: object) -> None: ...
-
-    def exception(self, event: str, *args: object, **_: object) -> None:
-        raise AssertionError(event % args)
-
-
 def test_start_warns_of_a_misspelt_option_and_still_starts(
     default_route: str, set_option: Callable[..., None]
 ) -> None:
     set_option(submit_rate_limt=10)
     executor = BatchRouterExecutor()
-    log = _Log()
+    log = RecordingLog()
     executor._log = log  # type: ignore[assignment]
 
     executor.start()
@@ -220,7 +206,7 @@ def test_start_says_the_route_table_wins_over_a_job_queue_left_beside_it(
              "job_definition": world.job_definition("fg-def")}  # fmt: skip
     set_option(routes=_routes(route), job_queue="old-queue", region_name="us-east-1")
     executor = BatchRouterExecutor()
-    log = _Log()
+    log = RecordingLog()
     executor._log = log  # type: ignore[assignment]
 
     executor.start()

@@ -19,7 +19,7 @@ from typing import Any
 from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.config.model import RouteTable
-from batch_router.dev.local import eks_environments, runner, runtime
+from batch_router.dev.local import eks_environments, job_definition_revisions, runner, runtime
 from batch_router.dev.local.clients import endpoint_client
 from batch_router.dev.local.moto_server import HOST, MotoHttpServer
 from batch_router.dev.local.provision import provision
@@ -148,6 +148,7 @@ class LocalBatch:
             )
             runner.install(self._runtime)
             eks_environments.install()
+            job_definition_revisions.install()
             server.start()
             atexit.register(self.stop)
             if self.table is not None:
@@ -172,6 +173,7 @@ class LocalBatch:
         finally:
             runner.uninstall()
             eks_environments.uninstall()
+            job_definition_revisions.uninstall()
             moto_api_backend.reset()
             if self._temp_dir is not None:
                 shutil.rmtree(self._temp_dir, ignore_errors=True)

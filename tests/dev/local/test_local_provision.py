@@ -81,6 +81,15 @@ def test_a_pinned_revision_is_registered_up_to_that_revision(batch: Any) -> None
     assert sorted(d["revision"] for d in _definitions(batch, "pinned-def")) == [1, 2, 3]
 
 
+def test_a_pinned_revision_is_found_by_name_and_revision_as_aws_finds_it(batch: Any) -> None:
+    route = Route(name="pinned", compute="ec2", job_queue="pinned-q", job_definition="pinned-def:2")
+    provision(RouteTable(routes=(route,), default_route="pinned"), batch)
+
+    [found] = batch.describe_job_definitions(jobDefinitions=["pinned-def:2"])["jobDefinitions"]
+
+    assert (found["jobDefinitionName"], found["revision"]) == ("pinned-def", 2)
+
+
 def test_routes_given_as_arns_are_submittable_by_the_same_arns(local_batch: Any, batch: Any) -> None:
     prefix = f"arn:aws:batch:{local_batch.region}:123456789012"
     route = Route(
