@@ -49,12 +49,8 @@ class Switched:
 
 def batch_jobs(stack: AirflowStack) -> list[dict[str, Any]]:
     client = local_batch_client(stack.batch_env)
-    ids = [
-        summary["jobId"]
-        for status in STATUSES
-        for summary in client.list_jobs(jobQueue=QUEUE, jobStatus=status)["jobSummaryList"]
-    ]
-    return client.describe_jobs(jobs=ids)["jobs"] if ids else []
+    ids = [job_id for status in STATUSES for job_id in client.list_job_ids(QUEUE, status)]
+    return client.describe_jobs(ids) if ids else []
 
 
 def external_executor_id(stack: AirflowStack) -> str | None:
