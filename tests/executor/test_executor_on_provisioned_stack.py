@@ -1,6 +1,7 @@
 """``batch-router provision``'s template deployed into moto's CloudFormation, then used by the executor.
 
-The template is the one users get, unchanged; moto's gaps are closed in ``moto_cloudformation``. The
+The template is the one users get, unchanged; moto's gaps are closed by the local Batch's own
+``batch_router.dev.local.cloudformation_gaps``. The
 executor's start-up health check must pass against what the stack made, and a task must land on the
 queue and job definition its route names.
 """
@@ -11,14 +12,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
-import moto_cloudformation
 import pytest
 from batch_world import REGION, BatchWorld
 from executor_kit import drive, make_workload, queue_all
 
 from batch_router import examples
 from batch_router.config.routes import read_route_file
-from batch_router.dev.local import eks_environments
+from batch_router.dev.local import cloudformation_gaps
 from batch_router.executor import BatchRouterExecutor
 from batch_router.provision import ProvisionOptions, build_template
 from batch_router.provision.template import template_yaml
@@ -56,13 +56,12 @@ def deploy(world: BatchWorld, routes_file: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def moto_gaps_closed(world: BatchWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    moto_cloudformation.install(monkeypatch, service_role=world.role)
-    eks_environments.install()
+def moto_gaps_closed(world: BatchWorld) -> Iterator[None]:
+    cloudformation_gaps.install()  # the local Batch's own fixes of moto's CloudFormation
     try:
         yield
     finally:
-        eks_environments.uninstall()
+        cloudformation_gaps.uninstall()
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import moto_cloudformation
 import pytest
 from batch_world import ACCOUNT, REGION, BatchWorld
 
 from batch_router import examples
+from batch_router.dev.local import cloudformation_gaps
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -50,10 +50,11 @@ def guide_commands() -> tuple[list[str], set[str]]:
 
 @pytest.fixture
 def reader(
-    moto_server: str, world: BatchWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    moto_server: str, world: BatchWorld, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[dict[str, str]]:
     """The reader's values for the ``# yours`` lines, and an AWS account (moto) holding what they name."""
-    moto_cloudformation.install(monkeypatch, service_role=world.role)
+    cloudformation_gaps.install()  # as the local Batch does; uninstalled at the end of the test
+    request.addfinalizer(cloudformation_gaps.uninstall)
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=moto_server)
     vpc = ec2.describe_subnets(SubnetIds=[world.subnet])["Subnets"][0]["VpcId"]
     second = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]

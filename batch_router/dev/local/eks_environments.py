@@ -41,6 +41,13 @@ def _describe(self: BatchBackend, environments: list[str] | None = None) -> list
     return result
 
 
+def remember(name: str, config: dict[str, Any]) -> None:
+    """Record an environment's EKS configuration made another way (CloudFormation, see
+    ``cloudformation_gaps``), so it describes as AWS describes it."""
+    with _lock:
+        _eks_by_name[name] = dict(config)
+
+
 def install() -> None:
     with _lock:
         if _original:

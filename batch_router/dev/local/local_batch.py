@@ -19,7 +19,7 @@ from typing import Any
 from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.config.model import RouteTable
-from batch_router.dev.local import eks_environments, job_definition_revisions, runner, runtime
+from batch_router.dev.local import cloudformation_gaps, job_definition_revisions, runner, runtime
 from batch_router.dev.local.clients import endpoint_client
 from batch_router.dev.local.moto_server import HOST, MotoHttpServer
 from batch_router.dev.local.provision import provision
@@ -147,7 +147,7 @@ class LocalBatch:
                 )
             )
             runner.install(self._runtime)
-            eks_environments.install()
+            cloudformation_gaps.install()  # with eks_environments: the template deploys as on AWS
             job_definition_revisions.install()
             server.start()
             atexit.register(self.stop)
@@ -172,7 +172,7 @@ class LocalBatch:
                 self._runtime.stop_all()
         finally:
             runner.uninstall()
-            eks_environments.uninstall()
+            cloudformation_gaps.uninstall()
             job_definition_revisions.uninstall()
             moto_api_backend.reset()
             if self._temp_dir is not None:
