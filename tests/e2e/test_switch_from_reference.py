@@ -33,7 +33,10 @@ SEED_OPTIONS = {
     "AIRFLOW__AWS_BATCH_EXECUTOR__JOB_DEFINITION": DEFINITION,
     "AIRFLOW__AWS_BATCH_EXECUTOR__JOB_NAME": "airflow-task",
     "AIRFLOW__AWS_BATCH_EXECUTOR__REGION_NAME": "us-east-1",
-    "AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_JOB_KWARGS": '{"tags": {"team": "data"}}',
+    "AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_JOB_KWARGS": (
+        '{"tags": {"team": "data"}, "containerOverrides": {"environment": '
+        '[{"name": "STAGE", "value": "prod"}, {"name": "KEEP", "value": "1"}]}}'
+    ),
 }
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
@@ -41,6 +44,7 @@ STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDE
 @dataclass(frozen=True)
 class Switched:
     state: str
+    seed_env_state: str  # e2e_seed_env's run, under batch-router after the switch
     ti: dict[str, Any]
     job_id_before: str  # the reference's job, as the TI's external_executor_id had it
     jobs: list[dict[str, Any]]  # every job in the queue at the end
@@ -76,7 +80,8 @@ def wait_for(what: str, check: Any, stack: AirflowStack, timeout: float = 120.0)
 def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
     home = tmp_path_factory.mktemp("airflow-home")
     dags = tmp_path_factory.mktemp("dags")
-    shutil.copy(DAGS / "e2e_switch.py", dags / "e2e_switch.py")
+    for source in DAGS.glob("*.py"):
+        shutil.copy(source, dags / source.name)
     env = {"AIRFLOW__CORE__EXECUTOR": REFERENCE, **SEED_OPTIONS}
     stack = AirflowStack(home=home, dags_folder=dags, executor=REFERENCE, extra_env=env)
     try:
@@ -107,7 +112,10 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
         (dags / "e2e_switch.release").touch()
         state = stack.wait_run("e2e_switch", run_id, timeout=180)
         [ti] = stack.api.task_instances("e2e_switch", run_id)
-        yield Switched(state, ti, job_id, batch_jobs(stack), log.read_text())
+        jobs = batch_jobs(stack)
+        stack.wait_dag("e2e_seed_env")
+        seed_env_state = stack.wait_run("e2e_seed_env", stack.run_dag("e2e_seed_env"), timeout=180)
+        yield Switched(state, seed_env_state, ti, job_id, jobs, log.read_text())
     finally:
         (dags / "e2e_switch.release").unlink(missing_ok=True)
         leftovers = stack.stop()
@@ -129,3 +137,7 @@ def test_the_references_job_is_the_only_job_and_it_ran_to_its_end(switched: Swit
 def test_batch_router_started_with_the_seed_contract_and_adopted_the_job(switched: Switched) -> None:
     assert "no route table: executor_config may change any SubmitJob argument" in switched.scheduler_log
     assert "found the job of 1 adopted task(s)" in switched.scheduler_log
+
+
+def test_a_tasks_variable_overrides_submit_job_kwargs_in_the_job_it_runs_in(switched: Switched) -> None:
+    assert switched.seed_env_state == "success"  # the task itself checks STAGE=dev and KEEP=1
