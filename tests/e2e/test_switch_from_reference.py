@@ -112,7 +112,15 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
         (dags / "e2e_switch.release").touch()
         state = stack.wait_run("e2e_switch", run_id, timeout=180)
         [ti] = stack.api.task_instances("e2e_switch", run_id)
-        jobs = batch_jobs(stack)
+        jobs = wait_for(  # the task reports success before its process (and so its job) has ended
+            "the job ended",
+            lambda: (
+                (found := batch_jobs(stack))
+                and all(j["status"] in ("SUCCEEDED", "FAILED") for j in found)
+                and found
+            ),
+            stack,
+        )
         stack.wait_dag("e2e_seed_env")
         seed_env_state = stack.wait_run("e2e_seed_env", stack.run_dag("e2e_seed_env"), timeout=180)
         yield Switched(state, seed_env_state, ti, job_id, jobs, log.read_text())
