@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from batch_router.config.json_tree import dict_items, dig
-from batch_router.config.model import Compute, Hints, Route
+from batch_router.config.model import Compute, DefinitionFacts, Hints, Route
 from batch_router.errors import Problem
 from batch_router.plan.merge import deep_merge, plain_copy
 from batch_router.rules import fargate
@@ -32,9 +32,10 @@ def write_container(
     hints: Hints,
     notes: list[str],
     problems: list[Problem],
+    definition: DefinitionFacts | None = None,
 ) -> dict[str, Any]:
     """``compute`` is the job definition's (None: not known, so the hints are written as given, in
-    resourceRequirements, which every ECS compute takes)."""
+    resourceRequirements, which every ECS compute takes). ``definition``: its own size, where known."""
     overrides: dict[str, Any] = {"command": list(command), "environment": env}
     requirements: dict[str, str] = {}
     vcpu, memory = hints.vcpu, hints.memory_mib
@@ -57,11 +58,16 @@ def write_container(
                 )
             )
         if vcpu is not None or memory is not None:
-            # A size given by only one hint pairs with the other from earlier layers, if they set it.
+            # A size given by only one hint pairs with the other from earlier layers, if they set it,
+            # else with the job definition's own (what the job would get for the side left out).
             if vcpu is None:
                 vcpu = _layer_requirement(kwargs, "VCPU")
+                if vcpu is None and definition is not None:
+                    vcpu = definition.vcpu
             if memory is None:
                 layer_memory = _layer_requirement(kwargs, "MEMORY")
+                if layer_memory is None and definition is not None:
+                    layer_memory = definition.memory_mib
                 memory = math.ceil(layer_memory) if layer_memory is not None else None
             try:
                 fv, fm = fargate.round_up(vcpu, memory)

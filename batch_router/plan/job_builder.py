@@ -123,7 +123,7 @@ def build_submit_job(
                 f"eksPropertiesOverride from shared settings dropped: route runs on {route.compute or 'ECS'}"
             )
         hints = exec_config.hints
-        kwargs = write_container(kwargs, route, compute, command, env_list, hints, notes, problems)
+        kwargs = write_container(kwargs, route, compute, command, env_list, hints, notes, problems, facts)
     if exec_config.hints.timeout_seconds is not None:
         kwargs = deep_merge(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}

@@ -168,7 +168,18 @@ def test_start_up_learns_the_compute_from_the_job_definition() -> None:
     assert built.route.compute == "fargate"
     assert built.kwargs["containerOverrides"]["resourceRequirements"] == [
         {"type": "VCPU", "value": "0.5"},
-        {"type": "MEMORY", "value": "1024"},
+        {"type": "MEMORY", "value": "2048"},  # the job definition's memory, kept
+    ]
+
+
+def test_a_fargate_vcpu_hint_pairs_with_the_job_definitions_memory() -> None:
+    plan = seed_plan().with_definitions({"airflow-worker": DefinitionFacts("fargate", 1, 16384)})
+
+    built = build(plan, {"vcpu": 2})
+
+    assert built.kwargs["containerOverrides"]["resourceRequirements"] == [
+        {"type": "VCPU", "value": "2"},
+        {"type": "MEMORY", "value": "16384"},
     ]
 
 
