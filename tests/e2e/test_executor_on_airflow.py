@@ -49,11 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
         home=home, dags_folder=dags, executor=EXECUTOR, extra_env=executor_env(examples.ROUTES_FILE)
     )
     try:
-        stack.spawn_local_batch(examples.ROUTES_FILE)
-        stack.migrate()
-        stack.wait_local_batch()
-        stack.start()
-        stack.wait_healthy(timeout=180)
+        stack.start_on_local_batch(examples.ROUTES_FILE)
         yield stack
     finally:
         leftovers = stack.stop()

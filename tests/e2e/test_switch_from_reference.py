@@ -85,11 +85,7 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
     env = {"AIRFLOW__CORE__EXECUTOR": REFERENCE, **SEED_OPTIONS}
     stack = AirflowStack(home=home, dags_folder=dags, executor=REFERENCE, extra_env=env)
     try:
-        stack.spawn_local_batch(examples.ROUTES_FILE)
-        stack.migrate()
-        stack.wait_local_batch()
-        stack.start()
-        stack.wait_healthy(timeout=180)
+        stack.start_on_local_batch(examples.ROUTES_FILE)
         stack.wait_dag("e2e_switch")
         run_id = stack.run_dag("e2e_switch")
         running = wait_for(

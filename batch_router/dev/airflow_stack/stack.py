@@ -160,6 +160,15 @@ class AirflowStack:
             time.sleep(0.1)
         raise StackError(f"the local Batch did not start within {timeout:.0f}s; see {component.log_path}")
 
+    def start_on_local_batch(self, routes_file: Path, timeout: float = 180.0) -> None:
+        """The usual whole start: the local Batch for ``routes_file`` (while the database is migrated),
+        then every Airflow component, healthy."""
+        self.spawn_local_batch(routes_file)
+        self.migrate()
+        self.wait_local_batch()
+        self.start()
+        self.wait_healthy(timeout=timeout)
+
     def start(self, names: Sequence[str] = AIRFLOW_COMPONENTS) -> None:
         """Start Airflow's components (in the background; ``wait_healthy`` waits for them)."""
         if "api-server" in names:
