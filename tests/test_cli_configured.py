@@ -187,3 +187,23 @@ def test_validate_warns_of_more_gpus_than_the_largest_instance_of_the_families_h
 
     assert code == 0
     assert "allows jobs of 16 GPUs, but no instance of g5 has more than 8" in err
+
+
+def test_an_endless_exec_config_file_stops_at_the_size_cap(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["plan", "--exec-config", "@/dev/zero"])
+
+    assert exited.value.code == 2
+    assert "/dev/zero is larger than 120 KiB" in capsys.readouterr().err
+
+
+def test_a_deeply_nested_exec_config_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 50_000 + "]" * 50_000)
+
+    with pytest.raises(SystemExit):
+        main(["validate", "--exec-config", f"@{deep}"])
+
+    assert "nested too deeply to read" in capsys.readouterr().err

@@ -7,22 +7,40 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batch_router.config.input_limits import MAX_EXEC_CONFIG_BYTES
 from batch_router.errors import BatchRouterError, ProblemsError
 
 if TYPE_CHECKING:
     pass
 
+# A file may hold comments and indentation the JSON it stands for does not: room for four times it.
+MAX_EXEC_CONFIG_FILE_BYTES = 4 * MAX_EXEC_CONFIG_BYTES
 PLAN_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "<workload>"]
 
 
 def exec_config_arg(value: str) -> tuple[str, Any]:
     """``--exec-config`` takes JSON inline or ``@path`` to a JSON/YAML file."""
+    try:
+        return _exec_config_arg(value)
+    except RecursionError:
+        raise argparse.ArgumentTypeError("nested too deeply to read (a SubmitJob is 7 levels deep)") from None
+
+
+def _exec_config_arg(value: str) -> tuple[str, Any]:
     if value.startswith("@"):
         path = Path(value[1:])
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as stream:  # bounded: @/dev/zero or a huge file stops at the cap
+                raw = stream.read(MAX_EXEC_CONFIG_FILE_BYTES + 1)
         except OSError as exc:
             raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if len(raw) > MAX_EXEC_CONFIG_FILE_BYTES:
+            raise argparse.ArgumentTypeError(
+                f"{path} is larger than {MAX_EXEC_CONFIG_FILE_BYTES // 1024} KiB; an executor_config is "
+                f"at most {MAX_EXEC_CONFIG_BYTES // 1024} KiB as JSON"
+            )
+        try:
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise argparse.ArgumentTypeError(f"{path} is not UTF-8 text") from None
         if path.suffix.lower() in (".yaml", ".yml"):

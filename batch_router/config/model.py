@@ -21,17 +21,10 @@ MIN_TIMEOUT_SECONDS = 60  # Batch rejects an attemptDurationSeconds below 60 (AP
 MIN_MEMORY_MIB = 4  # "You must specify at least 4 MiB of memory for a job" (API_ResourceRequirement)
 
 
-# What a DAG author's executor_config may override once the platform's layers set it, when the policy
-# lists it in ``overridable``.
-OVERRIDABLE: tuple[str, ...] = (
-    "tags",
-    "propagateTags",
-    "shareIdentifier",
-    "schedulingPriorityOverride",
-    "environment",
-    "image",
-    "initContainers",
-)
+# What a DAG author's executor_config may change once the platform's layers set it, besides any
+# SubmitJob argument or dotted path under one, when the policy lists it in ``overridable``: the
+# container's environment variables (by name), an EKS container's image, EKS init containers.
+OVERRIDABLE_SPECIAL: tuple[str, ...] = ("environment", "image", "initContainers")
 # The SubmitJob arguments executor_config may set unless the policy says otherwise: all but the two
 # that pick where the job runs, which the route decides.
 DEFAULT_EXECUTOR_CONFIG_KEYS: frozenset[str] = frozenset(

@@ -105,6 +105,15 @@ def read_route_data(path: Path) -> Any:
 
 
 def parse_text(text: str, source: str, suffix: str) -> Any:
+    try:
+        return _parse(text, source, suffix)
+    except RecursionError:  # a parser walking a document nested thousands deep
+        raise ConfigError(
+            source, [Problem("", "nested too deeply to read", "a route table is a few levels deep")]
+        ) from None
+
+
+def _parse(text: str, source: str, suffix: str) -> Any:
     if suffix == ".json":
         try:
             return json.loads(text)

@@ -11,22 +11,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from batch_router.config.input_limits import input_problems
 from batch_router.config.model import (
     DEFAULT_EXECUTOR_CONFIG_KEYS,
     HINT_KEYS,
+    OVERRIDABLE_SPECIAL,
     SEED_POLICY,
     Policy,
     Provisioning,
     Route,
     RouteTable,
 )
-from batch_router.config.route_file import read_route_data
+from batch_router.config.route_file import MAX_ROUTE_FILE_BYTES, read_route_data
 from batch_router.config.schema_problems import did_you_mean, validate
 from batch_router.config.schemas import property_names, validator_for
 from batch_router.config.settings import ExecutorSettings, camelize_keys
 from batch_router.errors import ConfigError, Problem
 
 IMPLICIT_ROUTE = "default"
+# Route data as JSON may be larger than its YAML (anchors, flow style): room for twice the file's cap.
+MAX_ROUTE_DATA_BYTES = 2 * MAX_ROUTE_FILE_BYTES
 IMPLICIT_SOURCE = "the implicit route from JOB_QUEUE / JOB_DEFINITION"
 INLINE_SOURCE = "ROUTES (inline JSON setting)"
 
@@ -40,6 +44,9 @@ def read_route_file(path: Path | str) -> RouteTable:
 def parse_route_table(data: Any, source: str) -> RouteTable:
     """Validate parsed route-table data: the schema and the rules a schema cannot say, reported together
     (so one run shows everything wrong) wherever the file is still readable enough for the second."""
+    too_odd = input_problems(data, max_bytes=MAX_ROUTE_DATA_BYTES)  # NaN, Infinity, depth: before all else
+    if too_odd:
+        raise ConfigError(source, too_odd)
     problems = validate(validator_for("routes"), data)
     try:
         semantic = _semantic_problems(data)
@@ -222,20 +229,32 @@ def _provision_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
 
 
 def _policy_problems(policy: Mapping[str, Any], prefix: list[Any]) -> list[Problem]:
-    """Every key a policy allows must be a SubmitJob argument (a typo would silently allow nothing)."""
-    keys = policy.get("executor_config_keys", ())
-    if not keys:
-        return []
+    """Every key a policy allows or opens must be a SubmitJob argument (or a path under one, or one of
+    the special names): a typo would silently allow nothing."""
     known = property_names("submit_job")
-    return [
+    problems = [
         Problem(
             ".".join(map(str, [*prefix, "executor_config_keys"])) + f"[{j}]",
             f"{key!r} is not a SubmitJob argument",
             did_you_mean(key, known) or f"SubmitJob arguments are: {', '.join(sorted(known))}",
         )
-        for j, key in enumerate(keys)
+        for j, key in enumerate(policy.get("executor_config_keys", ()))
         if key not in known
     ]
+    choices = [*OVERRIDABLE_SPECIAL, *known]
+    for j, entry in enumerate(policy.get("overridable", ())):
+        head = entry.split(".", 1)[0] if isinstance(entry, str) else entry
+        if head in known or entry in OVERRIDABLE_SPECIAL:
+            continue
+        problems.append(
+            Problem(
+                ".".join(map(str, [*prefix, "overridable"])) + f"[{j}]",
+                f"{entry!r} is neither a SubmitJob argument (or a path under one) nor "
+                f"{', '.join(OVERRIDABLE_SPECIAL)}",
+                did_you_mean(str(head), choices) or f"e.g. tags, timeout, {', '.join(OVERRIDABLE_SPECIAL)}",
+            )
+        )
+    return problems
 
 
 def kwargs_problems(kwargs: Mapping[str, Any], prefix: list[Any]) -> list[Problem]:

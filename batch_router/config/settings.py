@@ -98,6 +98,14 @@ class AirflowConfSource(PydanticBaseSettingsSource):
             if field_name in JSON_OPTIONS and isinstance(value, str):
                 try:
                     value = json.loads(value)
+                except RecursionError:
+                    self.problems.append(
+                        Problem(
+                            option_name(field_name),
+                            f"is nested too deeply to read; from {self.origins[field_name]}",
+                        )
+                    )
+                    continue
                 except json.JSONDecodeError as exc:
                     self.problems.append(
                         Problem(

@@ -29,7 +29,8 @@ from batch_router.plan.naming import MAX_TAGS, job_name, job_tags, with_job_tags
 from batch_router.plan.provenance import layer_of
 from batch_router.plan.request_shape import validate_submit_job
 from batch_router.rules import Context, check_request
-from batch_router.rules.policy import cap_violations, policy_violations
+from batch_router.rules.caps import cap_violations
+from batch_router.rules.policy import policy_violations
 
 ROUTE_ENV = "BATCH_ROUTER_ROUTE"
 TRY_ID_ENV = "BATCH_ROUTER_TRY_ID"

@@ -10,21 +10,26 @@ A route table's ``policy`` opens exactly what a platform team wants opened.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from batch_router.config.model import Hints, Policy, Route
+from batch_router.rules.caps import EKS_ACCELERATORS
 from batch_router.rules.request_parts import (
     ecs_containers,
     eks_containers,
     env_entries,
-    kubernetes_cpu,
-    number,
-    resource_requirements,
 )
 from batch_router.rules.rule import Violation
 
-__all__ = ["STARTUP_ENV", "STARTUP_ENV_PREFIXES", "cap_violations", "policy_violations"]
+__all__ = [
+    "IDENTITY_METADATA_PREFIXES",
+    "STARTUP_ENV",
+    "STARTUP_ENV_PREFIXES",
+    "overridable_path",
+    "policy_violations",
+]
 
 # Variables that make an interpreter, the dynamic linker or a shell run code of the setter's choice
 # when the container starts, before (or instead of) the Airflow task.
@@ -59,6 +64,10 @@ def policy_violations(
     return [
         *_keys(route, task),
         *_overrides(policy, trusted, task),
+        *_eks_identity(policy, task),
+        *_env_shapes(task),
+        *_duplicate_resources(task),
+        *_unbounded_resources(policy, task),
         *_startup_env(policy, task),
         *_maxima(policy, task, hints),
     ]
@@ -77,34 +86,188 @@ def _keys(route: Route, task: Mapping[str, Any]) -> Iterator[Violation]:
         )
 
 
-def _overrides(policy: Policy, trusted: Mapping[str, Any], task: Mapping[str, Any]) -> Iterator[Violation]:
-    def refused(what: str) -> bool:
-        return what not in policy.overridable
+# Subtrees the pinned-value walk leaves to their own rules: environment variables (by name, below),
+# sizes (the caps, ``cap_violations``) and EKS containers (image, init containers, env; sizes by caps).
+_OWN_RULES: frozenset[tuple[str, ...]] = frozenset(
+    {
+        ("containerOverrides", "environment"),
+        ("containerOverrides", "resourceRequirements"),
+        ("containerOverrides", "vcpus"),
+        ("containerOverrides", "memory"),
+        ("containerOverrides", "command"),  # the executor's (job_builder refuses it)
+        ("eksPropertiesOverride", "podProperties", "containers"),
+        ("eksPropertiesOverride", "podProperties", "initContainers"),
+        # Where the job goes is the route's, opened by executor_config_keys (``_keys``); the job name
+        # is a prefix the executor completes, not something the platform pins.
+        ("jobQueue",),
+        ("jobDefinition",),
+        ("jobName",),
+    }
+)
+_NAMESPACE = ("eksPropertiesOverride", "podProperties", "metadata", "namespace")
+_METADATA = ("eksPropertiesOverride", "podProperties", "metadata")
+# Pod label and annotation keys that steer the pod's identity or network (an IAM role through kube2iam
+# or kiam, security groups for pods, a service mesh's sidecar, a CNI's networks): a DAG author setting
+# one could reach a role or network the platform did not give the route, so they are refused even where
+# the platform set none (``overridable`` opens them with the metadata path).
+IDENTITY_METADATA_PREFIXES: tuple[str, ...] = (
+    "eks.amazonaws.com/", "iam.amazonaws.com/", "vpc.amazonaws.com/", "sidecar.istio.io/", "istio.io/",
+    "linkerd.io/", "k8s.v1.cni.cncf.io/", "cni.projectcalico.org/", "kubernetes.io/", "k8s.io/",
+)  # fmt: skip
+_OVERRIDE_FIX = "remove it, or ask the platform team to list it in the policy's overridable"
 
-    fix = "remove it, or ask the platform team to list it in the policy's overridable"
-    for key in ("propagateTags", "shareIdentifier", "schedulingPriorityOverride"):
-        if key in task and key in trusted and task[key] != trusted[key] and refused(key):
-            yield Violation(
-                (key,), f"overrides {key} set by the platform ({trusted[key]!r})", fix, "policy-override"
-            )
-    task_tags, trusted_tags = task.get("tags"), trusted.get("tags")
-    if isinstance(task_tags, Mapping) and isinstance(trusted_tags, Mapping) and refused("tags"):
-        for key in task_tags:
-            if key in trusted_tags and task_tags[key] != trusted_tags[key]:
-                yield Violation(
-                    ("tags", key), f"overrides tag {key!r} set by the platform", fix, "policy-override"
-                )
-    if refused("environment"):
+
+def overridable_path(policy: Policy, path: tuple[str | int, ...]) -> bool:
+    """Whether the policy's ``overridable`` opens ``path``: a top-level SubmitJob argument opens
+    everything under it, a dotted path (``eksPropertiesOverride.podProperties.metadata.labels``)
+    everything under that path."""
+    dotted = ".".join(str(part) for part in path)
+    return any(dotted == entry or dotted.startswith(f"{entry}.") for entry in policy.overridable)
+
+
+def _overrides(policy: Policy, trusted: Mapping[str, Any], task: Mapping[str, Any]) -> Iterator[Violation]:
+    """Every value the platform's layers set that the task changes: each leaf under a SubmitJob argument
+    (a list is one leaf), but environment variables, sizes and EKS containers, which have rules of
+    their own. Adding what the platform left unset is allowed."""
+    yield from _pinned(policy, trusted, task, ())
+    if "environment" not in policy.overridable:
         platform_env = {name for _, name in env_entries(trusted)}
         for path, name in env_entries(task):
             if name in platform_env:
                 message = f"overrides environment variable {name!r} set by the platform"
-                yield Violation(path, message, fix, "policy-override")
+                yield Violation(path, message, _OVERRIDE_FIX, "policy-override")
     for path, container in eks_containers(task):
-        if container.get("image") is not None and refused("image"):
-            yield Violation((*path, "image"), "sets the container image", fix, "policy-override")
-        if path[2] == "initContainers" and refused("initContainers"):
-            yield Violation(path, "adds or changes an init container", fix, "policy-override")
+        if container.get("image") is not None and "image" not in policy.overridable:
+            yield Violation((*path, "image"), "sets the container image", _OVERRIDE_FIX, "policy-override")
+        if path[2] == "initContainers" and "initContainers" not in policy.overridable:
+            yield Violation(path, "adds or changes an init container", _OVERRIDE_FIX, "policy-override")
+
+
+def _pinned(
+    policy: Policy, trusted: Mapping[str, Any], task: Mapping[str, Any], at: tuple[str, ...]
+) -> Iterator[Violation]:
+    for key, value in task.items():
+        path = (*at, key)
+        if path in _OWN_RULES or key not in trusted or overridable_path(policy, path):
+            continue
+        platform = trusted[key]
+        if isinstance(value, Mapping) and isinstance(platform, Mapping):
+            yield from _pinned(policy, platform, value, path)
+        elif value != platform:
+            yield Violation(path, _override_message(path, platform), _OVERRIDE_FIX, "policy-override")
+
+
+def _override_message(path: tuple[str, ...], platform: Any) -> str:
+    if len(path) == 2 and path[0] == "tags":
+        return f"overrides tag {path[1]!r} set by the platform"
+    shown = repr(platform)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"overrides {'.'.join(path)} set by the platform ({shown})"
+
+
+def _eks_identity(policy: Policy, task: Mapping[str, Any]) -> Iterator[Violation]:
+    """The namespace picks the service account and so the pod's IAM role: the route's, never the
+    task's, unless opened. The same for metadata keys known to steer identity or network."""
+    metadata = task
+    for key in _METADATA:
+        metadata = metadata.get(key) if isinstance(metadata, Mapping) else None  # type: ignore[assignment]
+    if not isinstance(metadata, Mapping):
+        return
+    if "namespace" in metadata and not overridable_path(policy, _NAMESPACE):
+        yield Violation(
+            _NAMESPACE,
+            "sets the pod's namespace, which picks its service account and IAM role",
+            "remove it: the route's job definition says the namespace; the platform team can list "
+            "eksPropertiesOverride.podProperties.metadata.namespace in the policy's overridable",
+            "policy-identity",
+        )
+    for kind in ("labels", "annotations"):
+        entries = metadata.get(kind)
+        if not isinstance(entries, Mapping) or overridable_path(policy, (*_METADATA, kind)):
+            continue
+        for name in entries:
+            if isinstance(name, str) and name.startswith(IDENTITY_METADATA_PREFIXES):
+                yield Violation(
+                    (*_METADATA, kind, name),
+                    f"sets pod {kind[:-1]} {name!r}, which steers the pod's identity or network",
+                    f"remove it; the platform team can list {'.'.join((*_METADATA, kind))} in the "
+                    "policy's overridable",
+                    "policy-identity",
+                )
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_shapes(task: Mapping[str, Any]) -> Iterator[Violation]:
+    """Every variable a task sets has a name of a variable: the container agent writes ``name=value``,
+    so a name holding ``=`` would set another variable than the one checked, and an entry without a
+    name would make the layers' list be replaced instead of merged by name."""
+    containers = [(path, c, "environment") for path, c in ecs_containers(task)]
+    containers += [(path, c, "env") for path, c in eks_containers(task)]
+    for path, container, key in containers:
+        entries = container.get(key)
+        for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+            if not isinstance(name, str):
+                yield Violation(
+                    (*path, key, i),
+                    "an environment entry without a name",
+                    "give every entry a name and a value",
+                    "policy-env",
+                )
+            elif not _ENV_NAME.match(name):
+                yield Violation(
+                    (*path, key, i, "name"),
+                    f"{name!r} is not an environment variable name",
+                    "use letters, digits and '_', not starting with a digit",
+                    "policy-env",
+                )
+
+
+_BOUNDED_EKS = frozenset({"cpu", "memory"})
+_EKS_RESOURCES = ("eksPropertiesOverride", "podProperties", "containers", "resources")
+
+
+def _unbounded_resources(policy: Policy, task: Mapping[str, Any]) -> Iterator[Violation]:
+    """An EKS resource no cap bounds (ephemeral storage, a device plugin's resource the caps do not
+    know) would let a task ask for any amount: refused unless the policy opens containers' resources."""
+    if overridable_path(policy, _EKS_RESOURCES):
+        return
+    for path, container in eks_containers(task):
+        resources = container.get("resources")
+        for side in ("limits", "requests"):
+            quantities = resources.get(side) if isinstance(resources, Mapping) else None
+            for name in quantities if isinstance(quantities, Mapping) else ():
+                bounded = (
+                    name in _BOUNDED_EKS or str(name).startswith("hugepages-") or name in EKS_ACCELERATORS
+                )
+                if not bounded:
+                    yield Violation(
+                        (*path, "resources", side, name),
+                        f"asks for {name!r}, which no cap of the route bounds",
+                        f"remove it; the platform team can list {'.'.join(_EKS_RESOURCES)} in the policy's "
+                        "overridable",
+                        "policy-cap",
+                    )
+
+
+def _duplicate_resources(task: Mapping[str, Any]) -> Iterator[Violation]:
+    """A resource type given twice: only one value could be held to the caps, and both are sent."""
+    for path, container in ecs_containers(task):
+        seen: set[str] = set()
+        entries = container.get("resourceRequirements")
+        for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+            kind = entry.get("type") if isinstance(entry, Mapping) else None
+            if isinstance(kind, str) and kind in seen:
+                yield Violation(
+                    (*path, "resourceRequirements", i),
+                    f"gives {kind} a second time",
+                    f"give {kind} once",
+                    "policy-cap",
+                )
+            if isinstance(kind, str):
+                seen.add(kind)
 
 
 def _startup_env(policy: Policy, task: Mapping[str, Any]) -> Iterator[Violation]:
@@ -153,55 +316,3 @@ def _maxima(policy: Policy, task: Mapping[str, Any], hints: Hints) -> Iterator[V
             f"use at most {limit}",
             "policy-maximum",
         )
-
-
-def cap_violations(route: Route, request: Mapping[str, Any]) -> list[Violation]:
-    """Sizes in the final request above the route's max_vcpu / max_memory_mib / max_gpu.
-
-    The caps bound what the route may cost whichever layer asked: hints are routed within them, and a
-    raw resourceRequirements or EKS resources entry is held to them here.
-    """
-    caps = {"vcpu": route.max_vcpu, "memory": route.max_memory_mib, "gpu": route.max_gpu}
-    found: list[tuple[tuple[str | int, ...], str, float]] = []
-    for path, container in ecs_containers(request):
-        for kind, (i, value) in resource_requirements(container).items():
-            amount = number(value)
-            if amount is not None and kind in ("VCPU", "MEMORY", "GPU"):
-                found.append(((*path, "resourceRequirements", i, "value"), kind.lower(), amount))
-        for legacy, kind in (("vcpus", "vcpu"), ("memory", "memory")):
-            amount = number(container.get(legacy))
-            if amount is not None:
-                found.append(((*path, legacy), kind, amount))
-    for path, container in eks_containers(request):
-        for side in ("limits", "requests"):
-            quantities = (container.get("resources") or {}).get(side)
-            if not isinstance(quantities, Mapping):
-                continue
-            for name, raw in quantities.items():
-                eks_kind, eks_amount = _eks_amount(name, raw)
-                if eks_kind is not None and eks_amount is not None:
-                    found.append(((*path, "resources", side, name), eks_kind, eks_amount))
-    return [
-        Violation(
-            at,
-            f"asks for {amount:g} {_UNITS[kind]}; route {route.name!r} allows at most {cap:g}",
-            f"ask for at most {cap:g}, or route the task to a larger route",
-            "policy-cap",
-        )
-        for at, kind, amount in found
-        if (cap := caps[kind]) is not None and amount > cap
-    ]
-
-
-_UNITS = {"vcpu": "vCPU", "memory": "MiB", "gpu": "GPU"}
-
-
-def _eks_amount(name: str, raw: Any) -> tuple[str | None, float | None]:
-    text = str(raw)
-    if name == "cpu":
-        return "vcpu", kubernetes_cpu(text)
-    if name == "memory":
-        return "memory", number(text[:-2]) if text.endswith("Mi") else None
-    if name == "nvidia.com/gpu":
-        return "gpu", number(text)
-    return None, None

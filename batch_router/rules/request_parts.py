@@ -15,6 +15,7 @@ __all__ = [
     "eks_containers",
     "env_entries",
     "kubernetes_cpu",
+    "kubernetes_mib",
     "number",
     "resource_requirements",
 ]
@@ -79,6 +80,24 @@ def kubernetes_cpu(raw: Any) -> float | None:
     text = str(raw)
     milli = number(text[:-1]) if text.endswith("m") else None
     return milli / 1000 if milli is not None else number(text)
+
+
+# Kubernetes quantity suffixes in MiB: binary (Ki, Mi, Gi, Ti) and decimal (k, M, G, T).
+_MIB_PER_UNIT = {
+    "Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "Ti": 1024.0**2,
+    "k": 1000 / 1024**2, "M": 1000**2 / 1024**2, "G": 1000**3 / 1024**2, "T": 1000**4 / 1024**2,
+}  # fmt: skip
+
+
+def kubernetes_mib(raw: Any) -> float | None:
+    """A Kubernetes memory quantity in MiB (``"4096Mi"``, ``"4Gi"``, ``"500M"``, bytes), else None."""
+    text = str(raw)
+    for suffix in sorted(_MIB_PER_UNIT, key=len, reverse=True):
+        if text.endswith(suffix):
+            amount = number(text[: -len(suffix)])
+            return amount * _MIB_PER_UNIT[suffix] if amount is not None else None
+    amount = number(text)
+    return amount / 1024**2 if amount is not None else None
 
 
 def _items(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
