@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 # Error texts are bounded, so a 1 MB bad key cannot become a 2 MB failure message in a task's event log.
 MAX_TEXT = 300  # characters of one path, message or hint
+# Text that comes from AWS (a job's statusReason, an error message) is cut to this before it reaches an
+# event log, a task's failure info or the scheduler's log: a 5 MB reason would otherwise go through whole.
+MAX_AWS_TEXT = 1024
 MAX_LISTED = 20  # problems listed in one error; the rest are counted
 
 

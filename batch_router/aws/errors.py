@@ -22,7 +22,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from batch_router.errors import BatchRouterError
+from batch_router.errors import MAX_AWS_TEXT, BatchRouterError, shorten
 
 __all__ = ["BatchApiError", "ErrorKind", "classify"]
 
@@ -78,8 +78,9 @@ class BatchApiError(BatchRouterError):
     def __init__(self, kind: ErrorKind, operation: str, code: str, message: str):
         self.kind = kind
         self.operation = operation
-        self.code = code
-        self.message = message
+        # From AWS (or a library): bounded before it reaches an event log, fail(info=) or a log line.
+        self.code = shorten(code, 128)
+        self.message = shorten(message, MAX_AWS_TEXT)
         super().__init__(self.reason)
 
     @property

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from batch_router.errors import MAX_AWS_TEXT, shorten
+
 WAITING_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE", "STARTING"})
 CANCELLABLE_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})  # CancelJob still stops these
 FINISHED_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
@@ -79,7 +81,7 @@ def status_reason(job: Mapping[str, Any]) -> str:
         (attempt.get("container") or {}).get("reason"),
     ):
         if text:
-            return str(text)
+            return shorten(str(text), MAX_AWS_TEXT)  # from AWS: any length reaches the logs otherwise
     return "no reason given"
 
 
@@ -129,7 +131,9 @@ def failure_info(job: Mapping[str, Any], default_log_group: str) -> str:
     where = (
         f"{log_group(job, default_log_group)}/{stream}" if stream else "none (the container never started)"
     )
+    name, job_id, status = (shorten(str(job.get(key, "?")), 128) for key in ("jobName", "jobId", "status"))
+    exit_text = "none" if code is None else code
     return (
-        f"AWS Batch job {job.get('jobName', '?')} ({job.get('jobId', '?')}) {job.get('status', '?')}: "
-        f"{status_reason(job)}; exit code {'none' if code is None else code}; log stream {where}"
+        f"AWS Batch job {name} ({job_id}) {status}: "
+        f"{status_reason(job)}; exit code {exit_text}; log stream {shorten(where, 512)}"
     )
