@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, chunked
 from batch_router.executor import calls
+from batch_router.executor.belief import claim_for
 from batch_router.executor.hub import UNKNOWN_ROUTE, Hub, crashed_call
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.workloads import Workload, workload_from_job
@@ -92,6 +93,13 @@ class Adopter:
             if record is None or record.stage is not Stage.ADOPTING:
                 continue  # revoked meanwhile; revoke_task stops whatever job it had
             job = jobs.get(ext)
+            claim = claim_for(key, hub.runtime().plan.allowed_definitions)
+            why = claim.foreign(job) if job is not None and claim is not None else None
+            if why is not None:
+                hub.log.warning(
+                    "batch-router: job %s is not %s's (%s); looking the try up by name", ext, key, why
+                )
+                job = None
             if job is None:
                 hub.tracker.call_failed(record, next_attempt_at=now)
                 continue

@@ -12,13 +12,14 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind, classify
 from batch_router.aws.job_states import CANCELLABLE_STATUSES, FINISHED_STATUSES
 from batch_router.errors import BatchRouterError
+from batch_router.executor.belief import TryClaim
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import InfoLog, JobSpec
 from batch_router.executor.workloads import Workload, workload_from_job
@@ -26,6 +27,15 @@ from batch_router.plan.naming import TRY_ID_TAG
 
 if TYPE_CHECKING:
     from airflow.executors.workloads.types import WorkloadKey
+
+
+class WarningLog(Protocol):
+    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+
+class CallLog(InfoLog, WarningLog, Protocol):
+    """What submit_or_find says: a job made (info), a job found that is not the try's (warning)."""
+
 
 # A throttled SubmitJob made no job, so the API thread sends it again itself, up to this many times,
 # after 0.1, 0.2 and 0.4 s (jittered; the submit pacer paces it too), before handing the try back
@@ -48,6 +58,7 @@ class SubmitTicket:
     look_first: bool = False
     submit: bool = True
     elsewhere: tuple[tuple[str, str], ...] = ()  # other (job queue, job name) places to look in
+    claim: TryClaim | None = None  # what a found job must show to be taken as the try's (belief.py)
 
     @property
     def places(self) -> tuple[tuple[str, str], ...]:
@@ -142,28 +153,44 @@ def find_try_job(
     job_name: str,
     match_ids: frozenset[str],
     exclude: frozenset[str] = frozenset(),
+    claim: TryClaim | None = None,
+    log: WarningLog | None = None,
 ) -> dict[str, Any] | None:
-    """The try's job in ``job_queue``, found by its deterministic name and its id or try-id tag.
+    """The try's job in ``job_queue``, found by its deterministic name and its id or try-id tag, and
+    showing what ``claim`` asks (a job another principal made with that name and tag is foreign).
 
     Several can match (earlier jobs of the try that died before start); a live one wins, then the newest.
     """
-    jobs = [
-        job
-        for job in client.find_jobs_named(job_queue, job_name)
-        if job.get("jobId") not in exclude
-        and (job.get("jobId") in match_ids or (job.get("tags") or {}).get(TRY_ID_TAG) in match_ids)
-    ]
+    jobs = []
+    for job in client.find_jobs_named(job_queue, job_name):
+        if job.get("jobId") in exclude:
+            continue
+        if not (job.get("jobId") in match_ids or (job.get("tags") or {}).get(TRY_ID_TAG) in match_ids):
+            continue
+        why = claim.foreign(job) if claim is not None else None
+        if why is not None:
+            if log is not None:
+                log.warning(
+                    "batch-router: job %s in %s is not this try's (%s); left alone",
+                    job.get("jobId"),
+                    job_queue,
+                    why,
+                )
+            continue
+        jobs.append(job)
     if not jobs:
         return None
     return max(jobs, key=lambda job: (job.get("status") not in FINISHED_STATUSES, job.get("createdAt") or 0))
 
 
-def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: InfoLog) -> SubmitOutcome:
+def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: CallLog) -> SubmitOutcome:
     """Look for the try's job when an earlier submit may have made it, else build and submit once."""
     try:
         if ticket.look_first:
             try:
-                job = find_in_places(client, ticket.places, ticket.match_ids, ticket.exclude)
+                job = find_in_places(
+                    client, ticket.places, ticket.match_ids, ticket.exclude, ticket.claim, log
+                )
             except Exception as exc:
                 error = classify("ListJobs", exc)
                 return CallFailed(ticket, error, int(error.kind is ErrorKind.THROTTLED), looking_up=True)
@@ -226,28 +253,37 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
     updates: list[JobUpdate] = []
     seen: set[str] = set()
     for job in jobs:
-        job_id, status = str(job.get("jobId")), str(job.get("status"))
+        job_id = str(job.get("jobId"))[:128]
         seen.add(job_id)
-        phase = states.phase_of(job)
-        if status == known.get(job_id) and phase not in (states.Phase.SUCCEEDED, states.Phase.FAILED):
-            continue
-        if phase is states.Phase.FAILED:
-            before_start = states.failed_before_start(job, seen_running=False)
-            updates.append(
-                JobUpdate(
-                    job_id,
-                    status,
-                    phase,
-                    info=states.failure_info(job, log_group),
-                    failed_before_start=before_start,
-                    lost_capacity=states.lost_capacity(job),
-                    workload=workload_from_job(job) if before_start else None,
-                )
-            )
-        else:
-            updates.append(JobUpdate(job_id, status, phase))
+        try:
+            update = _update(job, job_id, known.get(job_id), log_group)
+        except Exception as exc:  # one job's description the executor cannot read fails that try only
+            reason = f"batch-router cannot read job {job_id}'s description ({type(exc).__name__})"
+            update = JobUpdate(job_id, "FAILED", states.Phase.FAILED, info=reason)
+        if update is not None:
+            updates.append(update)
     missing = tuple(job_id for job_id in job_ids if job_id not in seen)
     return PollResult(job_ids, tuple(updates), missing)
+
+
+def _update(job: Mapping[str, Any], job_id: str, known: str | None, log_group: str) -> JobUpdate | None:
+    """What changed for one job, or None when nothing did."""
+    status = str(job.get("status"))
+    phase = states.phase_of(job)
+    if status == known and phase not in (states.Phase.SUCCEEDED, states.Phase.FAILED):
+        return None
+    if phase is not states.Phase.FAILED:
+        return JobUpdate(job_id, status, phase)
+    before_start = states.failed_before_start(job, seen_running=False)
+    return JobUpdate(
+        job_id,
+        status,
+        phase,
+        info=states.failure_info(job, log_group),
+        failed_before_start=before_start,
+        lost_capacity=states.lost_capacity(job),
+        workload=workload_from_job(job) if before_start else None,
+    )
 
 
 def stop_job(client: BatchClient, job_id: str, reason: str) -> BatchApiError | None:
@@ -279,21 +315,31 @@ def find_in_places(
     places: Sequence[tuple[str, str]],
     match_ids: frozenset[str],
     exclude: frozenset[str] = frozenset(),
+    claim: TryClaim | None = None,
+    log: WarningLog | None = None,
 ) -> dict[str, Any] | None:
     """The try's job in any of ``places`` (job queue, job name): a live one wins, then the newest."""
-    found = [job for queue, name in places if (job := find_try_job(client, queue, name, match_ids, exclude))]
+    found = [
+        job
+        for queue, name in places
+        if (job := find_try_job(client, queue, name, match_ids, exclude, claim, log))
+    ]
     if not found:
         return None
     return max(found, key=lambda job: (job.get("status") not in FINISHED_STATUSES, job.get("createdAt") or 0))
 
 
 def stop_try_jobs(
-    client: BatchClient, places: Sequence[tuple[str, str]], match_ids: frozenset[str], reason: str
+    client: BatchClient,
+    places: Sequence[tuple[str, str]],
+    match_ids: frozenset[str],
+    reason: str,
+    claim: TryClaim | None = None,
 ) -> BatchApiError | None:
     """Stop the try's job, found in any of ``places``: one an earlier SubmitJob whose answer was lost
-    made, or the job of an adopted try not looked up yet."""
+    made, or the job of an adopted try not looked up yet. A foreign job is never stopped."""
     try:
-        job = find_in_places(client, places, match_ids)
+        job = find_in_places(client, places, match_ids, claim=claim)
     except Exception as exc:
         return classify("ListJobs", exc)
     return stop_job(client, str(job["jobId"]), reason) if job is not None else None

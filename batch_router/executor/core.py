@@ -225,7 +225,7 @@ class BatchRouterExecutor(BaseExecutor):
         pool = ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
         futures = [pool.submit(calls.terminate, client, job_id, TERMINATE_REASON) for job_id in job_ids]
         futures += [
-            pool.submit(calls.stop_try_jobs, client, r.places, r.match_ids, TERMINATE_REASON) for r in unsure
+            pool.submit(calls.stop_try_jobs, *self._hub.try_stop_args(r, TERMINATE_REASON)) for r in unsure
         ]
         done, _ = wait(futures, timeout=self._hub.tunables.terminate_timeout_seconds)
         pool.shutdown(wait=False, cancel_futures=True)

@@ -22,6 +22,7 @@ from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.config.model import DefinitionFacts
 from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
 from batch_router.executor import calls
+from batch_router.executor.belief import claim_for
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.tracker import Tracker, TryRecord
@@ -247,11 +248,17 @@ class Hub:
                 "batch-router: cannot stop job %s after shutdown; it will fail on its dead token", job_id
             )
 
+    def try_stop_args(self, record: TryRecord, reason: str) -> tuple[Any, ...]:
+        """``calls.stop_try_jobs``'s arguments for ``record``: where its job may be, and what a job
+        there must show to be the try's (a foreign job is never stopped)."""
+        runtime = self.runtime()
+        claim = claim_for(record.key, runtime.plan.allowed_definitions)
+        return (runtime.client, record.places, record.match_ids, reason, claim)
+
     def stop_try_jobs(self, record: TryRecord) -> None:
         """Stop the job ``record`` may have without the executor knowing its id (a lost SubmitJob
         answer, or an adopted try not looked up yet)."""
-        client = self.runtime().client
-        args = (client, record.places, record.match_ids, REVOKE_REASON)
+        args = self.try_stop_args(record, REVOKE_REASON)
         self.pending_try_stops[record.serial] = record
 
         def stopped(error: BatchApiError | None) -> None:

@@ -14,6 +14,7 @@ from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.executor import calls
 from batch_router.executor.adoption import tracked_record
+from batch_router.executor.belief import claim_for
 from batch_router.executor.hub import Hub, crashed_call
 from batch_router.executor.planning import JobSpec
 from batch_router.executor.tracker import TryRecord
@@ -75,6 +76,7 @@ class Submitter:
             look_first=record.lookup_first,
             submit=spec is not None,
             elsewhere=record.elsewhere,
+            claim=claim_for(record.key, plan.allowed_definitions) if record.lookup_first else None,
         )
 
         # A call that raised may have made a job before it did: look before submitting again.

@@ -114,5 +114,5 @@ def workload_from_payload(payload: str) -> Workload | None:
         if data.get("type") == "ExecuteCallback":
             return ExecuteCallback.model_validate(data)
         return ExecuteTask.model_validate(data)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, RecursionError):  # RecursionError: nested thousands deep
         return None

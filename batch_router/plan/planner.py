@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,16 @@ class Plan:
         )
         plan.check_routes()
         return plan
+
+    @functools.cached_property
+    def allowed_definitions(self) -> frozenset[str] | None:
+        """The job definitions (names, or name:revision) a job of this table may use; None where any may
+        be used: the seed's implicit route (executor_config may name any), or a policy that opens
+        jobDefinition. The executor takes a found job as a try's only with one of these (belief.py)."""
+        routes = self.table.routes
+        if self.table.implicit or any("jobDefinition" in r.policy.executor_config_keys for r in routes):
+            return None
+        return frozenset(resource_name(route.job_definition) for route in routes)
 
     def with_definitions(self, definitions: Mapping[str, DefinitionFacts]) -> Plan:
         """This plan, knowing what start-up read of job definitions; the seed's implicit route takes
@@ -195,8 +206,15 @@ class Plan:
                 places.append((str(moved.kwargs["jobQueue"]), str(moved.kwargs["jobName"])))
             return list(dict.fromkeys(places))
         except BatchRouterError:
-            name = job_name(self.job_name_prefix, identity)
-            return list(dict.fromkeys((route.job_queue, name) for route in self.table.routes))
+            # It can no longer be planned (the policy was tightened since): every name and queue it may
+            # have used, its own jobName and jobQueue included, so a running job is found, not resubmitted.
+            raw = executor_config if isinstance(executor_config, Mapping) else {}
+            prefixes = [p for p in (raw.get("jobName"), self.job_name_prefix) if isinstance(p, str) and p]
+            queues = [route.job_queue for route in self.table.routes]
+            if isinstance(raw.get("jobQueue"), str):
+                queues.insert(0, raw["jobQueue"])
+            names = [job_name(prefix, identity) for prefix in prefixes]
+            return list(dict.fromkeys((queue, name) for queue in queues for name in names))
 
 
 def check_submit_job_kwargs(base_kwargs: Mapping[str, Any]) -> None:

@@ -322,3 +322,23 @@ def test_a_try_revoked_while_adopting_has_its_job_stopped_in_whichever_route_que
         successor.end()
 
     assert world.stopped(job_id) == REVOKE_REASON
+
+
+def test_an_adopted_id_naming_another_tries_job_is_not_tracked_as_this_one(
+    executor: BatchRouterExecutor, successor: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    other = make_workload(task_id="someone_else")
+    queue_all(executor, other)
+    other_job = drive(executor, lambda: world.job_ids())[0]
+    executor.end()
+    workload = make_workload()  # its row names the other try's job as its own
+
+    successor.try_adopt_task_instances([task_instance(workload, external_executor_id=other_job)])
+    recorder = Recorder(successor)
+    world.succeed(other_job)
+    drive(successor, lambda: recorder.states(workload.ti.key))
+
+    # Not the other try's success: looked up by its own name, nothing found, and failed saying so.
+    assert recorder.states(workload.ti.key) == [TaskInstanceState.FAILED]
+    assert "no AWS Batch job named" in str(recorder.info(workload.ti.key)[0])
+    assert faults.count("SubmitJob") == 1
