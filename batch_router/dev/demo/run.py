@@ -130,7 +130,7 @@ def run_demo(
     say = _Progress(stream)
     table = read_route_file(examples.ROUTES_FILE)
     home = Path(tempfile.mkdtemp(prefix="batch-router-demo-"))
-    database = EmbeddedPostgres(home / "postgres") if postgres else None
+    database = EmbeddedPostgres() if postgres else None  # its data outside AIRFLOW_HOME
     stack: AirflowStack | None = None
     print("batch-router demo: the example DAG through BatchRouterExecutor on a local AWS Batch", file=stream)
     print(f"AIRFLOW_HOME: {home}", file=stream, flush=True)

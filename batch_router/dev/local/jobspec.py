@@ -25,16 +25,22 @@ class ProcessSpec:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
+# What signs Airflow's task tokens: the scheduler and API server hold it, a worker never does (it gets
+# its own token in its workload). A job that inherited it could sign a token for any task.
+SIGNING_SECRETS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API_AUTH__JWT_PRIVATE_KEY_PATH")
+
+
 def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """What a job keeps of the server's own environment: not one AWS variable.
+    """What a job keeps of the server's own environment: not one AWS variable, no signing secret.
 
     A job stands for a container in AWS, which never sees the submitter's credentials; here it is a
     process of the user who started the server, and the server's ``AWS_PROFILE``, ``AWS_SESSION_TOKEN``
     or role settings would hand a job (anything anyone submitted) the user's real account. The local
     endpoint and its fake credentials are added back by the server, and the user's ``~/.aws`` files
-    and the instance metadata service are switched off.
+    and the instance metadata service are switched off. Airflow's token signing secret (and its
+    ``_CMD`` / ``_SECRET`` forms) stays with the scheduler and API server, as on AWS.
     """
-    kept = {name: value for name, value in environ.items() if not name.startswith("AWS_")}
+    kept = {name: value for name, value in environ.items() if not name.startswith(("AWS_", *SIGNING_SECRETS))}
     kept.update(
         AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true"
     )

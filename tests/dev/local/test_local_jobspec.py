@@ -82,3 +82,20 @@ def test_a_process_killed_by_a_signal_reports_128_plus_the_signal() -> None:
 
 def test_a_normal_exit_code_is_reported_as_is() -> None:
     assert exit_code_of(3) == 3
+
+
+def test_a_job_does_not_inherit_airflows_token_signing_secret() -> None:
+    from batch_router.dev.local.jobspec import inherited_env
+
+    environ = {
+        "AIRFLOW__API_AUTH__JWT_SECRET": "s3cret",
+        "AIRFLOW__API_AUTH__JWT_SECRET_CMD": "cat /secret",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/",
+        "AWS_PROFILE": "prod",
+    }
+
+    kept = inherited_env(environ)
+
+    assert "AIRFLOW__CORE__EXECUTION_API_SERVER_URL" in kept
+    dropped = {"AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API_AUTH__JWT_SECRET_CMD", "AWS_PROFILE"}
+    assert not dropped & kept.keys()
