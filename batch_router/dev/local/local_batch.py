@@ -19,15 +19,11 @@ from typing import Any
 from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.config.model import RouteTable
-from batch_router.dev.local import cloudformation_gaps, job_definition_revisions, runner, runtime
+from batch_router.dev.local import cloudformation_gaps, credentials, job_definition_revisions, runner, runtime
 from batch_router.dev.local.clients import endpoint_client
 from batch_router.dev.local.moto_server import HOST, MotoHttpServer
 from batch_router.dev.local.provision import provision
 from batch_router.errors import BatchRouterError
-
-# Fake credentials: moto accepts any, and setting them keeps real ones from ever being used.
-ACCESS_KEY_ID = "batch-router-local"
-SECRET_ACCESS_KEY = "batch-router-local"
 
 _active_lock = threading.Lock()
 _active: LocalBatch | None = None
@@ -59,6 +55,7 @@ class LocalBatch:
         self._kill_grace_seconds = kill_grace_seconds
         self._max_concurrent_jobs = max_concurrent_jobs
         self._server: MotoHttpServer | None = None
+        self._key: credentials.KeyPair | None = None
         self._runtime: runtime.JobRuntime | None = None
         self._temp_dir: Path | None = None
 
@@ -73,6 +70,13 @@ class LocalBatch:
         if self._server is None:
             raise LocalBatchError("the local Batch is not running; call start() first")
         return self._server.port
+
+    @property
+    def key(self) -> credentials.KeyPair:
+        """The access key this run made; requests signed with any other are refused."""
+        if self._key is None:
+            raise LocalBatchError("the local Batch is not running; call start() first")
+        return self._key
 
     @property
     def endpoint_url(self) -> str:
@@ -92,8 +96,8 @@ class LocalBatch:
         endpoint = self.endpoint_url
         connection = {
             "conn_type": "aws",
-            "login": ACCESS_KEY_ID,
-            "password": SECRET_ACCESS_KEY,
+            "login": self.key.access_key_id,
+            "password": self.key.secret_access_key,
             "extra": {"endpoint_url": endpoint, "region_name": self.region},
         }
         return {
@@ -102,8 +106,8 @@ class LocalBatch:
             "AWS_ENDPOINT_URL_LOGS": endpoint,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": self.key.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.key.secret_access_key,
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection, separators=(",", ":")),
         }
 
@@ -113,8 +117,8 @@ class LocalBatch:
             service,
             endpoint_url=self.endpoint_url,
             region=self.region,
-            access_key_id=ACCESS_KEY_ID,
-            secret_access_key=SECRET_ACCESS_KEY,
+            access_key_id=self.key.access_key_id,
+            secret_access_key=self.key.secret_access_key,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -133,6 +137,9 @@ class LocalBatch:
             _active = self
         try:
             moto_api_backend.reset()
+            # A key pair of this run, and only requests signed with it answered (dev/local/credentials.py).
+            self._key = credentials.issue()
+            credentials.require_signed_requests()
             if self._work_dir is None:
                 self._temp_dir = Path(tempfile.mkdtemp(prefix="batch-router-local-"))
             self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +181,7 @@ class LocalBatch:
             runner.uninstall()
             cloudformation_gaps.uninstall()
             job_definition_revisions.uninstall()
+            credentials.release()
             moto_api_backend.reset()
             if self._temp_dir is not None:
                 shutil.rmtree(self._temp_dir, ignore_errors=True)

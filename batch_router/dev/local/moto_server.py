@@ -7,7 +7,9 @@ A job submitted here runs a command as the user who started the server, so the s
 what an SDK on this machine sends: it binds 127.0.0.1; it refuses a request whose ``Host`` is not the
 address it listens on (a web page reaching it through DNS rebinding names its own host); it refuses any
 request a browser sent (``Origin`` or ``Sec-Fetch-Site`` present: CORS would only hide the answer, the
-job would still run); and moto's global CORS, which reflects any origin, is off.
+job would still run); it refuses a request that is not signed (and moto, once ``credentials`` turns its
+authentication on, one not signed with this run's key); and moto's global CORS, which reflects any
+origin, is off.
 """
 
 from __future__ import annotations
@@ -55,9 +57,13 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class LocalOnly:
     """WSGI middleware: pass only requests addressed to ``host:port`` that no browser sent."""
 
-    def __init__(self, app: WsgiApp, host: str, port: int):
+    def __init__(self, app: WsgiApp, host: str, port: int, *, signed_only: bool = True):
         self._app = app
         self._hosts = {f"{host}:{port}", f"localhost:{port}"}
+        # moto checks signatures itself once authentication is on (dev/local/credentials.py); an
+        # unsigned request is refused here first, with a 403 that says why (moto would fail on it), and
+        # so is moto's own unauthenticated /moto-api/ (it can reset or seed the server's state).
+        self._signed_only = signed_only
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         why = self.refusal(environ)
@@ -74,7 +80,16 @@ class LocalOnly:
             return f"Host {host!r} is not this server ({' or '.join(sorted(self._hosts))})"
         if environ.get("HTTP_ORIGIN") or environ.get("HTTP_SEC_FETCH_SITE"):
             return "it comes from a web browser (Origin or Sec-Fetch-Site header)"
+        if self._signed_only and not _signed(environ):
+            return "it is not signed; use the credentials `batch-router local` printed"
         return None
+
+
+def _signed(environ: dict[str, Any]) -> bool:
+    """SigV4 in the Authorization header, or a presigned URL's query."""
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    query = str(environ.get("QUERY_STRING", ""))
+    return authorization.startswith("AWS4-HMAC-SHA256 ") or "X-Amz-Signature=" in query
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

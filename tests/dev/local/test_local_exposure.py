@@ -6,7 +6,11 @@ import http.client
 import json
 from typing import Any
 
-from batch_router.dev.local import LocalBatch
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from batch_router.dev.local import LocalBatch, credentials
 
 SUBMIT = json.dumps({"jobName": "x", "jobQueue": "local-fargate", "jobDefinition": "local-fargate-def"})
 
@@ -45,7 +49,36 @@ def test_moto_itself_no_longer_reflects_a_foreign_origin(local_batch: LocalBatch
     from werkzeug.test import Client
 
     app = Client(create_backend_app("batch"))  # the Batch app itself, behind the guard
-
-    answer = app.post("/v1/describejobqueues", data="{}", headers={"Origin": "http://attacker.example"})
+    credentials.release()  # an unsigned call straight to moto's app, for its CORS headers alone
+    try:
+        answer = app.post("/v1/describejobqueues", data="{}", headers={"Origin": "http://attacker.example"})
+    finally:
+        credentials.require_signed_requests()
 
     assert answer.headers.get("Access-Control-Allow-Origin") is None
+
+
+def test_an_unsigned_request_is_refused(local_batch: LocalBatch) -> None:
+    status, _ = _post(local_batch, {"Host": f"127.0.0.1:{local_batch.port}"})
+
+    assert status == 403
+
+
+def test_a_request_signed_with_another_key_is_refused(local_batch: LocalBatch) -> None:
+    stranger = boto3.client(
+        "batch",
+        endpoint_url=local_batch.endpoint_url,
+        region_name=local_batch.region,
+        aws_access_key_id="AKIAOTHERUSER0000000",
+        aws_secret_access_key="not-the-printed-secret",
+    )
+
+    with pytest.raises(ClientError) as refused:
+        stranger.describe_job_queues()
+
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_each_run_has_a_key_pair_of_its_own(local_batch: LocalBatch) -> None:
+    assert local_batch.key.access_key_id != "batch-router-local"
+    assert local_batch.env()["AWS_SECRET_ACCESS_KEY"] == local_batch.key.secret_access_key
