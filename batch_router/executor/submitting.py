@@ -238,7 +238,10 @@ class Submitter:
             return None
         if built.route.name == record.route:
             return None
-        record.on_retry_route = True
-        record.route, record.job_queue = built.route.name, str(built.kwargs["jobQueue"])
-        record.job_definition = str(built.kwargs["jobDefinition"])
+        self._hub.tracker.move_route(  # through the tracker, so its per-route counts move too
+            record,
+            route=built.route.name,
+            job_queue=str(built.kwargs["jobQueue"]),
+            job_definition=str(built.kwargs["jobDefinition"]),
+        )
         return built.route.name

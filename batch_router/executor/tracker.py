@@ -182,6 +182,13 @@ class Tracker:
         record.next_attempt_at = next_attempt_at
         self._reindex(record, live)
 
+    def move_route(self, record: TryRecord, *, route: str, job_queue: str, job_definition: str) -> None:
+        """The try's next jobs go to another route (its retry_route): counted there from now on."""
+        live = self._unindex(record)
+        record.route, record.job_queue, record.job_definition = route, job_queue, job_definition
+        record.on_retry_route = True
+        self._reindex(record, live)
+
     def set_status(self, record: TryRecord, status: str) -> None:
         if status != record.status:
             live = self._unindex(record)

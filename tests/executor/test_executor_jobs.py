@@ -183,6 +183,24 @@ def test_a_job_whose_spot_host_was_reclaimed_before_start_is_resubmitted_on_the_
     assert "submitted again on retry route 'on-demand'" in extra
 
 
+def test_a_try_moved_to_its_retry_route_is_counted_there_and_no_longer_on_its_first_route(
+    world: BatchWorld, set_option: Any
+) -> None:
+    executor = _start_on_spot(world, set_option)
+    workload = make_workload()
+    queue_all(executor, workload)
+    first = drive(executor, lambda: world.job_ids())[0]
+    world.fail(first, "Host EC2 (instance i-0abc) terminated.", started=False)
+    second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
+    drive(executor, lambda: executor._tracker.by_job(second))
+    counts = executor._tracker.counts_by_route()
+    world.succeed(second)
+    drive(executor, lambda: not executor._tracker.counts_by_route())  # nothing left once it ended
+    executor.end()
+
+    assert counts == {"on-demand": {"pending": 0, "queued": 1, "running": 0}}
+
+
 def test_a_job_that_failed_before_start_for_another_reason_is_resubmitted_on_the_same_route(
     world: BatchWorld, set_option: Any
 ) -> None:

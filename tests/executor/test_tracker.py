@@ -118,7 +118,7 @@ def test_a_job_that_died_before_start_makes_its_try_pending_again() -> None:
 
 OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["start", "fail", "attach", "run", "detach", "remove", "add"]),
+        st.sampled_from(["start", "fail", "attach", "run", "detach", "remove", "add", "move"]),
         st.integers(min_value=0, max_value=4),
     ),
     max_size=60,
@@ -151,6 +151,8 @@ def test_indexes_always_agree_with_a_scan_of_every_record(operations: list[tuple
             tracker.detach_job(r, next_attempt_at=0.0)
         elif op == "remove":
             tracker.remove(r)
+        elif op == "move":
+            tracker.move_route(r, route=f"moved{i}", job_queue="q2", job_definition="d2")
 
     live = list(tracker)
     expected: dict[str, dict[str, int]] = {}
