@@ -41,6 +41,7 @@ DESCRIPTIONS: dict[str, str] = {
     "node_override": "Multi-node jobs are not supported; setting this is an error.",
     "max_submit_job_attempts": "Jobs and failed SubmitJob calls one task try may use.",
     "check_health_on_startup": "Check every route (queue, compute, job definition) at start-up.",
+    "deployment": "Every job's batch-router:deployment tag; the scheduler's IAM policy stops only these.",
     "compute": "Compute of the implicit route (fargate, ec2 or eks); unset: read from JOB_DEFINITION.",
     "routes_file": "Path to a route table (YAML or JSON).",
     "routes": "The route table as an inline JSON string (instead of ROUTES_FILE).",

@@ -17,11 +17,17 @@ from pathlib import Path
 
 from batch_router.cli.common import print_problems
 from batch_router.config.model import RouteTable
+from batch_router.config.settings import DEFAULT_DEPLOYMENT
 from batch_router.errors import BatchRouterError
 
 __all__ = ["add_parsers"]
 
 ROLES = ("scheduler", "execution", "job")
+
+DEPLOYMENT_HELP = (
+    "the executor's DEPLOYMENT (AIRFLOW__AWS_BATCH_EXECUTOR__DEPLOYMENT): the scheduler may stop only jobs "
+    "tagged batch-router:deployment with it (default: %(default)s)"
+)
 
 
 def _table(path: Path) -> RouteTable:
@@ -85,7 +91,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         print_problems(err)
         return 1
     if args.role == "scheduler":
-        statements = scheduler_statements(table, scope, log_groups)
+        statements = scheduler_statements(table, scope, log_groups, args.deployment)
         for name in routes_that_send_elsewhere(table):
             print(
                 f"note: route {name!r} lets executor_config choose the job queue or definition; this policy"
@@ -114,6 +120,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
         eks_namespace=args.eks_namespace,
         log_group=args.log_group or DEFAULT_LOG_GROUP,
         remote_log_group=args.remote_log_group,
+        deployment=args.deployment,
     )
     try:
         template = build_template(_table(args.routes), options)
@@ -159,6 +166,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "--remote-log-group", default=None, help="Airflow's CloudWatch remote logging group, if used"
     )
     p.add_argument("-o", "--output", type=Path, default=None, help="write here (default: standard output)")
+    p.add_argument("--deployment", default=DEFAULT_DEPLOYMENT, help=DEPLOYMENT_HELP)
     p.set_defaults(func=cmd_provision)
 
     p = sub.add_parser("iam-policy", help="print the least-privilege IAM policy for a route table")
@@ -174,4 +182,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )  # fmt: skip
     p.add_argument("--image", default=None, help="the worker image (execution role: its ECR repository)")
     p.add_argument("--remote-log-group", default=None, help="Airflow's remote logging group (job role)")
+    p.add_argument("--deployment", default=DEFAULT_DEPLOYMENT, help=DEPLOYMENT_HELP)
     p.set_defaults(func=cmd_iam_policy)

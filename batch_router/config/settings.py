@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from batch_router.errors import ConfigError, Problem
 
 SECTION = "aws_batch_executor"
+DEFAULT_DEPLOYMENT = "airflow"
 
 # Option names as users write them (airflow.cfg keys, upper-cased in environment variables), per field.
 # The first name is the one batch-router documents; later ones are accepted for drop-in compatibility
@@ -160,6 +161,10 @@ class ExecutorSettings(BaseSettings):
     # The implicit route's compute, for those who want ``plan`` to answer offline; unset, start-up reads
     # it from JOB_DEFINITION (and says so when both are there and disagree).
     compute: Literal["fargate", "ec2", "eks"] | None = None
+    # Every job's batch-router:deployment tag: the scheduler's IAM policy (iam-policy / provision
+    # --deployment) lets it stop only jobs with this value, so deployments sharing an account cannot
+    # stop each other's jobs. A tag value: letters, digits, spaces and + - = . _ : / @.
+    deployment: str = Field(default=DEFAULT_DEPLOYMENT, pattern=r"^[A-Za-z0-9 +\-=._:/@]{1,128}$")
     routes_file: Path | None = None
     routes: dict[str, Any] | None = None
     poll_interval: float = Field(default=5.0, gt=0)

@@ -93,7 +93,7 @@ class Adopter:
             if record is None or record.stage is not Stage.ADOPTING:
                 continue  # revoked meanwhile; revoke_task stops whatever job it had
             job = jobs.get(ext)
-            claim = claim_for(key, hub.runtime().plan.allowed_definitions)
+            claim = claim_for(key, hub.runtime().plan)
             why = claim.foreign(job) if job is not None and claim is not None else None
             if why is not None:
                 hub.log.warning(

@@ -18,12 +18,14 @@ from batch_router.config.model import resource_name
 from batch_router.executor.workloads import workload_from_job
 from batch_router.plan.naming import (
     DAG_ID_TAG,
+    DEPLOYMENT_TAG,
     MAP_INDEX_TAG,
     RUN_ID_TAG,
     TASK_ID_TAG,
     TRY_NUMBER_TAG,
     tag_value,
 )
+from batch_router.plan.planner import Plan
 
 __all__ = ["TryClaim", "claim_for"]
 
@@ -38,6 +40,7 @@ class TryClaim:
     map_index: int
     try_number: int
     definitions: frozenset[str] | None  # see Plan.allowed_definitions
+    deployment: str | None = None  # the executor's DEPLOYMENT: a job tagged with another is not ours
 
     def foreign(self, job: Mapping[str, Any]) -> str | None:
         """Why ``job`` is not this try's, or None when it is."""
@@ -45,6 +48,8 @@ class TryClaim:
         if self.definitions is not None and not _allowed(definition, self.definitions):
             return f"its job definition {definition!r} is not one the route table allows"
         tags = job.get("tags") or {}
+        if self.deployment is not None and tags.get(DEPLOYMENT_TAG, self.deployment) != self.deployment:
+            return f"it belongs to deployment {str(tags[DEPLOYMENT_TAG])[:64]!r}"
         wanted = {
             DAG_ID_TAG: self.dag_id,
             TASK_ID_TAG: self.task_id,
@@ -65,14 +70,20 @@ class TryClaim:
         return None
 
 
-def claim_for(key: Any, definitions: frozenset[str] | None) -> TryClaim | None:
-    """The claim of a task try's key; None for what is not a task instance (a callback's key)."""
+def claim_for(key: Any, plan: Plan) -> TryClaim | None:
+    """The claim of a task try's key under ``plan``; None for what is not a task instance (a callback's)."""
     fields = ("dag_id", "task_id", "run_id", "map_index", "try_number")
     if not all(hasattr(key, name) for name in fields):
         return None
     map_index = -1 if key.map_index is None else int(key.map_index)
     return TryClaim(
-        str(key.dag_id), str(key.task_id), str(key.run_id), map_index, int(key.try_number), definitions
+        str(key.dag_id),
+        str(key.task_id),
+        str(key.run_id),
+        map_index,
+        int(key.try_number),
+        plan.allowed_definitions,
+        plan.deployment,
     )
 
 

@@ -252,7 +252,7 @@ class Hub:
         """``calls.stop_try_jobs``'s arguments for ``record``: where its job may be, and what a job
         there must show to be the try's (a foreign job is never stopped)."""
         runtime = self.runtime()
-        claim = claim_for(record.key, runtime.plan.allowed_definitions)
+        claim = claim_for(record.key, runtime.plan)
         return (runtime.client, record.places, record.match_ids, reason, claim)
 
     def stop_try_jobs(self, record: TryRecord) -> None:

@@ -76,7 +76,7 @@ class Submitter:
             look_first=record.lookup_first,
             submit=spec is not None,
             elsewhere=record.elsewhere,
-            claim=claim_for(record.key, plan.allowed_definitions) if record.lookup_first else None,
+            claim=claim_for(record.key, plan) if record.lookup_first else None,
         )
 
         # A call that raised may have made a job before it did: look before submitting again.

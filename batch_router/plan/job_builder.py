@@ -49,6 +49,7 @@ def build_submit_job(
     job_name_prefix: str,
     executor_env: Mapping[str, str],
     definitions: Mapping[str, DefinitionFacts] | None = None,
+    deployment: str | None = None,
 ) -> BuiltJob:
     """The SubmitJob kwargs for this task try; raises ``ExecConfigError`` listing every problem.
 
@@ -130,7 +131,7 @@ def build_submit_job(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}
         )
     sent_to = {"job_queue": str(kwargs["jobQueue"]), "job_definition": str(kwargs["jobDefinition"])}
-    ours = job_tags(identity, route.name, **sent_to)
+    ours = job_tags(identity, route.name, **sent_to, deployment=deployment)
     kwargs["tags"], dropped = with_job_tags(kwargs.get("tags", {}), ours)
     if dropped:
         notes.append(f"executor tags {', '.join(dropped)} left out: SubmitJob takes at most {MAX_TAGS} tags")

@@ -65,6 +65,9 @@ def _cut_pair(first: str, second: str, budget: int) -> tuple[str, str]:
 # the demo reads the route and the task back from them.
 ROUTE_TAG = "batch-router:route"
 TRY_ID_TAG = "batch-router:try-id"
+# Which deployment (scheduler fleet) made the job: the scheduler's IAM policy lets it stop only jobs with
+# its own value (docs/provisioning.md), and the executor takes no job of another deployment as its own.
+DEPLOYMENT_TAG = "batch-router:deployment"
 JOB_QUEUE_TAG, JOB_DEFINITION_TAG = "batch-router:job-queue", "batch-router:job-definition"
 DAG_ID_TAG, TASK_ID_TAG, RUN_ID_TAG = "airflow:dag_id", "airflow:task_id", "airflow:run_id"
 MAP_INDEX_TAG, TRY_NUMBER_TAG = "airflow:map_index", "airflow:try_number"
@@ -74,7 +77,7 @@ MAX_TAGS = 50  # SubmitJob tags: "Map Entries: Maximum number of 50 items" (API_
 # The executor's own tags in the order it needs them: the try id finds a lost or adopted job, the route
 # says where it went; the rest are for people and the bill.
 _TAG_PRIORITY = (
-    TRY_ID_TAG, ROUTE_TAG, DAG_ID_TAG, TASK_ID_TAG, RUN_ID_TAG, MAP_INDEX_TAG, TRY_NUMBER_TAG,
+    DEPLOYMENT_TAG, TRY_ID_TAG, ROUTE_TAG, DAG_ID_TAG, TASK_ID_TAG, RUN_ID_TAG, MAP_INDEX_TAG, TRY_NUMBER_TAG,
     JOB_QUEUE_TAG, JOB_DEFINITION_TAG,
 )  # fmt: skip
 
@@ -93,7 +96,12 @@ def with_job_tags(tags: Mapping[str, str], ours: Mapping[str, str]) -> tuple[dic
 
 
 def job_tags(
-    identity: TaskIdentity, route: str, *, job_queue: str | None = None, job_definition: str | None = None
+    identity: TaskIdentity,
+    route: str,
+    *,
+    job_queue: str | None = None,
+    job_definition: str | None = None,
+    deployment: str | None = None,
 ) -> dict[str, str]:
     """Tags naming the task try, the route and where the job was sent, so jobs can be found and billed
     per DAG and task, and a job sent elsewhere than its route (where the policy allows) shows it."""
@@ -111,6 +119,8 @@ def job_tags(
         tags[JOB_QUEUE_TAG] = job_queue
     if job_definition is not None:
         tags[JOB_DEFINITION_TAG] = job_definition
+    if deployment is not None:
+        tags[DEPLOYMENT_TAG] = deployment
     return {key: tag_value(value) for key, value in tags.items()}
 
 

@@ -19,7 +19,7 @@ from batch_router.config.exec_config import parse_exec_config
 from batch_router.config.json_tree import json_path
 from batch_router.config.model import DefinitionFacts, ExecConfig, Route, RouteTable, resource_name
 from batch_router.config.routes import kwargs_problems, route_table_from_settings
-from batch_router.config.settings import ExecutorSettings
+from batch_router.config.settings import DEFAULT_DEPLOYMENT, ExecutorSettings
 from batch_router.errors import BatchRouterError, ConfigError, ExecConfigError, Problem
 from batch_router.plan.job_builder import build_submit_job
 from batch_router.plan.model import BuiltJob, TaskIdentity
@@ -58,6 +58,7 @@ class Plan:
     executor_env: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EXECUTOR_ENV))
     # What start-up read of job definitions (by the reference requests use): compute and size.
     definitions: Mapping[str, DefinitionFacts] = field(default_factory=dict)
+    deployment: str = DEFAULT_DEPLOYMENT  # every job's batch-router:deployment tag (DEPLOYMENT)
 
     @classmethod
     def from_settings(
@@ -78,6 +79,7 @@ class Plan:
             base_kwargs=base_kwargs,
             job_name_prefix=settings.job_name,
             default_queue=settings.default_queue if default_queue is None else default_queue,
+            deployment=settings.deployment,
         )
         plan.check_routes()
         return plan
@@ -146,6 +148,7 @@ class Plan:
             job_name_prefix=self.job_name_prefix,
             executor_env=self.executor_env,
             definitions=self.definitions,
+            deployment=self.deployment,
         )
 
     def check_routes(self) -> None:

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from batch_router.config.model import RouteTable
-from batch_router.plan.naming import TRY_ID_TAG
+from batch_router.config.settings import DEFAULT_DEPLOYMENT
+from batch_router.plan.naming import DEPLOYMENT_TAG, TRY_ID_TAG
 from batch_router.provision.arns import ArnScope, job_definition_arns, job_queue_arn
 
 __all__ = [
@@ -49,9 +50,13 @@ def _statement(sid: str, actions: Sequence[str], resources: Sequence[str], **ext
 
 
 def scheduler_statements(
-    table: RouteTable, scope: ArnScope, log_groups: Sequence[str]
+    table: RouteTable, scope: ArnScope, log_groups: Sequence[str], deployment: str = DEFAULT_DEPLOYMENT
 ) -> list[dict[str, Any]]:
-    """The scheduler's statements for ``table`` (and the retry routes it names, which are routes too)."""
+    """The scheduler's statements for ``table`` (and the retry routes it names, which are routes too).
+
+    ``deployment`` is the executor's DEPLOYMENT: it may stop only jobs tagged with it, so deployments
+    sharing an account cannot stop each other's jobs (and no job made by anyone else without the tag).
+    """
     queues = _unique(job_queue_arn(scope, route.job_queue) for route in table.routes)
     definitions = _unique(
         arn for route in table.routes for arn in job_definition_arns(scope, route.job_definition)
@@ -66,7 +71,10 @@ def scheduler_statements(
             "StopOnlyJobsItSubmitted",
             ["batch:CancelJob", "batch:TerminateJob"],
             [jobs],
-            Condition={"Null": {f"aws:ResourceTag/{TRY_ID_TAG}": "false"}},
+            Condition={
+                "StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": deployment},
+                "Null": {f"aws:ResourceTag/{TRY_ID_TAG}": "false"},
+            },
         ),
         _statement("PollAndAdopt", READ_ACTIONS, ["*"]),
         _statement("StartupHealthCheck", HEALTH_CHECK_ACTIONS, ["*"]),

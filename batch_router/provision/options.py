@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from batch_router.config.model import Route, RouteTable
+from batch_router.config.settings import DEFAULT_DEPLOYMENT
 
 __all__ = ["DEFAULT_LOG_GROUP", "ProvisionOptions", "created_job_definitions", "created_queues", "logical_id"]
 
@@ -25,6 +26,7 @@ class ProvisionOptions:
     eks_namespace: str = "airflow"
     log_group: str = DEFAULT_LOG_GROUP
     remote_log_group: str | None = None  # Airflow's CloudWatch remote logging group, if used
+    deployment: str = DEFAULT_DEPLOYMENT  # the executor's DEPLOYMENT: whose jobs the scheduler may stop
 
 
 def created_queues(table: RouteTable) -> dict[str, list[Route]]:

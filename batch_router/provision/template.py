@@ -98,7 +98,7 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
     log_groups = list(dict.fromkeys([options.log_group]))
     resources["SchedulerPolicy"] = managed_policy(
         "What BatchRouterExecutor calls, on exactly this route table (batch-router iam-policy)",
-        scheduler_statements(table, CLOUDFORMATION_SCOPE, log_groups),
+        scheduler_statements(table, CLOUDFORMATION_SCOPE, log_groups, options.deployment),
     )
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -22,7 +22,7 @@ KEY = WORKLOAD.ti.key
 TABLE = RouteTable(
     routes=(Route("r", "ec2", "q", "airflow-worker"),), default_route="r", source="routes.yaml"
 )
-CLAIM = claim_for(KEY, Plan(TABLE).allowed_definitions)
+CLAIM = claim_for(KEY, Plan(TABLE, deployment="prod"))
 IDENTITY = TaskIdentity(KEY.dag_id, KEY.task_id, KEY.run_id, KEY.try_number, KEY.map_index, try_id="try-1")
 
 
@@ -33,7 +33,7 @@ def job(**changes: Any) -> dict[str, Any]:
         "jobName": "airflow-task-etl-extract-1-abc",
         "jobDefinition": "arn:aws:batch:us-east-1:123456789012:job-definition/airflow-worker:3",
         "status": "RUNNING",
-        "tags": {**job_tags(IDENTITY, "r"), TRY_ID_TAG: "try-1"},
+        "tags": {**job_tags(IDENTITY, "r", deployment="prod"), TRY_ID_TAG: "try-1"},
         "container": {"command": workload_command(WORKLOAD)},
     }
     described.update(changes)
@@ -70,7 +70,7 @@ def test_a_job_without_this_tries_workload_in_its_command_is_foreign() -> None:
 def test_without_a_route_table_any_job_definition_may_be_the_tries() -> None:
     route = Route("default", None, "q", "jd", policy=Policy(open=True))
     seed = RouteTable(routes=(route,), default_route="default", implicit=True)
-    claim = claim_for(KEY, Plan(seed).allowed_definitions)
+    claim = claim_for(KEY, Plan(seed, deployment="prod"))
 
     assert claim is not None
     assert claim.foreign(job(jobDefinition="any-definition:9")) is None
@@ -162,5 +162,11 @@ def test_a_try_that_can_no_longer_be_planned_is_looked_for_under_the_job_name_it
 
 
 def test_a_try_claim_is_none_for_what_is_not_a_task_instance() -> None:
-    assert claim_for("callback-key", None) is None
-    assert isinstance(claim_for(KEY, None), TryClaim)
+    assert claim_for("callback-key", Plan(TABLE)) is None
+    assert isinstance(claim_for(KEY, Plan(TABLE)), TryClaim)
+
+
+def test_a_job_of_another_deployment_is_foreign() -> None:
+    tags = {**job()["tags"], "batch-router:deployment": "staging"}
+
+    assert "belongs to deployment 'staging'" in (CLAIM.foreign(job(tags=tags)) or "")

@@ -22,7 +22,6 @@ from executor_kit import drive, make_workload, queue_all, task_instance
 
 from batch_router.config.routes import parse_route_table
 from batch_router.executor import BatchRouterExecutor
-from batch_router.plan.naming import TRY_ID_TAG
 from batch_router.provision import ArnScope, scheduler_statements
 
 IAM_PREFIX = {"batch": "batch", "cloudwatch-logs": "logs"}
@@ -61,7 +60,7 @@ class AllowList:
             tags = self.world.describe(params["jobId"]).get("tags") or {}
             job = self._arn("job", params["jobId"])
             return any(
-                fnmatch.fnmatchcase(job, pattern) and (not condition or TRY_ID_TAG in tags)
+                fnmatch.fnmatchcase(job, pattern) and _holds(condition, tags)
                 for pattern, condition in granted
             )
         if action == "logs:GetLogEvents":
@@ -86,6 +85,18 @@ class AllowList:
             "ResponseMetadata": {"HTTPStatusCode": 403},
         }
         return AWSResponse("https://batch.invalid/", 403, headers, _Raw(payload)), parsed
+
+
+def _holds(condition: dict[str, Any], tags: dict[str, str]) -> bool:
+    """IAM's StringEquals and Null on aws:ResourceTag/KEY, as AWS evaluates them on a job's tags."""
+    prefix = "aws:ResourceTag/"
+    for key, wanted in condition.get("StringEquals", {}).items():
+        if tags.get(key.removeprefix(prefix)) != wanted:
+            return False
+    for key, null in condition.get("Null", {}).items():
+        if (key.removeprefix(prefix) not in tags) != (null == "true"):
+            return False
+    return set(condition) <= {"StringEquals", "Null"}  # anything else: not understood, so not granted
 
 
 @pytest.fixture

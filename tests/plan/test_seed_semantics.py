@@ -246,3 +246,9 @@ def test_near_fifty_tags_the_executor_keeps_the_try_id_and_leaves_its_other_tags
 def test_an_eks_override_on_an_ecs_request_says_why_it_is_refused() -> None:
     with pytest.raises(ExecConfigError, match="sends ECS containers"):
         build(seed_plan(), {"eksPropertiesOverride": {"podProperties": {}}})
+
+
+def test_every_job_carries_the_deployment_tag_a_task_cannot_change() -> None:
+    built = build(seed_plan(deployment="team-a"), {"tags": {"batch-router:deployment": "team-b"}})
+
+    assert built.kwargs["tags"]["batch-router:deployment"] == "team-a"

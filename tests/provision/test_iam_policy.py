@@ -45,11 +45,25 @@ def test_the_scheduler_policy_for_the_example_table_is_exactly_this() -> None:
     }
 
 
-def test_stopping_jobs_is_limited_to_jobs_carrying_the_try_id_tag() -> None:
-    statements = scheduler_statements(read_route_file(examples.ROUTES_FILE), SCOPE, [])
+def test_stopping_jobs_is_limited_to_this_deployments_jobs_carrying_the_try_id_tag() -> None:
+    statements = scheduler_statements(read_route_file(examples.ROUTES_FILE), SCOPE, [], "team-a-prod")
 
     (stop,) = [s for s in statements if s["Sid"] == "StopOnlyJobsItSubmitted"]
-    assert stop["Condition"] == {"Null": {"aws:ResourceTag/batch-router:try-id": "false"}}
+    assert stop["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/batch-router:deployment": "team-a-prod"},
+        "Null": {"aws:ResourceTag/batch-router:try-id": "false"},
+    }
+
+
+def test_the_iam_policy_command_takes_the_deployment(capsys: Any) -> None:
+    from batch_router.cli import main
+
+    main(["iam-policy", "--routes", str(examples.ROUTES_FILE), "--region", "eu-west-1",
+          "--account-id", "111122223333", "--deployment", "team-b"])  # fmt: skip
+
+    statements = json.loads(capsys.readouterr().out)["Statement"]
+    (stop,) = [s for s in statements if s["Sid"] == "StopOnlyJobsItSubmitted"]
+    assert stop["Condition"]["StringEquals"] == {"aws:ResourceTag/batch-router:deployment": "team-b"}
 
 
 def test_without_log_groups_no_log_permission_is_granted() -> None:
