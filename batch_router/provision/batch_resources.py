@@ -16,13 +16,21 @@ __all__ = [
     "EKS_INSTANCE_PROFILE",
     "EXECUTION_ROLE",
     "JOB_ROLE",
+    "LAUNCH_TEMPLATE",
     "compute_environment",
     "job_definition",
     "job_queue",
+    "launch_template",
     "scheduling_policy",
 ]
 
 EXECUTION_ROLE, JOB_ROLE = "WorkerExecutionRole", "WorkerJobRole"
+# One launch template for every EC2 and EKS compute environment: IMDSv2 only, with a hop limit of 1, so
+# a job's container (one network hop further than the host, in bridge mode or a pod) cannot reach the
+# instance metadata service and borrow the instance role ("Use Amazon EC2 launch templates with AWS
+# Batch"; Amazon EC2 User Guide, "Configure the instance metadata options"; Amazon EKS best practices,
+# "Restrict access to the instance profile assigned to the worker node").
+LAUNCH_TEMPLATE = "WorkerLaunchTemplate"
 ECS_INSTANCE_PROFILE, EKS_INSTANCE_PROFILE = "EcsInstanceProfile", "EksInstanceProfile"
 SUBNETS, SECURITY_GROUPS = "Subnets", "SecurityGroupIdsInUse"
 WORKER_CONTAINER = "airflow-worker"
@@ -64,6 +72,10 @@ def compute_environment(route: Route, capacity_type: str, security_groups: Any) 
                 "InstanceRole": get_att(
                     EKS_INSTANCE_PROFILE if route.compute == "eks" else ECS_INSTANCE_PROFILE, "Arn"
                 ),
+                "LaunchTemplate": {
+                    "LaunchTemplateId": ref(LAUNCH_TEMPLATE),
+                    "Version": get_att(LAUNCH_TEMPLATE, "LatestVersionNumber"),
+                },
             }
         )
     if route.compute == "eks":
@@ -78,6 +90,21 @@ def compute_environment(route: Route, capacity_type: str, security_groups: Any) 
 def compute_environments(route: Route, security_groups: Any) -> list[tuple[str, dict[str, Any]]]:
     """(capacity type, resource) for each compute environment of the route's queue, in queue order."""
     return [(kind, compute_environment(route, kind, security_groups)) for kind in _capacity_types(route)]
+
+
+def launch_template() -> dict[str, Any]:
+    return {
+        "Type": "AWS::EC2::LaunchTemplate",
+        "Properties": {
+            "LaunchTemplateData": {
+                "MetadataOptions": {
+                    "HttpEndpoint": "enabled",
+                    "HttpTokens": "required",
+                    "HttpPutResponseHopLimit": 1,
+                }
+            },
+        },
+    }
 
 
 def scheduling_policy(queue: str) -> dict[str, Any]:

@@ -20,10 +20,23 @@ def _managed(name: str) -> dict[str, Any]:
     return sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}")
 
 
-def _assumed_by(service: str) -> dict[str, Any]:
-    return policy_document(
-        [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
-    )
+def _assumed_by(service: str, *, by_this_account_only: bool = False) -> dict[str, Any]:
+    """A trust policy for ``service``; ``by_this_account_only`` adds the confused-deputy conditions ECS
+    documents for task and task execution roles (Amazon ECS Developer Guide, "Amazon ECS task IAM role"
+    and "task execution IAM role": aws:SourceArn of this account's ECS, aws:SourceAccount), so ECS
+    assumes the role only for this account's tasks. EC2 sets neither key for instance roles, so those
+    roles get none (they would never be assumed)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if by_this_account_only:
+        statement["Condition"] = {
+            "ArnLike": {"aws:SourceArn": sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*")},
+            "StringEquals": {"aws:SourceAccount": sub("${AWS::AccountId}")},
+        }
+    return policy_document([statement])
 
 
 def _with_subs(value: Any) -> Any:
@@ -76,7 +89,7 @@ def iam_resources(
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "Description": "ECS pulls the worker image and writes the job's log with it",
-                "AssumeRolePolicyDocument": _assumed_by("ecs-tasks.amazonaws.com"),
+                "AssumeRolePolicyDocument": _assumed_by("ecs-tasks.amazonaws.com", by_this_account_only=True),
                 "Policies": [
                     {
                         "PolicyName": "worker-execution",
@@ -88,7 +101,7 @@ def iam_resources(
     }
     job_role: dict[str, Any] = {
         "Description": "The Airflow task's own AWS permissions (add what your tasks need)",
-        "AssumeRolePolicyDocument": _assumed_by("ecs-tasks.amazonaws.com"),
+        "AssumeRolePolicyDocument": _assumed_by("ecs-tasks.amazonaws.com", by_this_account_only=True),
     }
     remote = job_role_statements(CLOUDFORMATION_SCOPE, [remote_log_group] if remote_log_group else [])
     if remote:

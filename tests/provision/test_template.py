@@ -250,3 +250,44 @@ def test_provision_that_fails_leaves_the_output_file_as_it_was(
     assert [p.name for p in tmp_path.iterdir()] == ["template.yaml"]
     captured = capsys.readouterr()
     assert "route 'eks-general' runs on EKS" in captured.out and "nothing written" in captured.err
+
+
+def test_ec2_and_eks_instances_require_imdsv2_with_a_hop_limit_of_one() -> None:
+    template = build_template(table(route("batch", "ec2"), route("k8s", "eks"), route("light")), FULL)
+
+    (launch,) = of_type(template, "AWS::EC2::LaunchTemplate").values()
+    assert launch["Properties"]["LaunchTemplateData"]["MetadataOptions"] == {
+        "HttpEndpoint": "enabled",
+        "HttpTokens": "required",
+        "HttpPutResponseHopLimit": 1,
+    }
+    envs = of_type(template, "AWS::Batch::ComputeEnvironment").values()
+    with_template = {
+        env["Properties"]["ComputeResources"]["Type"]: env["Properties"]["ComputeResources"].get(
+            "LaunchTemplate"
+        )
+        for env in envs
+    }
+    assert with_template["EC2"] == {
+        "LaunchTemplateId": {"Ref": "WorkerLaunchTemplate"},
+        "Version": {"Fn::GetAtt": ["WorkerLaunchTemplate", "LatestVersionNumber"]},
+    }
+    assert with_template["FARGATE"] is None  # Fargate takes no launch template
+
+
+def test_a_fargate_only_table_makes_no_launch_template() -> None:
+    assert not of_type(build_template(table(route("light")), FULL), "AWS::EC2::LaunchTemplate")
+
+
+def test_worker_roles_trust_ecs_only_for_this_accounts_tasks() -> None:
+    template = build_template(table(route("batch", "ec2")), FULL)
+
+    roles = of_type(template, "AWS::IAM::Role")
+    for name in ("WorkerExecutionRole", "WorkerJobRole"):
+        (statement,) = without_subs(roles[name]["Properties"]["AssumeRolePolicyDocument"]["Statement"])
+        assert statement["Condition"] == {
+            "ArnLike": {"aws:SourceArn": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*"},
+            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        }
+    (instance,) = roles["EcsInstanceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert "Condition" not in instance  # EC2 sets no source keys when it assumes an instance role
