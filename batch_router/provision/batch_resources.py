@@ -14,6 +14,7 @@ from batch_router.provision.options import BASE_MEMORY_MIB, BASE_VCPU, Provision
 __all__ = [
     "ECS_INSTANCE_PROFILE",
     "EKS_INSTANCE_PROFILE",
+    "EKS_POD_ROLE",
     "EXECUTION_ROLE",
     "JOB_ROLE",
     "LAUNCH_TEMPLATE",
@@ -21,10 +22,13 @@ __all__ = [
     "job_definition",
     "job_queue",
     "launch_template",
+    "pod_identity",
     "scheduling_policy",
+    "service_account",
 ]
 
 EXECUTION_ROLE, JOB_ROLE = "WorkerExecutionRole", "WorkerJobRole"
+EKS_POD_ROLE = "EksPodRole"  # what EKS tasks may do in AWS, as WorkerJobRole for ECS tasks
 # One launch template for every EC2 and EKS compute environment: IMDSv2 only, with a hop limit of 1, so
 # a job's container (one network hop further than the host, in bridge mode or a pod) cannot reach the
 # instance metadata service and borrow the instance role ("Use Amazon EC2 launch templates with AWS
@@ -162,12 +166,35 @@ def _log_configuration(options: ProvisionOptions) -> dict[str, Any]:
     }
 
 
+def service_account(job_definition_name: str) -> str:
+    """The Kubernetes service account an EKS job definition's pods run as: one of batch-router's, tied
+    to EKS_POD_ROLE by a Pod Identity association, never the namespace's ``default`` (which any pod of
+    the namespace may use). A Kubernetes name: lowercase letters, digits and '-', at most 63."""
+    text = "".join(c if c.isalnum() else "-" for c in f"batch-router-{job_definition_name}".lower())
+    return text[:63].strip("-")
+
+
+def pod_identity(job_definition_name: str) -> dict[str, Any]:
+    """EKS Pod Identity: the job definition's service account in EksNamespace assumes EKS_POD_ROLE
+    (Amazon EKS User Guide, "Learn how EKS Pod Identity grants pods access to AWS services")."""
+    return {
+        "Type": "AWS::EKS::PodIdentityAssociation",
+        "Properties": {
+            "ClusterName": {"Fn::Select": [1, {"Fn::Split": ["/", ref("EksClusterArn")]}]},
+            "Namespace": ref("EksNamespace"),
+            "ServiceAccount": service_account(job_definition_name),
+            "RoleArn": get_att(EKS_POD_ROLE, "Arn"),
+        },
+    }
+
+
 def job_definition(name: str, route: Route, options: ProvisionOptions) -> dict[str, Any]:
     properties: dict[str, Any] = {"JobDefinitionName": name, "Type": "container"}
     env = _environment(options)
     if route.compute == "eks":
         properties["EksProperties"] = {
             "PodProperties": {
+                "ServiceAccountName": service_account(name),
                 "Containers": [
                     {
                         "Name": WORKER_CONTAINER,
@@ -178,7 +205,7 @@ def job_definition(name: str, route: Route, options: ProvisionOptions) -> dict[s
                             "Limits": {"cpu": str(BASE_VCPU), "memory": f"{BASE_MEMORY_MIB}Mi"},
                         },
                     }
-                ]
+                ],
             }
         }
     else:

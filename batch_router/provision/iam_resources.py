@@ -109,6 +109,23 @@ def iam_resources(
             {"PolicyName": "airflow-remote-logging", "PolicyDocument": _with_subs(policy_document(remote))}
         ]
     resources["WorkerJobRole"] = {"Type": "AWS::IAM::Role", "Properties": job_role}
+    if eks_instances:
+        # EKS Pod Identity's trust (Amazon EKS User Guide, "Create the IAM role for EKS Pod Identity").
+        pod_role: dict[str, Any] = {
+            "Description": "The Airflow task's own AWS permissions on EKS (add what your tasks need)",
+            "AssumeRolePolicyDocument": policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "pods.eks.amazonaws.com"},
+                        "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    }
+                ]
+            ),
+        }
+        if remote:
+            pod_role["Policies"] = job_role["Policies"]
+        resources["EksPodRole"] = {"Type": "AWS::IAM::Role", "Properties": pod_role}
     if ecs_instances:
         resources["EcsInstanceRole"] = _instance_role(
             "EC2 instances of the EC2 compute environments join ECS with it",

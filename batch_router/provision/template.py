@@ -72,6 +72,8 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
     for name, routes in definitions.items():
         definition_ids[name] = logical_id(name, "JobDefinition", list(resources))
         resources[definition_ids[name]] = batch.job_definition(name, routes[0], options)
+        if routes[0].compute == "eks":
+            resources[logical_id(name, "PodIdentity", list(resources))] = batch.pod_identity(name)
     if kinds - {"fargate"}:
         resources[batch.LAUNCH_TEMPLATE] = batch.launch_template()
     resources["JobLogGroup"] = {

@@ -291,3 +291,22 @@ def test_worker_roles_trust_ecs_only_for_this_accounts_tasks() -> None:
         }
     (instance,) = roles["EcsInstanceRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert "Condition" not in instance  # EC2 sets no source keys when it assumes an instance role
+
+
+def test_an_eks_job_definition_runs_as_a_service_account_of_its_own_with_a_pod_identity_role() -> None:
+    template = build_template(table(route("k8s", "eks", provision={"instance_types": ["m6i"]})), FULL)
+
+    (definition,) = of_type(template, "AWS::Batch::JobDefinition").values()
+    account = definition["Properties"]["EksProperties"]["PodProperties"]["ServiceAccountName"]
+    (association,) = of_type(template, "AWS::EKS::PodIdentityAssociation").values()
+    assert account == "batch-router-k8s-def" != "default"
+    assert association["Properties"]["ServiceAccount"] == account
+    assert association["Properties"]["Namespace"] == {"Ref": "EksNamespace"}
+    assert association["Properties"]["RoleArn"] == {"Fn::GetAtt": ["EksPodRole", "Arn"]}
+    (trust,) = of_type(template, "AWS::IAM::Role")["EksPodRole"]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"
+    ]
+    assert (trust["Principal"], trust["Action"]) == (
+        {"Service": "pods.eks.amazonaws.com"},
+        ["sts:AssumeRole", "sts:TagSession"],
+    )
