@@ -65,8 +65,20 @@ def scheduler_statements(
     statements = [
         _statement("SubmitToTheRouteTable", ["batch:SubmitJob"], queues + definitions),
         # SubmitJob carries the try's tags; tagging on create is authorized as TagResource on the job
-        # being made, whose id nobody knows beforehand.
-        _statement("TagJobsAtSubmit", ["batch:TagResource"], [jobs]),
+        # being made, whose id nobody knows beforehand. Only with this deployment's tag (every job of it
+        # has one), and never on a job that has a deployment tag already: another deployment's jobs
+        # cannot be re-tagged into this one's (and so stopped). AWS Batch documents no key that tells
+        # tag-on-create from a later TagResource, so a job made outside batch-router stays taggable by
+        # this role: docs/provisioning.md, "What this policy cannot prevent".
+        _statement(
+            "TagJobsAtSubmit",
+            ["batch:TagResource"],
+            [jobs],
+            Condition={
+                "StringEquals": {f"aws:RequestTag/{DEPLOYMENT_TAG}": deployment},
+                "Null": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": "true"},
+            },
+        ),
         _statement(
             "StopOnlyJobsItSubmitted",
             ["batch:CancelJob", "batch:TerminateJob"],

@@ -55,6 +55,16 @@ def test_stopping_jobs_is_limited_to_this_deployments_jobs_carrying_the_try_id_t
     }
 
 
+def test_tagging_needs_this_deployments_tag_and_a_job_without_one() -> None:
+    statements = scheduler_statements(read_route_file(examples.ROUTES_FILE), SCOPE, [], "team-a-prod")
+
+    (tag,) = [s for s in statements if s["Sid"] == "TagJobsAtSubmit"]
+    assert tag["Condition"] == {
+        "StringEquals": {"aws:RequestTag/batch-router:deployment": "team-a-prod"},
+        "Null": {"aws:ResourceTag/batch-router:deployment": "true"},
+    }
+
+
 def test_the_iam_policy_command_takes_the_deployment(capsys: Any) -> None:
     from batch_router.cli import main
 
