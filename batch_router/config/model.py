@@ -79,6 +79,7 @@ class Provisioning:
     allocation_strategy: str | None = None  # None: the usual one for the capacity
     max_vcpus: int = 256
     min_vcpus: int = 0
+    own_role: bool = False  # EKS: the route's pods get an IAM role of their own, not the shared EksPodRole
 
 
 DEFAULT_PROVISIONING = Provisioning()

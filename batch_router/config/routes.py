@@ -108,6 +108,7 @@ def _provisioning(raw: Mapping[str, Any]) -> Provisioning:
         allocation_strategy=raw.get("allocation_strategy"),
         max_vcpus=raw.get("max_vcpus", 256),
         min_vcpus=raw.get("min_vcpus", 0),
+        own_role=raw.get("own_role", False),
     )
 
 
@@ -217,6 +218,14 @@ def _provision_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
                         "remove it; use capacity: spot for Fargate Spot",
                     )
                 )
+    if provision.get("own_role") and route["compute"] != "eks":
+        problems.append(
+            Problem(
+                f"routes[{i}].provision.own_role",
+                "is for EKS routes (their pods' role); ECS jobs take the job definition's job role",
+                "remove it",
+            )
+        )
     if provision.get("min_vcpus", 0) > provision.get("max_vcpus", 256):
         problems.append(
             Problem(

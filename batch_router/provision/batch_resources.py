@@ -174,8 +174,8 @@ def service_account(job_definition_name: str) -> str:
     return text[:63].strip("-")
 
 
-def pod_identity(job_definition_name: str) -> dict[str, Any]:
-    """EKS Pod Identity: the job definition's service account in EksNamespace assumes EKS_POD_ROLE
+def pod_identity(job_definition_name: str, role: str = EKS_POD_ROLE) -> dict[str, Any]:
+    """EKS Pod Identity: the job definition's service account in EksNamespace assumes ``role``
     (Amazon EKS User Guide, "Learn how EKS Pod Identity grants pods access to AWS services")."""
     return {
         "Type": "AWS::EKS::PodIdentityAssociation",
@@ -183,7 +183,7 @@ def pod_identity(job_definition_name: str) -> dict[str, Any]:
             "ClusterName": {"Fn::Select": [1, {"Fn::Split": ["/", ref("EksClusterArn")]}]},
             "Namespace": ref("EksNamespace"),
             "ServiceAccount": service_account(job_definition_name),
-            "RoleArn": get_att(EKS_POD_ROLE, "Arn"),
+            "RoleArn": get_att(role, "Arn"),
         },
     }
 

@@ -13,7 +13,7 @@ from batch_router.provision.iam_policy import (
     policy_document,
 )
 
-__all__ = ["ecr_repository_arn", "iam_resources", "managed_policy"]
+__all__ = ["ecr_repository_arn", "iam_resources", "managed_policy", "pod_role"]
 
 
 def _managed(name: str) -> dict[str, Any]:
@@ -110,22 +110,7 @@ def iam_resources(
         ]
     resources["WorkerJobRole"] = {"Type": "AWS::IAM::Role", "Properties": job_role}
     if eks_instances:
-        # EKS Pod Identity's trust (Amazon EKS User Guide, "Create the IAM role for EKS Pod Identity").
-        pod_role: dict[str, Any] = {
-            "Description": "The Airflow task's own AWS permissions on EKS (add what your tasks need)",
-            "AssumeRolePolicyDocument": policy_document(
-                [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "pods.eks.amazonaws.com"},
-                        "Action": ["sts:AssumeRole", "sts:TagSession"],
-                    }
-                ]
-            ),
-        }
-        if remote:
-            pod_role["Policies"] = job_role["Policies"]
-        resources["EksPodRole"] = {"Type": "AWS::IAM::Role", "Properties": pod_role}
+        resources["EksPodRole"] = pod_role(remote_log_group, "every EKS route's")
     if ecs_instances:
         resources["EcsInstanceRole"] = _instance_role(
             "EC2 instances of the EC2 compute environments join ECS with it",
@@ -140,6 +125,30 @@ def iam_resources(
         )
         resources["EksInstanceProfile"] = _instance_profile("EksInstanceRole")
     return resources
+
+
+def pod_role(remote_log_group: str | None, whose: str) -> dict[str, Any]:
+    """The role EKS tasks' pods assume through EKS Pod Identity (Amazon EKS User Guide, "Create the IAM
+    role for EKS Pod Identity": trusted by pods.eks.amazonaws.com for sts:AssumeRole and sts:TagSession),
+    with what the task process itself needs (Airflow's remote logging, if used)."""
+    properties: dict[str, Any] = {
+        "Description": f"The Airflow task's own AWS permissions on EKS, {whose} (add what your tasks need)",
+        "AssumeRolePolicyDocument": policy_document(
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            ]
+        ),
+    }
+    remote = job_role_statements(CLOUDFORMATION_SCOPE, [remote_log_group] if remote_log_group else [])
+    if remote:
+        properties["Policies"] = [
+            {"PolicyName": "airflow-remote-logging", "PolicyDocument": _with_subs(policy_document(remote))}
+        ]
+    return {"Type": "AWS::IAM::Role", "Properties": properties}
 
 
 def _instance_role(description: str, managed: list[str]) -> dict[str, Any]:

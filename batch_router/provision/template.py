@@ -20,7 +20,7 @@ from batch_router.provision import batch_resources as batch
 from batch_router.provision.arns import CLOUDFORMATION_SCOPE, job_definition_arns, job_queue_arn
 from batch_router.provision.cfn import ref, sub_if_needed
 from batch_router.provision.iam_policy import scheduler_statements
-from batch_router.provision.iam_resources import iam_resources, managed_policy
+from batch_router.provision.iam_resources import iam_resources, managed_policy, pod_role
 from batch_router.provision.options import (
     ProvisionOptions,
     created_job_definitions,
@@ -73,7 +73,11 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
         definition_ids[name] = logical_id(name, "JobDefinition", list(resources))
         resources[definition_ids[name]] = batch.job_definition(name, routes[0], options)
         if routes[0].compute == "eks":
-            resources[logical_id(name, "PodIdentity", list(resources))] = batch.pod_identity(name)
+            role = batch.EKS_POD_ROLE
+            if any(route.provision.own_role for route in routes):
+                role = logical_id(name, "PodRole", list(resources))
+                resources[role] = pod_role(options.remote_log_group, f"job definition {name}'s own")
+            resources[logical_id(name, "PodIdentity", list(resources))] = batch.pod_identity(name, role)
     if kinds - {"fargate"}:
         resources[batch.LAUNCH_TEMPLATE] = batch.launch_template()
     resources["JobLogGroup"] = {

@@ -310,3 +310,19 @@ def test_an_eks_job_definition_runs_as_a_service_account_of_its_own_with_a_pod_i
         {"Service": "pods.eks.amazonaws.com"},
         ["sts:AssumeRole", "sts:TagSession"],
     )
+
+
+def test_an_eks_route_that_asks_for_its_own_role_gets_one() -> None:
+    eks = route("k8s", "eks", provision={"instance_types": ["m6i"], "own_role": True})
+    template = build_template(table(eks), FULL)
+
+    (association,) = of_type(template, "AWS::EKS::PodIdentityAssociation").values()
+    role = association["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    assert role != "EksPodRole"
+    trust = of_type(template, "AWS::IAM::Role")[role]["Properties"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+
+
+def test_own_role_is_for_eks_routes_only() -> None:
+    with pytest.raises(ConfigError, match=r"routes\[0\]\.provision\.own_role: is for EKS routes"):
+        table(route("light", provision={"own_role": True}))
