@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -70,6 +70,7 @@ class BatchRouterExecutor(BaseExecutor):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._stopping = False
+        self._gauges_started = False
         self._startup_check: StartupCheck | None = None
         self._freeze = Freeze()
         self._task_event_logs: EventLogQueue = EventLogQueue()
@@ -328,13 +329,12 @@ class BatchRouterExecutor(BaseExecutor):
             if time.monotonic() >= deadline:
                 return
 
-    def _emit_gauges(self) -> None:
-        runtime = self._hub.loaded
-        counts: dict[str, dict[str, int]] = (
-            {route.name: {} for route in runtime.plan.table.routes} if runtime else {}
-        )
+    def _emit_gauges(self) -> None:  # what changed; every route of the table once, at start
+        counts: dict[str, Mapping[str, int]] = {}
+        if not self._gauges_started and (runtime := self._hub.loaded) is not None:
+            counts, self._gauges_started = {route.name: {} for route in runtime.plan.table.routes}, True
         counts.update(self._tracker.counts_by_route())
-        self._hub.metrics.gauges(counts)
+        self._hub.metrics.gauges(counts, time.monotonic())
 
     # -- what the scheduler asks -----------------------------------------------------------------------
 

@@ -14,6 +14,12 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 PREFIX = "batch_router"
+# Gauges go out when they change, at most this often, and every GAUGE_REFRESH_SECONDS again for the
+# routes that have tries (a restarted StatsD server or agent learns them back): 10,000 idle routes cost
+# nothing after the first report, where sending every gauge of every route each heartbeat cost 60,000
+# calls a heartbeat.
+GAUGE_INTERVAL_SECONDS = 1.0
+GAUGE_REFRESH_SECONDS = 60.0
 COUNTERS = ("submitted", "running", "succeeded", "failed", "retried", "throttled", "crashed")
 GAUGES = ("pending", "queued", "running")
 
@@ -39,6 +45,10 @@ class ExecutorMetrics:
         self._sink = sink if sink is not None else _airflow_stats()
         self._team_name = team_name
         self._counts: Counter[tuple[str, str, str | None, str | None]] = Counter()
+        self._sent: dict[tuple[str, str], float] = {}  # (route, gauge) -> the value last sent
+        self._non_zero: set[tuple[str, str]] = set()  # of those, the ones last sent above 0
+        self._next_gauges = float("-inf")
+        self._next_refresh = float("-inf")
 
     def _tags(
         self, route: str, job_queue: str | None = None, job_definition: str | None = None
@@ -88,13 +98,31 @@ class ExecutorMetrics:
         except Exception:  # metrics must never cost a task or a heartbeat
             pass
 
-    def gauges(self, counts_by_route: Mapping[str, Mapping[str, int]]) -> None:
-        """Set the GAUGES for every route that has tries."""
+    def gauges(self, counts_by_route: Mapping[str, Mapping[str, int]], now: float) -> None:
+        """Send the GAUGES of the routes given that changed since they were last sent, and 0 for those
+        that had tries and are no longer given; at most once every GAUGE_INTERVAL_SECONDS, and every
+        GAUGE_REFRESH_SECONDS the non-zero ones again. ``now`` is a monotonic time."""
+        if now < self._next_gauges:
+            return
+        self._next_gauges = now + GAUGE_INTERVAL_SECONDS
+        refresh = now >= self._next_refresh
+        if refresh:
+            self._next_refresh = now + GAUGE_REFRESH_SECONDS
+        current = {
+            (route, name): float(c.get(name, 0)) for route, c in counts_by_route.items() for name in GAUGES
+        }
+        current.update(dict.fromkeys(self._non_zero - current.keys(), 0.0))
         try:
-            for route, counts in counts_by_route.items():
-                for name in GAUGES:
-                    value = float(counts.get(name, 0))
-                    self._sink.gauge(f"{PREFIX}.jobs.{name}", value, tags=self._tags(route))
-                    self._sink.gauge(f"{PREFIX}.jobs.{name}.{route}", value)
+            for key, value in current.items():
+                if self._sent.get(key) == value and not (refresh and value):
+                    continue
+                route, name = key
+                self._sink.gauge(f"{PREFIX}.jobs.{name}", value, tags=self._tags(route))
+                self._sink.gauge(f"{PREFIX}.jobs.{name}.{route}", value)
+                self._sent[key] = value
+                if value:
+                    self._non_zero.add(key)
+                else:
+                    self._non_zero.discard(key)
         except Exception:
             pass
