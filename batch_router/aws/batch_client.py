@@ -27,6 +27,7 @@ from batch_router.aws.brief_answers import BRIEF_PARSE_EVENT, shrink_describe_jo
 from batch_router.aws.errors import classify
 from batch_router.aws.parser_cycles import without_parser_cycles
 from batch_router.aws.submit_pacer import SubmitPacer
+from batch_router.aws.wire_logging import quiet_calls
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 ids per call
 READ_MAX_ATTEMPTS = 5
@@ -61,11 +62,14 @@ class BatchClient:
         retry_mode: str = "standard",
         submit_rate_limit: float = 0.0,
         make_client: ClientFactory | None = None,
+        log_requests: bool = False,
     ):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.retry_mode = retry_mode
         self._make_client = make_client
+        # LOG_AWS_REQUESTS: botocore's wire logging of these calls (aws/wire_logging.py).
+        self._quiet = not log_requests
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         # SubmitJob has a fixed per-account quota (50/s); sending at that rate from the start keeps
@@ -145,7 +149,8 @@ class BatchClient:
 
     def _call(self, purpose: str, operation: str, call: Callable[[Any], T]) -> T:
         try:
-            return call(self._client(purpose))
+            with quiet_calls(self._quiet):
+                return call(self._client(purpose))
         except Exception as exc:
             raise classify(operation, exc) from exc
 

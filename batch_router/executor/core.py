@@ -26,7 +26,6 @@ from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
 from batch_router.aws.job_definitions import describe_definitions
-from batch_router.aws.wire_logging import quiet_wire_logging
 from batch_router.config.routes import mode_line
 from batch_router.config.settings import unused_beside_route_table
 from batch_router.errors import ConfigError
@@ -101,7 +100,6 @@ class BatchRouterExecutor(BaseExecutor):
         """Load settings and routes (team-aware) and check every route; a problem stops start-up."""
         try:
             runtime = self._hub.runtime()
-            quiet_wire_logging(enabled=not runtime.settings.log_aws_requests)  # before the first call
             self._warn_unknown_options()
             tunables = self._hub.tunables = Tunables.from_settings(runtime.settings)
             self._hub.pacing = tunables.pacing()

@@ -87,6 +87,7 @@ class Runtime:
             region_name=settings.region_name,
             submit_rate_limit=settings.submit_rate_limit,
             retry_mode=settings.retry_mode,
+            log_requests=settings.log_aws_requests,
         )
         return cls(settings, Plan.from_settings(settings), client)
 

@@ -217,3 +217,17 @@ def test_log_aws_requests_lets_botocore_s_wire_logging_through(
         executor.end()
 
     assert "secret-workload-token" in "\n".join(r.getMessage() for r in botocore_debug.records)
+
+
+def test_another_aws_hooks_wire_logging_in_the_same_process_is_left_alone(
+    executor: BatchRouterExecutor, world: BatchWorld, botocore_debug: _Keep
+) -> None:
+    import boto3
+
+    _submit_one(executor, world)  # batch-router's calls: quiet
+    theirs = boto3.client("batch", region_name="us-east-1")
+    theirs.describe_job_queues(jobQueues=["someone-elses-queue"])
+
+    logged = [r.getMessage() for r in botocore_debug.records]
+    assert any("someone-elses-queue" in line for line in logged)
+    assert not any("secret-workload-token" in line for line in logged)
