@@ -152,7 +152,9 @@ def adopting_record(plan: Plan, ti: TaskInstance, ext: str, make_workload: MakeW
         payload=workload.model_dump_json() if workload is not None else None,
         executor_config=ti.executor_config,
         queue=ti.queue,
-        attempts=1,
+        # What the dead scheduler's SubmitJob calls came to is not known: none is counted, so a try with
+        # no job gets every attempt MAX_SUBMIT_JOB_ATTEMPTS allows (a job found for it counts one).
+        attempts=0,
         stage=Stage.ADOPTING,
         lookup_first=True,
         submit_if_missing=workload is not None,

@@ -342,3 +342,24 @@ def test_an_adopted_id_naming_another_tries_job_is_not_tracked_as_this_one(
     assert recorder.states(workload.ti.key) == [TaskInstanceState.FAILED]
     assert "no AWS Batch job named" in str(recorder.info(workload.ti.key)[0])
     assert faults.count("SubmitJob") == 1
+
+
+def test_an_adopted_try_without_a_job_gets_every_attempt_it_is_owed(
+    successor: BatchRouterExecutor, world: BatchWorld, faults: Faults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dead scheduler's SubmitJob calls are unknown: none is counted against the try (issue 25, tries
+    failed after two SubmitJob calls for 'gave up after 3 attempts, none of which made a job')."""
+    from batch_router.executor import workloads
+
+    workload = make_workload()
+    monkeypatch.setattr(workloads.ExecuteTask, "make", classmethod(lambda cls, ti, generator=None: workload))
+    faults.error("SubmitJob", "ServerException", 500, times=2)
+    recorder = Recorder(successor)
+
+    successor.try_adopt_task_instances(
+        [task_instance(workload, external_executor_id=workload.ti.external_executor_id)]
+    )
+    drive(successor, lambda: world.job_ids())
+
+    assert faults.count("SubmitJob") == 3  # MAX_SUBMIT_JOB_ATTEMPTS=3 calls, the third made the job
+    assert TaskInstanceState.FAILED not in recorder.states(workload.ti.key)
