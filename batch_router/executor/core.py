@@ -238,7 +238,6 @@ class BatchRouterExecutor(BaseExecutor):
     def heartbeat(self) -> None:
         with self._guard.phase("heartbeat"):
             self._task_event_logs.release()  # the scheduler saved them after the last heartbeat
-            self._freeze.keep()
             super().heartbeat()
 
     def trigger_tasks(self, open_slots: int) -> None:

@@ -53,14 +53,6 @@ class Freeze:
             _holders += 1
             self._held = True
 
-    def keep(self) -> None:
-        """Freeze again what another part of the process thawed: LocalExecutor (in the same scheduler,
-        under another executor alias) calls ``gc.unfreeze()`` after each fork of its workers, which
-        thaws every frozen object, ours included. Called each heartbeat; ``gc.freeze()`` moves the
-        collector's lists, it does not walk them, so it costs microseconds."""
-        if self._held and gc.get_freeze_count() == 0:
-            gc.freeze()
-
     def release(self) -> None:
         global _holders, _thresholds_before
         with _lock:
