@@ -165,15 +165,21 @@ def _start_on_spot(world: BatchWorld, set_option: Any) -> BatchRouterExecutor:
     return executor
 
 
-def test_a_job_whose_spot_host_was_reclaimed_before_start_is_resubmitted_on_the_retry_route(
-    world: BatchWorld, set_option: Any
-) -> None:
-    executor = _start_on_spot(world, set_option)
+def _spot_host_reclaimed(executor: BatchRouterExecutor, world: BatchWorld) -> tuple[Any, str, str]:
+    """A try whose first job lost its Spot host before the task started: (workload, first, second job)."""
     workload = make_workload()
     queue_all(executor, workload)
     first = drive(executor, lambda: world.job_ids())[0]
     world.fail(first, "Host EC2 (instance i-0abc) terminated.", started=False)
     second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
+    return workload, first, second
+
+
+def test_a_job_whose_spot_host_was_reclaimed_before_start_is_resubmitted_on_the_retry_route(
+    world: BatchWorld, set_option: Any
+) -> None:
+    executor = _start_on_spot(world, set_option)
+    workload, first, second = _spot_host_reclaimed(executor, world)
     executor.end()
 
     assert world.describe(first)["jobQueue"].endswith("/spot-q")
@@ -187,11 +193,7 @@ def test_a_try_moved_to_its_retry_route_is_counted_there_and_no_longer_on_its_fi
     world: BatchWorld, set_option: Any
 ) -> None:
     executor = _start_on_spot(world, set_option)
-    workload = make_workload()
-    queue_all(executor, workload)
-    first = drive(executor, lambda: world.job_ids())[0]
-    world.fail(first, "Host EC2 (instance i-0abc) terminated.", started=False)
-    second = drive(executor, lambda: [j for j in world.job_ids() if j != first])[0]
+    _, _, second = _spot_host_reclaimed(executor, world)
     drive(executor, lambda: executor._tracker.by_job(second))
     counts = executor._tracker.counts_by_route()
     world.succeed(second)

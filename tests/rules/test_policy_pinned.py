@@ -4,17 +4,14 @@ over the whole job and every accelerator."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
+from policy_kit import PolicyKit
 
-from batch_router.config.routes import parse_route_table
-from batch_router.errors import ConfigError, ExecConfigError
-from batch_router.plan.model import BuiltJob, TaskIdentity
+from batch_router.errors import ConfigError
 from batch_router.plan.planner import Plan
 
-IDENTITY = TaskIdentity("etl", "load", "manual__1", try_number=1, try_id="t-1")
 PINNED = {
     "timeout": {"attemptDurationSeconds": 3600},
     "retryStrategy": {"attempts": 1},
@@ -35,21 +32,8 @@ TABLE: dict[str, Any] = {
 }  # fmt: skip
 
 
-def plan_with(**policy: Any) -> Plan:
-    data = copy.deepcopy(TABLE)
-    if policy:
-        data["policy"] = policy
-    return Plan(parse_route_table(data, "routes.yaml"))
-
-
-def build(executor_config: dict[str, Any], plan: Plan | None = None) -> BuiltJob:
-    return (plan or plan_with()).build(identity=IDENTITY, executor_config=executor_config, queue=None)
-
-
-def refusal(executor_config: dict[str, Any], plan: Plan | None = None) -> str:
-    with pytest.raises(ExecConfigError) as caught:
-        build(executor_config, plan)
-    return str(caught.value)
+KIT = PolicyKit(TABLE)
+plan_with, build, refusal = KIT.plan_with, KIT.build, KIT.refusal
 
 
 def pod(**pod_properties: Any) -> dict[str, Any]:
