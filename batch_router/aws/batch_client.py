@@ -27,7 +27,7 @@ from batch_router.aws.brief_answers import BRIEF_PARSE_EVENT, shrink_describe_jo
 from batch_router.aws.errors import classify
 from batch_router.aws.parser_cycles import without_parser_cycles
 from batch_router.aws.submit_pacer import SubmitPacer
-from batch_router.aws.wire_logging import quiet_calls
+from batch_router.aws.wire_logging import install_filter, quiet_calls
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 ids per call
 READ_MAX_ATTEMPTS = 5
@@ -70,6 +70,8 @@ class BatchClient:
         self._make_client = make_client
         # LOG_AWS_REQUESTS: botocore's wire logging of these calls (aws/wire_logging.py).
         self._quiet = not log_requests
+        if self._quiet:
+            install_filter()
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         # SubmitJob has a fixed per-account quota (50/s); sending at that rate from the start keeps

@@ -19,7 +19,6 @@ from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.aws.job_definitions import definition_facts, in_force
 from batch_router.config.model import DefinitionFacts, Route, RouteTable
-from batch_router.config.routes import IMPLICIT_ROUTE
 from batch_router.errors import BatchRouterError, ConfigError, Problem
 from batch_router.plan.model import TaskIdentity
 from batch_router.plan.planner import Plan
@@ -63,9 +62,10 @@ def env_kind(env: Mapping[str, Any]) -> str:
     return f"{resources} on {orchestration(env)}"
 
 
-def compute_problem(route: Route, env: Mapping[str, Any]) -> str | None:
+def compute_problem(route: Route, env: Mapping[str, Any], implicit: bool = False) -> str | None:
     """Why ``env`` cannot run ``route``'s jobs, or None when it can (or the route's compute is not
-    known: the seed's implicit route whose job definition could not be read)."""
+    known: the seed's implicit route whose job definition could not be read). ``implicit``: the route
+    is the seed's, whose compute is its job definition's."""
     if route.compute is None:
         return None
     orch = orchestration(env)
@@ -73,7 +73,7 @@ def compute_problem(route: Route, env: Mapping[str, Any]) -> str | None:
     name = env.get("computeEnvironmentName", env.get("computeEnvironmentArn", "?"))
     says = (
         f"the route says compute: {route.compute}"
-        if route.name != IMPLICIT_ROUTE
+        if not implicit
         else (f"its job definition {route.job_definition!r} runs on {route.compute}")
     )
     wants_eks = route.compute == "eks"
@@ -229,7 +229,7 @@ def _route_problems(
             missing = order["computeEnvironment"]
             found.append(f"compute environment {missing!r} of the job queue was not found")
             continue
-        problem = compute_problem(route, env)
+        problem = compute_problem(route, env, table.implicit)
         if problem:
             found.append(problem)
     return found

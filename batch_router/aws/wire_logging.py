@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-__all__ = ["WIRE_LOGGERS", "quiet_calls"]
+__all__ = ["WIRE_LOGGERS", "install_filter", "quiet_calls"]
 
 # The botocore modules that log request parameters and bodies, signatures, and response bodies.
 WIRE_LOGGERS: tuple[str, ...] = ("botocore.endpoint", "botocore.parsers", "botocore.auth")
@@ -35,7 +35,9 @@ class _OursBelowInfo(logging.Filter):
 _FILTER = _OursBelowInfo("batch-router: no wire logging of its own AWS calls")
 
 
-def _install() -> None:
+def install_filter() -> None:
+    """Put the filter on the wire loggers (once; idempotent). Done when a quiet client is made, so the
+    calls themselves only set the context variable."""
     for name in WIRE_LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
@@ -48,7 +50,6 @@ def quiet_calls(quiet: bool = True) -> Iterator[None]:
     if not quiet:
         yield
         return
-    _install()
     token = _QUIET.set(True)
     try:
         yield

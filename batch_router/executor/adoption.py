@@ -86,6 +86,7 @@ class Adopter:
     def _on_described(self, asked: _Asked, result: calls.DescribeResult) -> None:
         """A job found by id is tracked; every other try is looked up by the submit pipeline."""
         hub, now = self._hub, time.monotonic()
+        plan = hub.runtime().plan
         jobs = {str(job.get("jobId")): job for job in result.jobs}
         adopted: list[str] = []
         for ext, key, serial in asked:
@@ -93,7 +94,7 @@ class Adopter:
             if record is None or record.stage is not Stage.ADOPTING:
                 continue  # revoked meanwhile; revoke_task stops whatever job it had
             job = jobs.get(ext)
-            claim = claim_for(key, hub.runtime().plan)
+            claim = claim_for(key, plan)
             why = claim.foreign(job) if job is not None and claim is not None else None
             if why is not None:
                 hub.log.warning(

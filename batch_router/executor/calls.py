@@ -253,12 +253,12 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
     updates: list[JobUpdate] = []
     seen: set[str] = set()
     for job in jobs:
-        job_id = str(job.get("jobId"))[:128]
+        job_id = str(job.get("jobId"))
         seen.add(job_id)
         try:
             update = _update(job, job_id, known.get(job_id), log_group)
         except Exception as exc:  # one job's description the executor cannot read fails that try only
-            reason = f"batch-router cannot read job {job_id}'s description ({type(exc).__name__})"
+            reason = f"batch-router cannot read job {job_id[:128]}'s description ({type(exc).__name__})"
             update = JobUpdate(job_id, "FAILED", states.Phase.FAILED, info=reason)
         if update is not None:
             updates.append(update)

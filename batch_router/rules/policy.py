@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from batch_router.config.json_tree import dig
 from batch_router.config.model import Hints, Policy, Route
 from batch_router.rules.caps import EKS_ACCELERATORS
 from batch_router.rules.request_parts import (
@@ -168,10 +169,8 @@ def _override_message(path: tuple[str, ...], platform: Any) -> str:
 def _eks_identity(policy: Policy, task: Mapping[str, Any]) -> Iterator[Violation]:
     """The namespace picks the service account and so the pod's IAM role: the route's, never the
     task's, unless opened. The same for metadata keys known to steer identity or network."""
-    metadata = task
-    for key in _METADATA:
-        metadata = metadata.get(key) if isinstance(metadata, Mapping) else None  # type: ignore[assignment]
-    if not isinstance(metadata, Mapping):
+    metadata = dig(task, *_METADATA)
+    if metadata is None:
         return
     if "namespace" in metadata and not overridable_path(policy, _NAMESPACE):
         yield Violation(
