@@ -27,7 +27,8 @@ from airflow.providers.amazon.aws.executors.batch.batch_executor import AwsBatch
 
 from batch_router import examples
 from batch_router.config.routes import read_route_file
-from batch_router.executor.planning import Unplannable, plan_workloads
+from batch_router.executor.outcomes import Unplannable
+from batch_router.executor.planning import plan_workloads
 from batch_router.executor.workloads import task_identity, workload_command
 from batch_router.plan import job_builder
 from batch_router.plan.planner import Plan

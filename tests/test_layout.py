@@ -19,6 +19,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "batch_router"
 # aws -> executor; dev tools and provisioning stand beside it and never reach into the executor; the CLI
 # may use everything.
 ALLOWED: dict[str, frozenset[str]] = {
+    # Every reach into a dependency's private parts, one module per dependency; open to every room.
+    "compat": frozenset(),
     "errors": frozenset(),
     "config": frozenset({"errors"}),
     "templates": frozenset({"errors", "config"}),
@@ -47,6 +49,32 @@ ALLOWED: dict[str, frozenset[str]] = {
         }
     ),
 }
+ALLOWED = {room: rooms | {"compat"} if room != "compat" else rooms for room, rooms in ALLOWED.items()}
+# The executor's parts in the order they are built on: each imports only parts before it (the values and
+# bookkeeping first, then the channel and hub, the threads' work, the parts, and Airflow's side last).
+EXECUTOR_ORDER = (
+    "workloads",
+    "pacing",
+    "metrics",
+    "event_log",
+    "heap_freeze",
+    "tracker",
+    "tunables",
+    "belief",
+    "outcomes",
+    "channel",
+    "planning",
+    "calls",
+    "hub",
+    "guard",
+    "startup_check",
+    "task_logs",
+    "adoption",
+    "submitting",
+    "intake",
+    "polling",
+    "core",
+)
 # Rooms that must stay pure: no AWS SDK client code (botocore's model and validator are data) and no
 # Airflow executor, model or hook machinery.
 PURE_ROOMS = ("errors", "config", "templates", "rules", "plan", "provision")
@@ -218,3 +246,41 @@ def test_the_public_entry_points_keep_working() -> None:
 
     assert BatchRouterExecutor.__module__.startswith("batch_router.executor")
     assert callable(templates.gpu) and callable(main)
+
+
+def test_the_architecture_page_states_the_import_rules_this_test_keeps() -> None:
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    stated: dict[str, frozenset[str]] = {}
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`") and cells[0].count("`") == 2:
+            room = cells[0].strip("`")
+            names = frozenset(part.split("`")[1] for part in cells[1].split(",") if "`" in part)
+            stated[room] = names | {"compat"} if room != "compat" else names
+    assert stated == ALLOWED
+
+
+def test_the_executors_parts_import_only_parts_built_before_them() -> None:
+    executor = PACKAGE / "executor"
+    names = {p.stem for p in executor.glob("*.py")} - {"__init__"}
+    assert names == set(EXECUTOR_ORDER), "place each executor module in EXECUTOR_ORDER"
+    late = []
+    for position, name in enumerate(EXECUTOR_ORDER):
+        for target in imported(executor / f"{name}.py"):
+            parts = target.split(".")
+            part = parts[2] if parts[:2] == ["batch_router", "executor"] and len(parts) > 2 else None
+            if part in names and EXECUTOR_ORDER.index(part) > position:
+                late.append(f"executor.{name} imports executor.{part}, built after it")
+    assert late == []
+
+
+def test_only_the_executor_imports_airflows_executor_classes_and_its_compatibility_module() -> None:
+    def reaches(target: str) -> bool:
+        executor_classes = target.startswith("airflow.executors") and not target.startswith(
+            "airflow.executors.workloads"
+        )
+        return executor_classes or target.startswith("batch_router.compat.airflow")
+
+    importers = {room_of(module_name(p)) for p in modules() if any(reaches(t) for t in imported(p))}
+
+    assert importers <= {"executor", "compat"}

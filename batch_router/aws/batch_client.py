@@ -18,16 +18,17 @@ may exist, and the executor paces, looks for the job, or submits again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from airflow.utils.helpers import chunks
 from botocore.config import Config
 
 from batch_router.aws.brief_answers import BRIEF_PARSE_EVENT, shrink_describe_jobs
 from batch_router.aws.errors import classify
-from batch_router.aws.parser_cycles import without_parser_cycles
 from batch_router.aws.submit_pacer import SubmitPacer
 from batch_router.aws.wire_logging import install_filter, quiet_calls
+from batch_router.compat.botocore import without_parser_cycles
 
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 ids per call
 READ_MAX_ATTEMPTS = 5
@@ -38,12 +39,6 @@ LOG_LINES_MAX = 10_000
 T = TypeVar("T")
 # Makes a boto3 client for a service ("batch" or "logs") with the given botocore configuration.
 ClientFactory = Callable[[str, Config], Any]
-
-
-def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    """Non-empty slices of at most ``size`` items; nothing at all for an empty sequence."""
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 class BatchClient:
@@ -115,7 +110,7 @@ class BatchClient:
             client = self._clients.get(purpose)
             if client is None:
                 client = self._clients[purpose] = self._make(purpose)
-                without_parser_cycles(client)  # no cyclic garbage per answer (see parser_cycles)
+                without_parser_cycles(client)  # no cyclic garbage per answer (see compat.botocore)
                 if purpose == "submit" and self.submit_pacer is not None:
                     # A slot is taken just before the request goes on the wire, as botocore's own
                     # adaptive limiter takes its token (retries/adaptive.py, on ``before-send``): taken
@@ -176,7 +171,7 @@ class BatchClient:
 
     def _describe(self, purpose: str, job_ids: Sequence[str]) -> list[dict[str, Any]]:
         jobs: list[dict[str, Any]] = []
-        for chunk in chunked(list(dict.fromkeys(job_ids)), DESCRIBE_JOBS_MAX):
+        for chunk in chunks(list(dict.fromkeys(job_ids)), DESCRIBE_JOBS_MAX):
             response = self._call(purpose, "DescribeJobs", _describe_jobs_call(chunk))
             jobs.extend(response.get("jobs", []))
         return jobs

@@ -21,28 +21,23 @@ from botocore.exceptions import (
     ParamValidationError,
     PartialCredentialsError,
 )
+from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
 from batch_router.errors import MAX_AWS_TEXT, BatchRouterError, shorten
 
 __all__ = ["BatchApiError", "ErrorKind", "classify"]
 
-THROTTLING_CODES = frozenset(
-    {
-        "TooManyRequestsException",
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "RequestLimitExceeded",
-        "SlowDown",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "PriorRequestNotComplete",
-        "BandwidthLimitExceeded",
-        "EC2ThrottledException",
-    }
-)
+# botocore's own judgement of a throttled answer (the checker its standard and adaptive retry modes use),
+# called rather than its list of codes copied.
+_THROTTLED = ThrottledRetryableChecker()
+
+
+def is_throttling_code(code: str) -> bool:
+    return bool(
+        _THROTTLED.is_retryable(RetryContext(attempt_number=1, parsed_response={"Error": {"Code": code}}))
+    )
+
+
 CREDENTIAL_CODES = frozenset(
     {
         "ExpiredToken",
@@ -98,7 +93,7 @@ def classify(operation: str, exc: BaseException) -> BatchApiError:
         code = str(error.get("Code") or name)
         message = str(error.get("Message") or exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in THROTTLING_CODES or status == 429:
+        if is_throttling_code(code) or status == 429:
             kind = ErrorKind.THROTTLED
         elif code in CREDENTIAL_CODES:
             kind = ErrorKind.CREDENTIALS

@@ -14,14 +14,19 @@ throttling), and handing a try back because AWS did not answer could run a live 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX, chunked
+from airflow.utils.helpers import chunks
+
+from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX
 from batch_router.executor import calls
 from batch_router.executor.belief import claim_for
-from batch_router.executor.hub import UNKNOWN_ROUTE, Hub, crashed_call
+from batch_router.executor.hub import Hub
+from batch_router.executor.metrics import UNKNOWN_ROUTE
+from batch_router.executor.outcomes import Described
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.workloads import Workload, workload_from_job
 from batch_router.plan.model import TaskIdentity
@@ -29,20 +34,18 @@ from batch_router.plan.naming import ROUTE_TAG, TRY_ID_TAG
 from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:
-    from airflow.executors.workloads.types import WorkloadKey
     from airflow.models.taskinstance import TaskInstance
 
 __all__ = ["Adopter", "adopting_record", "ti_identity", "tracked_record"]
 
 MakeWorkload = Callable[["TaskInstance"], Workload | None]
-# (the id the scheduler had, the record's key, the record's serial) for each try one DescribeJobs asks about
-_Asked = tuple[tuple[str, "WorkloadKey", int], ...]
 
 
 class Adopter:
     def __init__(self, hub: Hub, make_workload: MakeWorkload | None = None):
         self._hub = hub
         self._make_workload = make_workload
+        hub.channel.on(Described, self._on_described)
 
     def adopt(self, tis: Sequence[TaskInstance]) -> tuple[list[TryRecord], list[TaskInstance]]:
         """(adopted, handed back). Returns without calling AWS; only tries with no id, or that cannot be
@@ -65,27 +68,20 @@ class Adopter:
                 continue
             hub.tracker.add(record)
             records.append(record)
-        for chunk in chunked(records, DESCRIBE_JOBS_MAX):
+        for chunk in chunks(records, DESCRIBE_JOBS_MAX):
             self._describe(chunk)
         return records, not_adopted
 
     def _describe(self, chunk: Sequence[TryRecord]) -> None:
-        asked: _Asked = tuple((str(r.identity.try_id), r.key, r.serial) for r in chunk)
-        ids = tuple(dict.fromkeys(ext for ext, _, _ in asked))
+        asked = tuple((str(r.identity.try_id), r.key, r.serial) for r in chunk)
+        run = functools.partial(calls.describe, self._hub.runtime().client, asked)
+        crashed = functools.partial(Described.crashed, asked)
+        if not self._hub.channel.send(self._hub.api, run, crashed):
+            self._on_described(crashed(RuntimeError("shut down")))
 
-        def crashed(exc: BaseException) -> calls.DescribeResult:
-            return calls.DescribeResult(ids, error=crashed_call("DescribeJobs", exc))
-
-        def apply(result: calls.DescribeResult) -> None:
-            self._on_described(asked, result)
-
-        client = self._hub.runtime().client
-        if not self._hub.hand_over(apply, calls.describe, client, ids, on_crash=crashed):
-            apply(calls.DescribeResult(ids, error=crashed_call("DescribeJobs", RuntimeError("shut down"))))
-
-    def _on_described(self, asked: _Asked, result: calls.DescribeResult) -> None:
+    def _on_described(self, result: Described) -> None:
         """A job found by id is tracked; every other try is looked up by the submit pipeline."""
-        hub, now = self._hub, time.monotonic()
+        hub, now, asked = self._hub, time.monotonic(), result.asked
         plan = hub.runtime().plan
         jobs = {str(job.get("jobId")): job for job in result.jobs}
         adopted: list[str] = []

@@ -1,32 +1,39 @@
 """The work that runs on the API thread pool: submit or find a try's job, poll jobs, stop a job.
 
-Each function takes an immutable ticket and returns a result value; none raises and none touches the
-executor's state, so the scheduler thread can hand work over and pick results up without locks. The
-CPU work around a call (building the request, reading 100 job descriptions) is done here too, so the
-scheduler thread only applies what changed.
+Each function takes an immutable ticket and returns an outcome value (``outcomes``); none raises and
+none touches the executor's state, so the scheduler thread can hand work over and pick results up
+without locks. The CPU work around a call (reading the planned request, reading 100 job descriptions)
+is done here too, so the scheduler thread only applies what changed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind, classify
 from batch_router.aws.job_states import CANCELLABLE_STATUSES, FINISHED_STATUSES
-from batch_router.errors import BatchRouterError
 from batch_router.executor.belief import TryClaim
+from batch_router.executor.outcomes import (
+    CallFailed,
+    Described,
+    Found,
+    NotFound,
+    Polled,
+    StatusChanged,
+    SubmitOutcome,
+    Submitted,
+    SubmitTicket,
+)
 from batch_router.executor.pacing import Pacing
-from batch_router.executor.planning import InfoLog, JobSpec
-from batch_router.executor.workloads import Workload, workload_from_job
+from batch_router.executor.planning import InfoLog
+from batch_router.executor.workloads import workload_from_job
 from batch_router.plan.naming import TRY_ID_TAG
-
-if TYPE_CHECKING:
-    from airflow.executors.workloads.types import WorkloadKey
 
 
 class WarningLog(Protocol):
@@ -42,109 +49,6 @@ class CallLog(InfoLog, WarningLog, Protocol):
 # to wait for the next heartbeat.
 THROTTLED_RESENDS = 3
 _RESEND_PACING = Pacing(base_seconds=0.1, max_seconds=0.4)
-
-
-@dataclass(frozen=True)
-class SubmitTicket:
-    """One SubmitJob (or look-up) for one try, as the record stood when it was handed over."""
-
-    key: WorkloadKey
-    serial: int
-    spec: JobSpec | None  # what to submit; None when there is nothing of ours to submit
-    job_queue: str
-    job_name: str
-    match_ids: frozenset[str]  # a job whose id or try-id tag is one of these belongs to the try
-    exclude: frozenset[str] = frozenset()  # the try's earlier jobs, which died before start
-    look_first: bool = False
-    submit: bool = True
-    elsewhere: tuple[tuple[str, str], ...] = ()  # other (job queue, job name) places to look in
-    claim: TryClaim | None = None  # what a found job must show to be taken as the try's (belief.py)
-
-    @property
-    def places(self) -> tuple[tuple[str, str], ...]:
-        return ((self.job_queue, self.job_name), *self.elsewhere)
-
-
-# What one submit-or-find call came to: one small type per case, so the scheduler thread dispatches on
-# the type. ``throttled`` counts the "slow down" answers on the way (each made no job).
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """SubmitJob made a new job."""
-
-    ticket: SubmitTicket
-    job_id: str
-    throttled: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """The try's job already existed (an earlier SubmitJob whose answer was lost made it)."""
-
-    ticket: SubmitTicket
-    job: Mapping[str, Any]
-
-    @property
-    def job_id(self) -> str:
-        return str(self.job["jobId"])
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """The request could not be built (bad exec_config, no route); nothing was sent."""
-
-    ticket: SubmitTicket
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotFound:
-    """Looked for the try's job, found none, and there is nothing of ours to submit."""
-
-    ticket: SubmitTicket
-
-
-@dataclass(frozen=True, slots=True)
-class CallFailed:
-    """The look-up or SubmitJob failed; whether to retry depends on the error's kind."""
-
-    ticket: SubmitTicket
-    error: BatchApiError
-    throttled: int = 0
-    looking_up: bool = False  # the look-up failed, before any SubmitJob: it costs the task no attempt
-
-
-SubmitOutcome = Submitted | Found | Refused | NotFound | CallFailed
-
-
-@dataclass(frozen=True)
-class JobUpdate:
-    """What a poll learned about one job whose status changed, already read for the executor."""
-
-    job_id: str
-    status: str
-    phase: states.Phase
-    info: str | None = None  # failed jobs: reason, exit code and log stream, for the task
-    failed_before_start: bool = False  # failed jobs: the task did not run (unless it was seen RUNNING)
-    lost_capacity: bool = False  # ... because its Spot capacity or host went away
-    # ... and the workload read back from its command, to submit it again: a tracked try keeps none
-    workload: Workload | None = None
-
-
-@dataclass(frozen=True)
-class PollResult:
-    job_ids: tuple[str, ...]
-    updates: tuple[JobUpdate, ...] = ()  # only jobs whose status differs from what the executor knew
-    missing: tuple[str, ...] = ()  # asked about, not returned
-    error: BatchApiError | None = None
-
-
-@dataclass(frozen=True)
-class DescribeResult:
-    job_ids: tuple[str, ...]
-    jobs: tuple[Mapping[str, Any], ...] = ()
-    error: BatchApiError | None = None
 
 
 def find_try_job(
@@ -184,7 +88,7 @@ def find_try_job(
 
 
 def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: CallLog) -> SubmitOutcome:
-    """Look for the try's job when an earlier submit may have made it, else build and submit once."""
+    """Look for the try's job when an earlier submit may have made it, else send the planned request once."""
     try:
         if ticket.look_first:
             try:
@@ -196,23 +100,17 @@ def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: CallLog) -> S
                 return CallFailed(ticket, error, int(error.kind is ErrorKind.THROTTLED), looking_up=True)
             if job is not None:
                 return Found(ticket, job)
-        if not ticket.submit or ticket.spec is None:
+        if ticket.request is None:
             return NotFound(ticket)
-        try:
-            built = ticket.spec.build()
-        except BatchRouterError as exc:  # bad exec_config or no route: nothing was sent
-            return Refused(ticket, str(exc))
+        request = json.loads(ticket.request)
     except Exception as exc:
         error = classify("SubmitJob", exc)
         return CallFailed(ticket, error, throttled=int(error.kind is ErrorKind.THROTTLED))
-    outcome = _submit(client, ticket, built.kwargs)
+    outcome = _submit(client, ticket, request)
     if isinstance(outcome, Submitted):
         with contextlib.suppress(Exception):  # the job exists: a broken log handler must not hide it
             log.info(
-                "batch-router: submitted %s to route %r as job %s",
-                ticket.key,
-                built.route.name,
-                outcome.job_id,
+                "batch-router: submitted %s to route %r as job %s", ticket.key, ticket.route, outcome.job_id
             )
     return outcome
 
@@ -231,15 +129,16 @@ def _submit(client: BatchClient, ticket: SubmitTicket, request: Mapping[str, Any
             time.sleep(_RESEND_PACING.backoff(throttled))
 
 
-def describe(client: BatchClient, job_ids: Sequence[str]) -> DescribeResult:
-    """One DescribeJobs call for at most 100 ids, answered in full."""
+def describe(client: BatchClient, asked: tuple[tuple[str, Any, int], ...]) -> Described:
+    """Adoption's one DescribeJobs call for at most 100 ids (the ids the scheduler had), answered in full."""
+    job_ids = list(dict.fromkeys(ext for ext, _, _ in asked))
     try:
-        return DescribeResult(tuple(job_ids), tuple(client.describe_jobs(job_ids)))
+        return Described(asked, tuple(client.describe_jobs(job_ids)))
     except Exception as exc:
-        return DescribeResult(tuple(job_ids), error=classify("DescribeJobs", exc))
+        return Described(asked, error=classify("DescribeJobs", exc))
 
 
-def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -> PollResult:
+def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -> Polled:
     """One DescribeJobs call for at most 100 ids; ``known`` is each job's status as the executor has it.
 
     Only changes come back: with 5,000 jobs running, a poll that finds them all still RUNNING hands
@@ -249,8 +148,8 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
     try:
         jobs = client.describe_job_statuses(job_ids)
     except Exception as exc:
-        return PollResult(job_ids, error=classify("DescribeJobs", exc))
-    updates: list[JobUpdate] = []
+        return Polled(job_ids, error=classify("DescribeJobs", exc))
+    updates: list[StatusChanged] = []
     seen: set[str] = set()
     for job in jobs:
         job_id = str(job.get("jobId"))
@@ -259,23 +158,23 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
             update = _update(job, job_id, known.get(job_id), log_group)
         except Exception as exc:  # one job's description the executor cannot read fails that try only
             reason = f"batch-router cannot read job {job_id[:128]}'s description ({type(exc).__name__})"
-            update = JobUpdate(job_id, "FAILED", states.Phase.FAILED, info=reason)
+            update = StatusChanged(job_id, "FAILED", states.Phase.FAILED, info=reason)
         if update is not None:
             updates.append(update)
     missing = tuple(job_id for job_id in job_ids if job_id not in seen)
-    return PollResult(job_ids, tuple(updates), missing)
+    return Polled(job_ids, tuple(updates), missing)
 
 
-def _update(job: Mapping[str, Any], job_id: str, known: str | None, log_group: str) -> JobUpdate | None:
+def _update(job: Mapping[str, Any], job_id: str, known: str | None, log_group: str) -> StatusChanged | None:
     """What changed for one job, or None when nothing did."""
     status = str(job.get("status"))
     phase = states.phase_of(job)
     if status == known and phase not in (states.Phase.SUCCEEDED, states.Phase.FAILED):
         return None
     if phase is not states.Phase.FAILED:
-        return JobUpdate(job_id, status, phase)
+        return StatusChanged(job_id, status, phase)
     before_start = states.failed_before_start(job, seen_running=False)
-    return JobUpdate(
+    return StatusChanged(
         job_id,
         status,
         phase,

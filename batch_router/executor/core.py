@@ -14,7 +14,6 @@ sent again, and a scheduler that died between submitting and reporting can still
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -26,6 +25,7 @@ from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
 from batch_router.aws.job_definitions import describe_definitions
+from batch_router.compat.airflow import EVENT_LOG_ATTRIBUTE, select_queued
 from batch_router.config.routes import mode_line
 from batch_router.config.settings import unused_beside_route_table
 from batch_router.errors import ConfigError
@@ -34,7 +34,7 @@ from batch_router.executor.adoption import Adopter
 from batch_router.executor.event_log import EventLogQueue
 from batch_router.executor.guard import PhaseGuard
 from batch_router.executor.heap_freeze import Freeze
-from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime, start_threads
+from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
@@ -68,27 +68,20 @@ class BatchRouterExecutor(BaseExecutor):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self._event_logs = EventLogQueue()
         self._stopping = False
         self._gauges_started = False
         self._startup_check: StartupCheck | None = None
         self._freeze = Freeze()
-        self._task_event_logs: EventLogQueue = EventLogQueue()
-        self._hub = Hub(
-            conf=self.conf,
-            airflow=self,
-            log=self.log,
-            metrics=ExecutorMetrics(self.team_name),
-            pacing=Tunables().pacing(),
-        )
+        setattr(self, EVENT_LOG_ATTRIBUTE, self._event_logs)
+        self._hub = Hub(conf=self.conf, airflow=self, log=self.log, metrics=ExecutorMetrics(self.team_name))
         self._guard = PhaseGuard(self.log, self._hub.metrics)
+        # Each part registers the handlers of the outcomes it makes with the hub's channel.
         self._intake = Intake(self._hub)
         self._submitter = Submitter(self._hub)
         self._poller = Poller(self._hub, self._submitter)
         self._adopter = Adopter(self._hub, self._fresh_workload)
-        # The shared state, by the names the scheduler-side code (and its tests) read it under.
-        self._tracker = self._hub.tracker
-        self._finished = self._hub.finished
-        self._planning = self._intake.planning
+        self._tracker = self._hub.tracker  # read by the scheduler-side code (and its tests) under this name
 
     @property
     def _client(self) -> BatchClient:
@@ -101,8 +94,8 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             runtime = self._hub.runtime()
             self._warn_unknown_options()
-            tunables = self._hub.tunables = Tunables.from_settings(runtime.settings)
-            self._hub.pacing = tunables.pacing()
+            tunables = Tunables.from_settings(runtime.settings)
+            self._hub.tune(tunables)
             if runtime.settings.check_health_on_startup:
                 self._startup_check = StartupCheck(
                     lambda: self._hub.learn(check_routes(runtime.client, runtime.plan.table, runtime.plan)),
@@ -118,16 +111,7 @@ class BatchRouterExecutor(BaseExecutor):
             raise
         self.log.info("batch-router: %s", mode_line(self._hub.runtime().plan.table))
         settings = runtime.settings
-        self._hub.pool = ThreadPoolExecutor(
-            max_workers=settings.api_concurrency, thread_name_prefix="batch-router-api"
-        )
-        self._hub.readers = ThreadPoolExecutor(
-            max_workers=settings.poll_concurrency, thread_name_prefix="batch-router-poll"
-        )
-        self._hub.planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-router-plan")
-        start_threads(self._hub.pool, settings.api_concurrency)
-        start_threads(self._hub.readers, settings.poll_concurrency)
-        start_threads(self._hub.planner, 1)
+        self._hub.open()
         self._stopping = False
         self._warm_up(runtime)
         # What the scheduler has loaded by now (Airflow, providers, botocore models: ~200,000 objects)
@@ -174,8 +158,8 @@ class BatchRouterExecutor(BaseExecutor):
             self._stopping = True
             if self._startup_check is not None:
                 self._startup_check.stop()
-            running = self._hub.drain(self._hub.tunables.end_grace_seconds)
-            self._apply_finished(float("inf"))  # what came back: job ids for the log, nothing sent
+            running = self._hub.close(self._hub.tunables.end_grace_seconds)
+            self._hub.channel.apply(float("inf"))  # what came back: job ids for the log, nothing sent
             self.log.info(
                 "batch-router stopped; %d job(s) left to AWS Batch for the next scheduler to adopt%s",
                 sum(1 for r in self._tracker if r.job_id),
@@ -191,8 +175,8 @@ class BatchRouterExecutor(BaseExecutor):
         """Terminate every job this executor owns, also those calls under way are still making."""
         try:
             self._stopping = True
-            running = self._hub.drain(self._hub.tunables.terminate_timeout_seconds)
-            self._apply_finished(float("inf"))  # a SubmitJob that was under way attaches its job now
+            running = self._hub.close(self._hub.tunables.terminate_timeout_seconds)
+            self._hub.channel.apply(float("inf"))  # a SubmitJob that was under way attaches its job now
             if running:
                 self.log.error(
                     "batch-router: %d call(s) still running after %.0fs; a job they make may outlive "
@@ -214,11 +198,11 @@ class BatchRouterExecutor(BaseExecutor):
         if runtime is None:
             return
         client = runtime.client
+        stops, try_stops = self._hub.unfinished_stops()  # revoked, their stop not answered
         job_ids = [r.job_id for r in self._tracker if r.job_id and r.stage is Stage.TRACKED]
-        job_ids += [job_id for job_id in self._hub.pending_stops if job_id not in job_ids]  # revoked
+        job_ids += [job_id for job_id in stops if job_id not in job_ids]
         # A try whose SubmitJob answer was lost may have a job nobody knows the id of: find and stop it.
-        unsure = [r for r in self._tracker if r.job_id is None and r.lookup_first]
-        unsure += list(self._hub.pending_try_stops.values())
+        unsure = [r for r in self._tracker if r.job_id is None and r.lookup_first] + try_stops
         if not job_ids and not unsure:
             return
         pool = ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
@@ -237,27 +221,19 @@ class BatchRouterExecutor(BaseExecutor):
 
     def heartbeat(self) -> None:
         with self._guard.phase("heartbeat"):
-            self._task_event_logs.release()  # the scheduler saved them after the last heartbeat
+            self._event_logs.release()  # the scheduler saved them after the last heartbeat
             super().heartbeat()
 
     def trigger_tasks(self, open_slots: int) -> None:
-        """BaseExecutor's selection (callbacks first, then tasks by ``priority_weight``, highest first, up
-        to the open slots), made without its allocations.
-
-        Written out because the scheduler thread pays for them in a burst: BaseExecutor sorts a new
-        (key, workload) tuple per queued task and hands ``_process_workloads`` bare workloads, whose
-        ``workload.key`` builds a second key per try (about 2 us each: 45 ms for 20,000). Here only the
-        scheduler's own keys are sorted, and each try keeps the key object it was queued under.
-        """
-        slots = max(open_slots, 0)
-        callbacks: list[Any] = list(itertools.islice(self.queued_callbacks, slots))
-        tasks: list[Any] = []
-        if slots > len(callbacks) and self.queued_tasks:
-            queued = self.queued_tasks
-            tasks = sorted(queued, key=lambda key: queued[key].ti.priority_weight, reverse=True)
-            del tasks[slots - len(callbacks) :]
-        for chosen in (callbacks, tasks):
-            for key in chosen:
+        """BaseExecutor's selection, made without its allocations (see ``compat.airflow.select_queued``);
+        BaseExecutor's own where this Airflow keeps its queues otherwise."""
+        chosen = select_queued(self, open_slots)
+        if chosen is None:
+            super().trigger_tasks(open_slots)
+            return
+        callbacks, tasks = chosen
+        for keys in chosen:
+            for key in keys:
                 self.attempts.pop(key, None)  # as BaseExecutor.trigger_tasks does
         self._take(self.queued_callbacks, callbacks)
         self._take(self.queued_tasks, tasks)
@@ -293,8 +269,8 @@ class BatchRouterExecutor(BaseExecutor):
         try:
             with self._guard.phase("sync"):
                 tunables = self._hub.tunables
-                self._apply_finished(tunables.apply_budget_seconds)
-                if self._hub.pool is None or self._stopping:
+                self._hub.channel.apply(tunables.apply_budget_seconds)
+                if not self._hub.open_for_calls or self._stopping:
                     return
                 self._intake.dispatch(
                     plan_here_budget=tunables.plan_here_budget_seconds, chunk_size=tunables.plan_chunk
@@ -309,23 +285,6 @@ class BatchRouterExecutor(BaseExecutor):
                 self._emit_gauges()
         finally:
             self._hub.metrics.flush()
-
-    def _apply_finished(self, budget_seconds: float) -> None:
-        """Apply results in the order they came, until the budget is spent (always at least one)."""
-        hub = self._hub
-        deadline = time.monotonic() + budget_seconds
-        while True:
-            self._intake.collect_planned()
-            hub.collect_finished()
-            if not hub.work:
-                return
-            apply, result = hub.work.popleft()
-            try:
-                apply(result)
-            except Exception:
-                self.log.exception("batch-router: could not apply the result of an AWS call")
-            if time.monotonic() >= deadline:
-                return
 
     def _emit_gauges(self) -> None:  # what changed; every route of the table once, at start
         counts: dict[str, Mapping[str, int]] = {}

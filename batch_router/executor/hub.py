@@ -1,9 +1,10 @@
-"""What the executor's parts share: the tracker, the thread pools, the results queue and Airflow's ear.
+"""What the executor's parts share: the tracker, the channel to the pools, the runtime and Airflow's ear.
 
 Intake, submitting, polling and adoption each keep their own state and talk to each other only through
-a ``Hub``: it hands calls to the pools and queues what they bring back, loads the settings, plan and
-AWS client once, and is the one place a try ends in failure or a pause after throttling or expired
-credentials is decided. Everything here runs on the scheduler thread except the calls it hands over.
+a ``Hub``: it owns the tracker (every try's record) and the channel (calls out, outcomes back), loads
+the settings, plan and AWS client once, and is the one place a try ends in failure or a pause after
+throttling or expired credentials is decided. Everything here runs on the scheduler thread; the pools
+only run the calls handed to them and give back values (``channel``).
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from collections import deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batch_router.aws.batch_client import BatchClient
-from batch_router.aws.errors import BatchApiError, ErrorKind
+from batch_router.aws.errors import BatchApiError
 from batch_router.config.model import DefinitionFacts
 from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
 from batch_router.executor import calls
 from batch_router.executor.belief import claim_for
-from batch_router.executor.metrics import ExecutorMetrics
+from batch_router.executor.channel import Channel
+from batch_router.executor.metrics import UNKNOWN_ROUTE, ExecutorMetrics
+from batch_router.executor.outcomes import About, Stopped, crashed_call
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.tracker import Tracker, TryRecord
 from batch_router.executor.tunables import Tunables
@@ -33,12 +36,11 @@ if TYPE_CHECKING:
     from airflow.api_fastapi.auth.tokens import JWTGenerator
     from airflow.executors.workloads.types import WorkloadKey
 
-__all__ = ["REVOKE_REASON", "UNKNOWN_ROUTE", "AirflowSide", "Hub", "Log", "Runtime", "start_threads"]
+__all__ = ["REVOKE_REASON", "AirflowSide", "Hub", "Log", "Pools", "Runtime", "start_threads"]
 
 REVOKE_REASON = (
     "Revoked by the Airflow scheduler (e.g. stuck in queued); its workload token is no longer valid"
 )
-UNKNOWN_ROUTE = "unrouted"
 # MAX_SUBMIT_JOB_ATTEMPTS's default, used before the settings are loaded.
 _DEFAULT_MAX_ATTEMPTS = 3
 
@@ -92,49 +94,68 @@ class Runtime:
         return cls(settings, Plan.from_settings(settings), client)
 
 
-# A call's result and what to do with it on the scheduler thread; and, should the call raise (a bug of
-# ours, an error nobody classified), the result that stands for it, so what the call held is released
-# by the same apply step as any other outcome.
-Apply = Callable[[Any], None]
-OnCrash = Callable[[BaseException], Any]
+@dataclass(frozen=True)
+class Pools:
+    """The executor's threads, started together at ``start()`` and shut down together."""
+
+    api: ThreadPoolExecutor  # SubmitJob, look-ups, stops, adoption's DescribeJobs
+    poll: ThreadPoolExecutor  # the sweeps' DescribeJobs calls
+    planner: ThreadPoolExecutor  # the planning thread
+
+    @classmethod
+    def start(cls, settings: ExecutorSettings) -> Pools:
+        pools = cls(
+            ThreadPoolExecutor(max_workers=settings.api_concurrency, thread_name_prefix="batch-router-api"),
+            ThreadPoolExecutor(max_workers=settings.poll_concurrency, thread_name_prefix="batch-router-poll"),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-router-plan"),
+        )
+        start_threads(pools.api, settings.api_concurrency)
+        start_threads(pools.poll, settings.poll_concurrency)
+        start_threads(pools.planner, 1)
+        return pools
+
+    def all(self) -> list[ThreadPoolExecutor]:
+        return [self.planner, self.api, self.poll]
 
 
 class Hub:
-    def __init__(
-        self,
-        *,
-        conf: ConfSource | None,
-        airflow: AirflowSide,
-        log: Log,
-        metrics: ExecutorMetrics,
-        pacing: Pacing,
-    ):
-        self.conf = conf
+    """Owned here, changed only on the scheduler thread:"""
+
+    airflow: AirflowSide  # what the parts tell Airflow (the executor itself)
+    log: Log
+    metrics: ExecutorMetrics
+    tracker: Tracker  # every try's record; records change only through it
+    channel: Channel  # calls out to the pools, their outcomes back, one handler per outcome type
+    # Set by open() at start(), together; until then, the settings' defaults and no threads.
+    tunables: Tunables
+    pacing: Pacing
+    _pools: Pools | None
+    _runtime: Runtime | None
+    # Stops of revoked tries whose call has not answered yet: terminate() cancels calls not yet
+    # started, so it stops these itself rather than leave a revoked job running.
+    _pending_stops: dict[str, None]  # job ids
+    _pending_try_stops: dict[int, TryRecord]  # by record serial: jobs without a known id
+
+    def __init__(self, *, conf: ConfSource | None, airflow: AirflowSide, log: Log, metrics: ExecutorMetrics):
+        self._conf = conf
         self.airflow = airflow
         self.log = log
         self.metrics = metrics
-        self.pacing = pacing
         self.tracker = Tracker()
-        self.tunables = Tunables()  # the defaults until start() reads the settings
-        self.pool: ThreadPoolExecutor | None = None  # API calls
-        self.readers: ThreadPoolExecutor | None = None  # the poll sweeps' DescribeJobs calls
-        self.planner: ThreadPoolExecutor | None = None  # the planning thread
-        # Finished calls, appended by the pool threads (deque appends are atomic), and the work their
-        # results make for the scheduler thread, applied in order within a budget per heartbeat.
-        self.finished: deque[tuple[Future[Any], Apply, OnCrash]] = deque()
-        self.work: deque[tuple[Apply, Any]] = deque()
-        self.in_flight: set[Future[Any]] = set()  # handed over, not yet finished
-        # Stops of revoked tries whose call has not answered yet: terminate() cancels calls not yet
-        # started, so it stops these itself rather than leave a revoked job running.
-        self.pending_stops: dict[str, None] = {}  # job ids
-        self.pending_try_stops: dict[int, TryRecord] = {}  # by record serial: jobs without a known id
-        self._runtime: Runtime | None = None
+        self.channel = Channel(log, metrics, self._put_back)
+        self.tunables = Tunables()
+        self.pacing = self.tunables.pacing()
+        self._pools = None
+        self._runtime = None
+        self._pending_stops = {}
+        self._pending_try_stops = {}
+        self.channel.on(Stopped, self._on_stopped)
 
     # -- what is loaded once -----------------------------------------------------------------------
 
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = Runtime.load(self.conf)
+            self._runtime = Runtime.load(self._conf)
         return self._runtime
 
     def learn(self, definitions: Mapping[str, DefinitionFacts]) -> None:
@@ -144,74 +165,57 @@ class Hub:
         runtime = self.runtime()
         self._runtime = dataclasses.replace(runtime, plan=runtime.plan.with_definitions(definitions))
 
+    def tune(self, tunables: Tunables) -> None:
+        """The executor's (team's) budgets and backoff; a fresh pacing with them."""
+        self.tunables, self.pacing = tunables, tunables.pacing()
+
+    def open(self) -> None:
+        """Start the threads (start()): calls can be handed over from now on."""
+        self._pools = Pools.start(self.runtime().settings)
+
+    def close(self, timeout: float) -> int:
+        """Cancel the calls not yet started, wait up to ``timeout`` for the running ones, and join the
+        threads if they all ended. Returns how many calls are still running."""
+        return self.channel.drain(self._pools.all() if self._pools else [], timeout)
+
     @property
     def loaded(self) -> Runtime | None:
         """The runtime if it was loaded already; never loads it."""
         return self._runtime
 
     @property
+    def open_for_calls(self) -> bool:
+        return self._pools is not None
+
+    @property
+    def api(self) -> ThreadPoolExecutor | None:
+        return self._pools.api if self._pools else None
+
+    @property
+    def poll(self) -> ThreadPoolExecutor | None:
+        return self._pools.poll if self._pools else None
+
+    @property
+    def planner(self) -> ThreadPoolExecutor | None:
+        return self._pools.planner if self._pools else None
+
+    @property
     def max_attempts(self) -> int:
         return self._runtime.settings.max_submit_job_attempts if self._runtime else _DEFAULT_MAX_ATTEMPTS
 
-    # -- calls on the pools ------------------------------------------------------------------------
-
-    def hand_over(
-        self,
-        apply: Apply,
-        fn: Callable[..., Any],
-        *args: Any,
-        on_crash: OnCrash,
-        pool: ThreadPoolExecutor | None = None,
-    ) -> bool:
-        """Run ``fn(*args)`` on a pool; its result, or ``on_crash(exception)``, is queued for ``apply``.
-
-        False after shutdown (nothing was handed over).
-        """
-        pool = pool or self.pool
-        if pool is None:
-            return False
-        try:
-            future = pool.submit(fn, *args)
-        except RuntimeError:  # the pool was shut down by end()
-            return False
-        self.in_flight.add(future)
-
-        def finished(done: Future[Any]) -> None:
-            self.finished.append((done, apply, on_crash))
-            self.in_flight.discard(done)
-
-        future.add_done_callback(finished)
-        return True
-
-    def drain(self, timeout: float) -> int:
-        """Cancel the calls not yet started, wait up to ``timeout`` for the running ones, and join the
-        threads if they all ended. Returns how many calls are still running."""
-        pools = [pool for pool in (self.planner, self.pool, self.readers) if pool is not None]
-        for pool in pools:
-            pool.shutdown(wait=False, cancel_futures=True)
-        running = [future for future in list(self.in_flight) if not future.done()]
-        _, still = wait(running, timeout=timeout) if running else (set(), set())
-        if not still:
-            for pool in pools:
-                pool.shutdown(wait=True)  # nothing left to run: the threads exit, and are joined
-        return len(still)
-
-    def collect_finished(self) -> None:
-        """Turn finished calls into work items; a call that raised comes back as its stand-in result."""
-        while self.finished:
-            future, apply, on_crash = self.finished.popleft()
-            if future.cancelled():
-                continue
-            error = future.exception()  # the call functions catch what they expect
-            if error is None:
-                self.work.append((apply, future.result()))
-                continue
-            self.log.error("batch-router: a call on a worker thread failed", exc_info=error)
-            self.metrics.count("crashed", UNKNOWN_ROUTE)
-            try:
-                self.work.append((apply, on_crash(error)))
-            except Exception:  # the stand-in itself failed: nothing more can be done for this call
-                self.log.exception("batch-router: could not account for a failed call")
+    def _put_back(self, about: About) -> int:
+        """The channel's recovery when a handler failed: the outcome's tries go where they can make
+        progress (``Tracker.put_back``)."""
+        now = time.monotonic()
+        records = [self.tracker.current(key, serial) for key, serial in about.tries]
+        records += [self.tracker.by_job(job_id) for job_id in about.jobs]
+        moved = 0
+        for record in records:
+            if record is not None and self.tracker.put_back(
+                record, next_attempt_at=now + self.pacing.backoff(1)
+            ):
+                moved += 1
+        return moved
 
     # -- endings -----------------------------------------------------------------------------------
 
@@ -234,20 +238,40 @@ class Hub:
             name, record.route, by, job_queue=record.job_queue, job_definition=record.job_definition or None
         )
 
+    # -- stops -------------------------------------------------------------------------------------
+
     def stop(self, job_id: str) -> None:
         """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""
         client = self.runtime().client
-        crashed = _stop_crashed("TerminateJob")
-        self.pending_stops[job_id] = None
+        self._pending_stops[job_id] = None
 
-        def stopped(error: BatchApiError | None) -> None:
-            self.pending_stops.pop(job_id, None)
-            self._log_stop_error(error)
+        def run() -> Stopped:
+            return Stopped(job_id, None, calls.stop_job(client, job_id, REVOKE_REASON))
 
-        if not self.hand_over(stopped, calls.stop_job, client, job_id, REVOKE_REASON, on_crash=crashed):
+        def crashed(exc: BaseException) -> Stopped:
+            return Stopped(job_id, None, crashed_call("TerminateJob", exc))
+
+        if not self.channel.send(self.api, run, crashed):
+            self._pending_stops.pop(job_id, None)
             self.log.warning(
                 "batch-router: cannot stop job %s after shutdown; it will fail on its dead token", job_id
             )
+
+    def stop_try_jobs(self, record: TryRecord) -> None:
+        """Stop the job ``record`` may have without the executor knowing its id (a lost SubmitJob
+        answer, or an adopted try not looked up yet)."""
+        args = self.try_stop_args(record, REVOKE_REASON)
+        serial = record.serial
+        self._pending_try_stops[serial] = record
+
+        def run() -> Stopped:
+            return Stopped(None, serial, calls.stop_try_jobs(*args))
+
+        def crashed(exc: BaseException) -> Stopped:
+            return Stopped(None, serial, crashed_call("ListJobs", exc))
+
+        if not self.channel.send(self.api, run, crashed):
+            self._pending_try_stops.pop(serial, None)
 
     def try_stop_args(self, record: TryRecord, reason: str) -> tuple[Any, ...]:
         """``calls.stop_try_jobs``'s arguments for ``record``: where its job may be, and what a job
@@ -256,21 +280,17 @@ class Hub:
         claim = claim_for(record.key, runtime.plan)
         return (runtime.client, record.places, record.match_ids, reason, claim)
 
-    def stop_try_jobs(self, record: TryRecord) -> None:
-        """Stop the job ``record`` may have without the executor knowing its id (a lost SubmitJob
-        answer, or an adopted try not looked up yet)."""
-        args = self.try_stop_args(record, REVOKE_REASON)
-        self.pending_try_stops[record.serial] = record
+    def unfinished_stops(self) -> tuple[list[str], list[TryRecord]]:
+        """Stops handed over and not answered: job ids, and tries whose job is stopped by name."""
+        return list(self._pending_stops), list(self._pending_try_stops.values())
 
-        def stopped(error: BatchApiError | None) -> None:
-            self.pending_try_stops.pop(record.serial, None)
-            self._log_stop_error(error)
-
-        self.hand_over(stopped, calls.stop_try_jobs, *args, on_crash=_stop_crashed("ListJobs"))
-
-    def _log_stop_error(self, error: BatchApiError | None) -> None:
-        if error is not None:
-            self.log.error("batch-router: could not stop a revoked job: %s", error.reason)
+    def _on_stopped(self, stopped: Stopped) -> None:
+        if stopped.job_id is not None:
+            self._pending_stops.pop(stopped.job_id, None)
+        if stopped.serial is not None:
+            self._pending_try_stops.pop(stopped.serial, None)
+        if stopped.error is not None:
+            self.log.error("batch-router: could not stop a revoked job: %s", stopped.error.reason)
 
     # -- pauses ------------------------------------------------------------------------------------
 
@@ -304,12 +324,3 @@ def start_threads(pool: ThreadPoolExecutor, count: int, timeout: float = 5.0) ->
         pool.submit(barrier.wait, timeout)
     with contextlib.suppress(threading.BrokenBarrierError):  # a slow start only costs a later heartbeat
         barrier.wait(timeout)
-
-
-def _stop_crashed(operation: str) -> OnCrash:
-    return lambda exc: crashed_call(operation, exc)
-
-
-def crashed_call(operation: str, exc: BaseException, kind: ErrorKind = ErrorKind.TRANSIENT) -> BatchApiError:
-    """A call that raised, as the error its apply step expects (``kind`` says what may have happened)."""
-    return BatchApiError(kind, operation, type(exc).__name__, str(exc) or type(exc).__name__)

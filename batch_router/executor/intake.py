@@ -1,18 +1,20 @@
 """New tries, from accepted to tracked: planned here or on the planning thread, then handed to the tracker.
 
 Tasks that arrive a few at a time (the usual case) are planned and submitted in the heartbeat that
-accepted them; a burst is planned on the planning thread while the first of it is already being sent.
+accepted them, within ``PLAN_HERE_BUDGET`` of the scheduler thread's time (the one place the scheduler
+thread builds requests); a burst is planned on the planning thread while the first of it is already
+being sent, its chunks handed back as ``PlanChunk`` outcomes.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from collections import deque
 from typing import TYPE_CHECKING
 
 from batch_router.executor.hub import Hub
-from batch_router.executor.planning import Planned, Unplannable, plan_workloads
+from batch_router.executor.outcomes import PlanChunk, Planned, Unplannable
+from batch_router.executor.planning import plan_workloads
+from batch_router.executor.tracker import TryRecord
 from batch_router.executor.workloads import Workload
 from batch_router.plan.planner import Plan
 
@@ -29,10 +31,10 @@ class Intake:
         # Being planned now. Keys only: the planning thread holds the workloads and lets each go as soon
         # as it is written as JSON, so a burst's models do not outlive its first second.
         self.planning: set[WorkloadKey] = set()
-        self._planned: deque[list[Planned]] = deque()  # appended by the planning thread as it goes
         # The key object the scheduler gave (also in BaseExecutor.running): the record keeps that one
         # rather than the equal tuple planning makes, so a tracked try holds one key, not two.
         self._keys: dict[WorkloadKey, WorkloadKey] = {}
+        hub.channel.on(PlanChunk, self.take_all)
 
     def accept(self, key: WorkloadKey, workload: Workload) -> None:
         self.unplanned[key] = workload
@@ -46,32 +48,35 @@ class Intake:
 
     def dispatch(self, *, plan_here_budget: float, chunk_size: int) -> None:
         """Plan a few new tries right here, and hand the rest to the planning thread in one call."""
-        runtime = self._hub.loaded
+        hub, runtime = self._hub, self._hub.loaded
         if not self.unplanned or runtime is None:
             return
         if not self.planning:  # the planning thread is idle: no burst under way
             self._plan_here(runtime.plan, plan_here_budget)
             if not self.unplanned:
                 return
-        workloads, keys = list(self.unplanned.values()), list(self.unplanned)
+        workloads, keys = list(self.unplanned.values()), tuple(self.unplanned)
 
-        def crashed(exc: BaseException) -> list[Planned]:
+        def emit(items: list[Planned | Unplannable]) -> None:
+            hub.channel.post(PlanChunk(tuple(items)))
+
+        def run() -> PlanChunk:
+            plan_workloads(runtime.plan, workloads, hub.log, emit, chunk_size, share_gil=True)
+            return PlanChunk(())
+
+        def crashed(exc: BaseException) -> PlanChunk:
             # The planning thread broke off: every try it did not hand back fails with the reason.
             reason = f"could not plan the task: {type(exc).__name__}: {exc}"
-            return [Unplannable(key, reason) for key in keys]
+            return PlanChunk(tuple(Unplannable(key, reason) for key in keys))
 
-        args = (runtime.plan, workloads, self._hub.log, self._planned.append, chunk_size)
-        on_planning_thread = functools.partial(plan_workloads, share_gil=True)
-        if self._hub.hand_over(
-            self.take_all, on_planning_thread, *args, on_crash=crashed, pool=self._hub.planner
-        ):
+        if hub.channel.send(hub.planner, run, crashed):
             self.planning.update(self.unplanned)
             self.unplanned.clear()
 
     def _plan_here(self, plan: Plan, budget_seconds: float) -> None:
         """Plan the oldest new tries on the scheduler thread until the budget is spent."""
         deadline = time.monotonic() + budget_seconds
-        planned: list[Planned] = []
+        planned: list[Planned | Unplannable] = []
         while self.unplanned and time.monotonic() < deadline:
             key = next(iter(self.unplanned))
             self.planning.add(key)
@@ -79,19 +84,21 @@ class Intake:
         for item in planned:
             self.take(item)
 
-    def collect_planned(self) -> None:
-        """Queue what the planning thread handed back as work for the scheduler thread (cheap): one item
-        per chunk, not one per try, so a burst's 20,000 tries wait as 200 entries."""
-        while self._planned:
-            self._hub.work.append((self.take_all, self._planned.popleft()))
+    def take_all(self, chunk: PlanChunk) -> None:
+        """A chunk the planning thread handed back; each try is taken on its own, so one that cannot be
+        taken fails alone."""
+        for item in chunk.items:
+            try:
+                self.take(item)
+            except Exception as exc:
+                self._hub.log.exception("batch-router: could not take %s", item.key)
+                self._hub.metrics.unexpected_error("handler")
+                self.planning.discard(item.key)
+                self._hub.fail_now(
+                    item.key, "batch-router: task not submitted", f"{type(exc).__name__}: {exc}"
+                )
 
-    def take_all(self, planned: list[Planned] | None) -> None:
-        """A chunk the planning thread handed back, or what a planning call could not hand back
-        (nothing, unless it crashed)."""
-        for item in planned or ():
-            self.take(item)
-
-    def take(self, planned: Planned) -> None:
+    def take(self, planned: Planned | Unplannable) -> None:
         """Track a planned try, or fail it with the reason it cannot run."""
         if planned.key not in self.planning:
             return  # revoked while it was being planned
@@ -104,6 +111,16 @@ class Intake:
         if isinstance(planned, Unplannable):
             self._hub.fail_now(planned.key, "batch-router: task not submitted", planned.error)
             return
-        planned.key = key
-        planned.next_attempt_at = time.monotonic()
-        self._hub.tracker.add(planned)
+        record = TryRecord(
+            key=key,
+            identity=planned.identity,
+            route=planned.route,
+            job_queue=planned.job_queue,
+            job_name=planned.job_name,
+            request=planned.request,
+            executor_config=planned.executor_config,
+            queue=planned.queue,
+            job_definition=planned.job_definition,
+            next_attempt_at=time.monotonic(),
+        )
+        self._hub.tracker.add(record)

@@ -13,7 +13,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from batch_router.compat.airflow import airflow_stats
+
 PREFIX = "batch_router"
+UNKNOWN_ROUTE = "unrouted"  # what is counted before a try has a route (or for no try)
 # Gauges go out when they change, at most this often, and every GAUGE_REFRESH_SECONDS again for the
 # routes that have tries (a restarted StatsD server or agent learns them back): 10,000 idle routes cost
 # nothing after the first report, where sending every gauge of every route each heartbeat cost 60,000
@@ -34,15 +37,9 @@ class MetricsSink(Protocol):
     ) -> None: ...
 
 
-def _airflow_stats() -> MetricsSink:
-    from airflow._shared.observability.metrics import stats
-
-    return stats  # type: ignore[return-value]
-
-
 class ExecutorMetrics:
     def __init__(self, team_name: str | None = None, sink: MetricsSink | None = None):
-        self._sink = sink if sink is not None else _airflow_stats()
+        self._sink = sink if sink is not None else airflow_stats()
         self._team_name = team_name
         self._counts: Counter[tuple[str, str, str | None, str | None]] = Counter()
         self._sent: dict[tuple[str, str], float] = {}  # (route, gauge) -> the value last sent

@@ -1,24 +1,28 @@
 """The planning thread's work: new tries in, a tracked record or the reason it cannot run out.
 
 Planning is CPU work (routing, merging, validating against the SubmitJob shape: about 0.2 ms a try), so
-it never runs on the scheduler thread: ``plan_workloads`` runs on the executor's planning thread when a
-try arrives (to pick its route and refuse a bad ``exec_config`` at once), and ``JobSpec.build`` runs on
-an API thread just before each SubmitJob (so no request is held in memory while a try waits its turn).
-Both are pure and deterministic: the request sent is the one that was checked.
+it runs on the executor's planning thread, once per try: ``plan_workloads`` when a try arrives (its
+route chosen, a bad ``exec_config`` refused at once, its request built and checked) and ``replan`` when
+a tracked try needs a new request (its job died before start and it goes again with a fresh token, maybe
+on its retry route; or it was adopted and has no job). The request is kept as compact JSON, and that is
+what the API thread sends: the request sent is the one that was checked. The one exception is
+``intake``'s small budget per heartbeat for tries that arrive a few at a time (see ``Intake.dispatch``),
+which calls the same ``plan_workloads`` on the scheduler thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["InfoLog", "JobSpec", "Planned", "Unplannable", "plan_workloads"]
+__all__ = ["InfoLog", "plan_workloads", "replan"]
 
 from batch_router.errors import ExecConfigError, RoutingError
-from batch_router.executor.tracker import TryRecord
+from batch_router.executor.outcomes import Planned, Refused, Replanned, ReplanTicket, Unplannable
 from batch_router.executor.workloads import (
     Workload,
     executor_config_of,
@@ -39,40 +43,6 @@ class InfoLog(Protocol):
     def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """Everything a try's SubmitJob request is built from; immutable, so any thread may build it."""
-
-    plan: Plan
-    identity: TaskIdentity
-    executor_config: Mapping[str, Any] | None
-    queue: str | None
-    payload: str  # the workload as JSON (see ``TryRecord.payload``)
-    lost_capacity: bool = False  # an earlier job of the try lost its capacity (see Plan.build)
-
-    def build(self) -> BuiltJob:
-        """Raises ``ExecConfigError`` or ``RoutingError``."""
-        return self.plan.build(
-            identity=self.identity,
-            executor_config=self.executor_config,
-            queue=self.queue,
-            command=payload_command(self.payload),
-            lost_capacity=self.lost_capacity,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Unplannable:
-    """A newly arrived try that cannot be submitted, and why (bad exec_config, no route, a bug)."""
-
-    key: WorkloadKey
-    error: str
-
-
-# What planning makes of a new try: its record, ready to track, or the reason it cannot run.
-Planned = TryRecord | Unplannable
-
-
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     """What planning needs of a workload, the workload itself written as JSON (see ``plan_workloads``)."""
@@ -84,11 +54,16 @@ class _Prepared:
     payload: str
 
 
+def request_json(built: BuiltJob) -> str:
+    """The request as compact JSON (SubmitJob's arguments are JSON data: botocore sends them as JSON)."""
+    return json.dumps(built.kwargs, separators=(",", ":"))
+
+
 def plan_workloads(
     plan: Plan,
     workloads: list[Workload],
     log: InfoLog,
-    emit: Callable[[list[Planned]], None],
+    emit: Callable[[list[Planned | Unplannable]], None],
     chunk_size: int = 100,
     share_gil: bool = False,
 ) -> None:
@@ -113,7 +88,7 @@ def plan_workloads(
         except Exception as exc:  # a bug of ours must fail this one task, not strand the rest
             prepared.append(_unplannable(workload, f"{type(exc).__name__}: {exc}"))
         del workload
-    planned: list[Planned] = []
+    planned: list[Planned | Unplannable] = []
     for item in prepared:
         if len(planned) >= chunk_size:
             emit(planned)
@@ -145,24 +120,60 @@ def _prepare(workload: Workload) -> _Prepared:
     )
 
 
-def _plan_one(plan: Plan, item: _Prepared, log: InfoLog) -> Planned:
+def _plan_one(plan: Plan, item: _Prepared, log: InfoLog) -> Planned | Unplannable:
     key, identity, executor_config, queue = item.key, item.identity, item.executor_config, item.queue
     try:
-        built = JobSpec(plan, identity, executor_config, queue, item.payload).build()
+        built = plan.build(
+            identity=identity,
+            executor_config=executor_config,
+            queue=queue,
+            command=payload_command(item.payload),
+        )
     except (ExecConfigError, RoutingError) as exc:
         return Unplannable(key, str(exc))
     with contextlib.suppress(Exception):  # a broken log handler must not cost the task
         log.info("batch-router: %s -> route %r (%s)", key, built.route.name, built.reason)
-    return TryRecord(
+    return Planned(
         key=key,
         identity=identity,
         route=built.route.name,
         job_queue=str(built.kwargs["jobQueue"]),
         job_definition=str(built.kwargs["jobDefinition"]),
         job_name=str(built.kwargs["jobName"]),
-        payload=item.payload,
+        request=request_json(built),
         executor_config=executor_config,
         queue=queue,
+    )
+
+
+def replan(plan: Plan, ticket: ReplanTicket) -> Replanned | Refused:
+    """A tracked try's new request (the planning thread's job). Never raises. A try whose job lost its
+    capacity goes to its route's retry_route; if it cannot be planned there, its own route still takes it."""
+    try:
+        built = _rebuild(plan, ticket, ticket.lost_capacity)
+    except Exception as exc:  # ExecConfigError, RoutingError: the policy changed since; or a bug of ours
+        try:
+            if not ticket.lost_capacity:
+                raise
+            built = _rebuild(plan, ticket, False)
+        except Exception:
+            return Refused(ticket.key, ticket.serial, str(exc) or type(exc).__name__)
+    return Replanned(
+        ticket,
+        route=built.route.name,
+        job_queue=str(built.kwargs["jobQueue"]),
+        job_definition=str(built.kwargs["jobDefinition"]),
+        request=request_json(built),
+    )
+
+
+def _rebuild(plan: Plan, ticket: ReplanTicket, lost_capacity: bool) -> BuiltJob:
+    return plan.build(
+        identity=ticket.identity,
+        executor_config=ticket.executor_config,
+        queue=ticket.queue,
+        command=payload_command(ticket.payload),
+        lost_capacity=lost_capacity,
     )
 
 

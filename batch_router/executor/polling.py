@@ -7,13 +7,15 @@ after a few sweeps in a row; a job that failed before its task started is submit
 
 from __future__ import annotations
 
+import functools
 import time
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX
 from batch_router.aws.errors import ErrorKind
 from batch_router.executor import calls
-from batch_router.executor.hub import Hub, crashed_call
+from batch_router.executor.hub import Hub
+from batch_router.executor.outcomes import Polled, StatusChanged
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.tracker import Stage
 from batch_router.executor.workloads import restored, workload_from_payload
@@ -58,6 +60,8 @@ class Poller:
         # 20,000 jobs costs its heartbeat one list copy, and each later heartbeat only the calls it sends.
         self._unsent: list[str] = []
         self._pacer: SweepPacer | None = None
+        hub.channel.on(Polled, self._on_poll)
+        hub.channel.on(StatusChanged, self._on_job)
 
     def dispatch(self, now: float) -> None:
         hub, runtime = self._hub, self._hub.loaded
@@ -84,19 +88,15 @@ class Poller:
             if not chunk:  # every one of them finished since the sweep began: no call, no token spent
                 continue
             count -= 1
-            job_ids_sent = tuple(chunk)
-
-            def crashed(exc: BaseException, job_ids: tuple[str, ...] = job_ids_sent) -> calls.PollResult:
-                return calls.PollResult(job_ids, error=crashed_call("DescribeJobs", exc))
-
-            args = (runtime.client, chunk, log_group)
-            if hub.hand_over(self._on_poll, calls.poll, *args, on_crash=crashed, pool=hub.readers):
+            run = functools.partial(calls.poll, runtime.client, chunk, log_group)
+            crashed = functools.partial(Polled.crashed, tuple(chunk))
+            if hub.channel.send(hub.poll, run, crashed):
                 self._in_flight += 1
             else:  # shutting down: what is not sent now is asked for by the next sweep, if any
                 self._unsent += ids
                 return
 
-    def _on_poll(self, result: calls.PollResult) -> None:
+    def _on_poll(self, result: Polled) -> None:
         hub = self._hub
         self._in_flight = max(self._in_flight - 1, 0)
         now = time.monotonic()
@@ -116,19 +116,20 @@ class Poller:
                 self._missing_job_ids.discard(job_id)
                 record = hub.tracker.by_job(job_id)
                 if record is not None:
-                    record.missing_rounds = 0
+                    hub.tracker.seen(record)
         for job_id in result.missing:
             self._job_missing(job_id)
-        hub.work.extend((self._on_job, update) for update in result.updates)
+        for update in result.updates:  # each on its own: one that cannot be handled costs only its try
+            hub.channel.queue(update)
 
     def _job_missing(self, job_id: str) -> None:
         record = self._hub.tracker.by_job(job_id)
         if record is None or record.stage is not Stage.TRACKED:
             self._missing_job_ids.discard(job_id)
             return
-        record.missing_rounds += 1
+        rounds = self._hub.tracker.missed(record)
         self._missing_job_ids.add(job_id)
-        if record.missing_rounds >= self._hub.tunables.vanished_after_polls:
+        if rounds >= self._hub.tunables.vanished_after_polls:
             self._missing_job_ids.discard(job_id)
             self._hub.finish_failed(
                 record,
@@ -138,7 +139,7 @@ class Poller:
                 "(deleted, expired or in another region)",
             )
 
-    def _on_job(self, update: calls.JobUpdate) -> None:
+    def _on_job(self, update: StatusChanged) -> None:
         hub = self._hub
         record = hub.tracker.by_job(update.job_id)
         if record is None or record.stage is not Stage.TRACKED:
@@ -147,9 +148,7 @@ class Poller:
         if update.phase is states.Phase.QUEUED:
             return
         if update.phase is states.Phase.RUNNING:
-            record.seen_running = True
-            if not record.reported_running:
-                record.reported_running = True
+            if hub.tracker.running(record):
                 hub.airflow.running_state(record.key, record.job_id)
                 hub.count("running", record)
             return
@@ -166,7 +165,7 @@ class Poller:
             workload = workload_from_payload(record.payload)
         if workload is not None:
             workload = restored(workload, str(record.identity.try_id), record.executor_config)
-        if before_start and workload is not None and self._submitter.can_resubmit(record, workload):
+        if before_start and workload is not None and self._submitter.can_resubmit(record):
             self._submitter.resubmit(record, info, workload, lost_capacity=update.lost_capacity)
         else:
             if before_start:

@@ -30,6 +30,7 @@ _serials = itertools.count(1)
 
 
 class Stage(enum.Enum):
+    PLANNING = "planning"  # being planned again on the planning thread (a resubmit, an adopted try)
     PENDING = "pending"  # waiting for its next SubmitJob (or look-up) call
     IN_FLIGHT = "in flight"  # a SubmitJob or look-up call is under way on the pool
     TRACKED = "tracked"  # has a Batch job; polled with DescribeJobs until it finishes
@@ -38,25 +39,32 @@ class Stage(enum.Enum):
 
 GAUGE_BUCKETS = ("pending", "queued", "running")
 
+# A frozen record's fields are set here and nowhere else (``tests/executor/test_tracker.py`` reads every
+# module for another ``object.__setattr__``).
+_set = object.__setattr__
 
-@dataclass(eq=False, slots=True)
+
+@dataclass(frozen=True, eq=False, slots=True)
 class TryRecord:
     """One Airflow task try (or callback) and the Batch job that runs it.
 
-    No SubmitJob request is kept: it is built again, on the API thread, each time one is sent, so a
-    try waiting its turn costs a few hundred bytes, not the request's nested dicts.
+    Frozen: the fields from ``route`` down are the Tracker's, changed only by its methods (so its
+    counts and indexes change with them); the others say which try it is and never change.
     """
 
-    key: WorkloadKey
+    # -- which try (never changes once tracked) ----------------------------------------------------
+    key: WorkloadKey  # the scheduler's own key object (see Tracker.add)
     identity: TaskIdentity
+    # -- where it stands (the Tracker's) -----------------------------------------------------------
     route: str
     job_queue: str
     job_name: str
-    # The workload as JSON, as the job's command carries it, until the job exists: one string rather
-    # than the model's dozen objects, each of which every full garbage collection would scan while
-    # thousands of tries wait for their SubmitJob. None once the job holds it (read back if it must run
-    # again), or when adopted from a job whose command could not be read.
-    payload: str | None
+    # The checked SubmitJob request as JSON, planned once, until the job exists; None once it does
+    # (the job's command holds the workload, read back if it must run again) and while planning again.
+    request: str | None = None
+    # The workload as JSON where no request or job holds it: an adopted try's fresh workload, submitted
+    # only if it has no job; a try being planned again; an adopted job whose command could not be read.
+    payload: str | None = None
     executor_config: Mapping[str, Any] | None = None
     queue: str | None = None
     job_definition: str = ""  # as sent (or as the adopted job names it); for metrics
@@ -66,7 +74,7 @@ class TryRecord:
     attempts: int = 0  # submit attempts used: failed calls that may count and jobs that died before start
     next_attempt_at: float = 0.0
     lookup_first: bool = False  # an earlier SubmitJob may have made a job: look for it before submitting
-    submit_if_missing: bool = True  # False for adopted tries: there is nothing of ours to submit
+    submit_if_missing: bool = True  # False once out of attempts: look once more, never submit
     seen_running: bool = False
     reported_running: bool = False
     last_error: str | None = None  # why the last SubmitJob failed, for the failure info
@@ -116,7 +124,14 @@ class Tracker:
 
     # -- membership ------------------------------------------------------------------------------------
 
-    def add(self, record: TryRecord) -> None:
+    def add(self, record: TryRecord, *, key: WorkloadKey | None = None, now: float | None = None) -> None:
+        """Track ``record`` (in place of the key's record, if any). ``key`` is the scheduler's own key
+        object, kept instead of the equal tuple planning made, so a tracked try holds one key, not two;
+        ``now`` makes a pending record due at once."""
+        if key is not None:
+            _set(record, "key", key)
+        if now is not None:
+            _set(record, "next_attempt_at", now)
         old = self._by_key.get(record.key)
         if old is not None:
             self.remove(old)
@@ -144,56 +159,137 @@ class Tracker:
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
 
-    # -- changes ---------------------------------------------------------------------------------------
+    # -- changes: the only code that changes a record --------------------------------------------------
 
     def start_call(self, record: TryRecord) -> None:
         """A SubmitJob or look-up for the try was handed to the pool."""
         live = self._unindex(record)
-        record.stage = Stage.IN_FLIGHT
+        _set(record, "stage", Stage.IN_FLIGHT)
         self._reindex(record, live)
 
-    def call_failed(self, record: TryRecord, *, next_attempt_at: float) -> None:
-        """The call made no job: the try waits for its next attempt."""
+    def call_failed(self, record: TryRecord, *, next_attempt_at: float, look_first: bool = False) -> None:
+        """The call made no job and cost the try no attempt: it waits for its next one. ``look_first``:
+        a job may exist all the same (an answer that could not be read), so it is looked for first."""
         live = self._unindex(record)
-        record.stage, record.next_attempt_at = Stage.PENDING, next_attempt_at
+        _set(record, "stage", Stage.PENDING)
+        _set(record, "next_attempt_at", next_attempt_at)
+        if look_first:
+            _set(record, "lookup_first", True)
         self._reindex(record, live)
 
-    def attach_job(self, record: TryRecord, job_id: str, status: str | None = None) -> None:
-        """The try now has a job: poll it."""
+    def submit_failed(
+        self, record: TryRecord, error: str, *, outcome_unknown: bool, next_attempt_at: float
+    ) -> None:
+        """A SubmitJob failed and counts as an attempt; if its outcome is unknown it may have made a
+        job, which is looked for before the next one."""
+        _set(record, "attempts", record.attempts + 1)
+        _set(record, "last_error", error)
+        self.call_failed(record, next_attempt_at=next_attempt_at, look_first=outcome_unknown)
+
+    def last_look(self, record: TryRecord, *, now: float) -> None:
+        """Out of attempts, but the last one may have made a job: look once more, submit no more."""
+        _set(record, "submit_if_missing", False)
+        self.call_failed(record, next_attempt_at=now)
+
+    def attach_job(
+        self, record: TryRecord, job_id: str, status: str | None = None, *, submitted: bool = False
+    ) -> None:
+        """The try now has a job (``submitted``: one this SubmitJob made, which counts as an attempt):
+        poll it. The job's command holds the workload now: neither request nor payload is kept."""
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
         live = self._unindex(record)
-        record.stage, record.job_id = Stage.TRACKED, job_id
-        record.status = None if status is None else sys.intern(status)
-        record.lookup_first = record.seen_running = record.reported_running = False
-        record.missing_rounds = 0
+        _set(record, "stage", Stage.TRACKED)
+        _set(record, "job_id", job_id)
+        _set(record, "status", None if status is None else sys.intern(status))
+        _set(record, "request", None)
+        _set(record, "payload", None)
+        if submitted:
+            _set(record, "attempts", record.attempts + 1)
+        _set(record, "lookup_first", False)
+        _set(record, "seen_running", False)
+        _set(record, "reported_running", False)
+        _set(record, "missing_rounds", 0)
         self._reindex(record, live)
         if self._by_key.get(record.key) is record:
             self._by_job[job_id] = record
 
-    def detach_job(self, record: TryRecord, *, next_attempt_at: float) -> None:
-        """The try's job died before the task ran: remember it and wait for the next submit."""
+    def detach_job(self, record: TryRecord, *, payload: str, next_attempt_at: float) -> None:
+        """The try's job died before the task ran: remember it, and plan the try again from ``payload``
+        (its workload with a fresh token); it is submitted at ``next_attempt_at`` once planned."""
         if record.job_id is not None:
-            record.old_job_ids += (record.job_id,)
+            _set(record, "old_job_ids", (*record.old_job_ids, record.job_id))
             if self._by_job.get(record.job_id) is record:
                 del self._by_job[record.job_id]
         live = self._unindex(record)
-        record.stage, record.status, record.job_id = Stage.PENDING, None, None
-        record.next_attempt_at = next_attempt_at
+        _set(record, "stage", Stage.PLANNING)
+        _set(record, "status", None)
+        _set(record, "job_id", None)
+        _set(record, "payload", payload)
+        _set(record, "submit_if_missing", True)
+        _set(record, "lookup_first", False)
+        _set(record, "next_attempt_at", next_attempt_at)
+        self._reindex(record, live)
+
+    def plan_again(self, record: TryRecord, *, now: float) -> None:
+        """Looked and found no job, and the try has a workload of its own (adopted): plan it now."""
+        live = self._unindex(record)
+        _set(record, "stage", Stage.PLANNING)
+        _set(record, "lookup_first", False)
+        _set(record, "next_attempt_at", now)
+        self._reindex(record, live)
+
+    def planned(self, record: TryRecord, *, request: str) -> None:
+        """Planned again: the try waits for its SubmitJob with this request."""
+        live = self._unindex(record)
+        _set(record, "stage", Stage.PENDING)
+        _set(record, "request", request)
+        _set(record, "payload", None)
         self._reindex(record, live)
 
     def move_route(self, record: TryRecord, *, route: str, job_queue: str, job_definition: str) -> None:
         """The try's next jobs go to another route (its retry_route): counted there from now on."""
         live = self._unindex(record)
-        record.route, record.job_queue, record.job_definition = route, job_queue, job_definition
-        record.on_retry_route = True
+        _set(record, "route", route)
+        _set(record, "job_queue", job_queue)
+        _set(record, "job_definition", job_definition)
+        _set(record, "on_retry_route", True)
         self._reindex(record, live)
 
-    def set_status(self, record: TryRecord, status: str) -> None:
+    def set_status(self, record: TryRecord, status: str | None) -> None:
+        """The job's status as a poll read it; None forgets it, so the next poll reports the job again."""
         if status != record.status:
             live = self._unindex(record)
-            record.status = sys.intern(status)  # a handful of values: one string each, not one per try
+            # a handful of values: one string each, not one per try
+            _set(record, "status", None if status is None else sys.intern(status))
             self._reindex(record, live)
+
+    def running(self, record: TryRecord) -> bool:
+        """The job was seen running; True the first time (to be reported to Airflow)."""
+        _set(record, "seen_running", True)
+        first = not record.reported_running
+        _set(record, "reported_running", True)
+        return first
+
+    def put_back(self, record: TryRecord, *, next_attempt_at: float) -> bool:
+        """A handler failed on an outcome about the try: put it where it can make progress. A try that
+        was waiting for a call's answer looks for its job (the call may have made one) and goes on from
+        there; a tracked one forgets its job's status, so the next poll reports it again. True if moved."""
+        if record.stage is Stage.TRACKED:
+            self.set_status(record, None)
+            return True
+        if record.stage is Stage.PENDING:
+            return False
+        self.call_failed(record, next_attempt_at=next_attempt_at, look_first=True)
+        return True
+
+    def missed(self, record: TryRecord) -> int:
+        """A sweep did not return the try's job: how many sweeps in a row have not."""
+        _set(record, "missing_rounds", record.missing_rounds + 1)
+        return record.missing_rounds
+
+    def seen(self, record: TryRecord) -> None:
+        _set(record, "missing_rounds", 0)
 
     # A live record is taken out of the indexes before it changes and put back in after. Two calls, not
     # a context manager: a generator-based one costs about 1.5 us a change on the scheduler thread (a

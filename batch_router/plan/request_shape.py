@@ -17,6 +17,7 @@ import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator, ValidationErrors
 
+from batch_router.compat.botocore import validation_errors
 from batch_router.errors import Problem
 
 __all__ = ["validate_submit_job"]
@@ -38,7 +39,7 @@ def validate_submit_job(kwargs: Mapping[str, Any]) -> list[Problem]:
     """Every way ``kwargs`` fails botocore's own check of SubmitJob's input, as Problems."""
     report = ParamValidator().validate(kwargs, _submit_job_shape())
     problems = [
-        _problem(reason, str(name), details) for reason, name, details in getattr(report, "_errors", [])
+        _problem(reason, str(name), details) for reason, name, details in validation_errors(report) or []
     ]
     if report.has_errors() and not problems:  # botocore changed its internals: keep its whole report
         problems.append(Problem("", report.generate_report(), _API_HINT))

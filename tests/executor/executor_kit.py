@@ -51,8 +51,8 @@ def make_workload(
 
 def tune(executor: BatchRouterExecutor, **values: Any) -> None:
     """Change this one started executor's tunables (its settings' values) for a test."""
-    tunables = executor._hub.tunables = dataclasses.replace(executor._hub.tunables, **values)
-    executor._hub.pacing = tunables.pacing()
+    tunables = dataclasses.replace(executor._hub.tunables, **values)
+    executor._hub.tune(tunables)
 
 
 def queue_all(executor: BatchRouterExecutor, *workloads: ExecuteTask) -> None:

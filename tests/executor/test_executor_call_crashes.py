@@ -11,6 +11,7 @@ from executor_kit import Recorder, drive, make_workload, queue_all, tune
 
 from batch_router.executor import BatchRouterExecutor, calls, intake
 from batch_router.executor.tracker import Stage
+from batch_router.plan.planner import Plan
 
 
 def raising_once(real: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,8 +61,42 @@ def test_a_planning_call_that_raises_fails_its_tries_instead_of_stranding_them(
     queue_all(executor, first, second)
 
     drive(executor, lambda: all("failed" in map(str, recorder.states(w.ti.key)) for w in (first, second)))
-    assert not executor._planning
+    assert not executor._intake.planning
     assert "could not plan the task: KeyError" in str(recorder.info(first.ti.key))
     queue_all(executor, third := make_workload(task_id="c"))  # and planning goes on afterwards
     drive(executor, lambda: world.job_ids())
     assert executor._tracker.get(third.ti.key) is not None
+
+
+def test_a_handler_that_raises_puts_its_try_back_and_the_task_still_runs_in_one_job(
+    executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = executor._hub.tracker
+    monkeypatch.setattr(tracker, "attach_job", raising_once(tracker.attach_job))
+    recorder = Recorder(executor)
+    workload = make_workload()
+    queue_all(executor, workload)
+
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.succeed(job_id)
+
+    drive(executor, lambda: "success" in [str(s) for s in recorder.states(workload.ti.key)])
+    assert world.job_ids() == [job_id]  # put back, it looked for its job first and found it
+    assert tracker.in_flight() == 0
+
+
+def test_a_try_is_planned_once_and_the_request_sent_is_the_one_planned(
+    executor: BatchRouterExecutor, world: BatchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[str] = []
+    real = Plan.build
+
+    def counted(self: Plan, **kwargs: Any) -> Any:
+        builds.append(kwargs["identity"].task_id)
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(Plan, "build", counted)
+    queue_all(executor, make_workload(task_id="a"), make_workload(task_id="b"))
+
+    drive(executor, lambda: len(world.job_ids()) == 2)
+    assert sorted(builds) == ["a", "b"]

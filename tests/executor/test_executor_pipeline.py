@@ -18,7 +18,7 @@ from batch_router.executor.tracker import Stage
 
 def wait_for_planning(executor: BatchRouterExecutor) -> None:
     deadline = time.monotonic() + 10
-    while not executor._finished and time.monotonic() < deadline:
+    while not executor._hub.channel.answered and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -160,7 +160,7 @@ def test_a_burst_is_planned_off_the_scheduler_thread_beyond_a_few_tries(
     queue_all(executor, *workloads)
     executor.heartbeat()
     assert len(executor._tracker) == 0
-    assert set(executor._planning) == {w.ti.key for w in workloads}
+    assert set(executor._intake.planning) == {w.ti.key for w in workloads}
     drive(executor, lambda: len(world.job_ids()) == 20)
 
 

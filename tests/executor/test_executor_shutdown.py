@@ -15,6 +15,7 @@ from executor_kit import Recorder, drive, make_workload, queue_all, task_instanc
 from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.core import REVOKE_REASON, TERMINATE_REASON
 from batch_router.executor.heap_freeze import YOUNG_THRESHOLD
+from batch_router.executor.outcomes import Stopped
 
 
 def test_revoking_a_waiting_job_cancels_it_and_forgets_the_task_without_events(
@@ -242,7 +243,7 @@ def test_end_joins_the_threads_it_started_when_no_call_is_under_way(
 ) -> None:
     queue_all(executor, make_workload())
     drive(executor, lambda: world.job_ids())
-    drive(executor, lambda: executor._tracker.in_flight() == 0 and not executor._hub.in_flight)
+    drive(executor, lambda: executor._tracker.in_flight() == 0 and not executor._hub.channel.in_flight)
 
     executor.end()
 
@@ -262,8 +263,13 @@ def test_terminate_right_after_a_revoke_still_stops_the_revoked_job(
     release = faults.hold("ListJobs")  # every API thread busy: the revoke's stop waits in the queue
     hub = executor._hub
     client = hub.runtime().client
+
+    def busy() -> Stopped:
+        client.list_job_ids("q", "RUNNING")
+        return Stopped(None, None)
+
     for _ in range(hub.runtime().settings.api_concurrency):
-        hub.hand_over(lambda _: None, client.list_job_ids, "q", "RUNNING", on_crash=lambda _: None)
+        hub.channel.send(hub.api, busy, lambda _: Stopped(None, None))
     try:
         executor.revoke_task(ti=task_instance(workload, external_executor_id=job_id))
         executor.terminate()  # cancels the calls not yet started, the revoke's stop among them

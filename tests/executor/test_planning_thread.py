@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from typing import Any
 
@@ -12,9 +13,9 @@ from batch_router.aws.batch_client import BatchClient
 from batch_router.config.model import Route
 from batch_router.errors import RoutingError
 from batch_router.executor import calls
-from batch_router.executor.planning import JobSpec, Planned, plan_workloads
-from batch_router.executor.tracker import TryRecord
-from batch_router.executor.workloads import payload_command, task_identity, workload_command
+from batch_router.executor.outcomes import Planned, Submitted, SubmitTicket, Unplannable
+from batch_router.executor.planning import plan_workloads
+from batch_router.executor.workloads import workload_command
 from batch_router.plan.model import BuiltJob
 from batch_router.plan.planner import Plan
 
@@ -31,29 +32,34 @@ class FakePlan:
             raise KeyError("a bug in planning")
         if identity.task_id == "unroutable":
             raise RoutingError("no route takes 99 GPUs")
-        kwargs = {"jobQueue": "q", "jobName": f"job-{identity.task_id}", "jobDefinition": "jd"}
+        kwargs = {
+            "jobQueue": "q",
+            "jobName": f"job-{identity.task_id}",
+            "jobDefinition": "jd",
+            "containerOverrides": {"command": list(command)},
+        }
         return BuiltJob(kwargs=kwargs, route=self.route, reason="default route")
 
 
-def plan_all(task_ids: list[str], chunk_size: int = 100) -> list[list[Planned]]:
-    chunks: list[list[Planned]] = []
+def plan_all(task_ids: list[str], chunk_size: int = 100) -> list[list[Planned | Unplannable]]:
+    chunks: list[list[Planned | Unplannable]] = []
     plan: Plan = FakePlan()  # type: ignore[assignment]
     workloads = [make_workload(task_id=t) for t in task_ids]
     plan_workloads(plan, workloads, logging.getLogger("test"), chunks.append, chunk_size)
     return chunks
 
 
-def test_a_planned_try_keeps_its_workload_as_the_json_its_command_carries() -> None:
+def test_a_planned_try_keeps_its_checked_request_as_json_whose_command_carries_the_workload() -> None:
     workload = make_workload(task_id="t")
-    chunks: list[list[Planned]] = []
+    chunks: list[list[Planned | Unplannable]] = []
     plan: Plan = FakePlan()  # type: ignore[assignment]
     plan_workloads(plan, [workload], logging.getLogger("test"), chunks.append)
-    [[record]] = chunks
+    [[planned]] = chunks
 
-    assert isinstance(record, TryRecord) and isinstance(record.payload, str)
-    assert payload_command(record.payload) == workload_command(workload)
-    # One string, which no garbage collection scans, where the model is a dozen objects it does.
-    assert not gc.is_tracked(record.payload)
+    assert isinstance(planned, Planned)
+    assert json.loads(planned.request)["containerOverrides"]["command"] == workload_command(workload)
+    # One string, which no garbage collection scans, where the request is a tree of dicts it does.
+    assert not gc.is_tracked(planned.request)
 
 
 def test_every_try_comes_back_in_order_in_chunks() -> None:
@@ -66,15 +72,16 @@ def test_every_try_comes_back_in_order_in_chunks() -> None:
 def test_a_try_no_route_takes_comes_back_with_the_routing_error() -> None:
     [[unroutable, fine]] = plan_all(["unroutable", "fine"])
 
-    assert unroutable.error is not None and "99 GPUs" in unroutable.error
-    assert isinstance(fine, TryRecord) and fine.route == "default"
+    assert isinstance(unroutable, Unplannable) and "99 GPUs" in unroutable.error
+    assert isinstance(unroutable, Unplannable)
+    assert isinstance(fine, Planned) and fine.route == "default"
 
 
 def test_a_bug_while_planning_one_try_fails_that_try_only() -> None:
     [[before, broken, after]] = plan_all(["before", "broken", "after"])
 
-    assert broken.error is not None and "KeyError" in broken.error
-    assert isinstance(before, TryRecord) and isinstance(after, TryRecord)
+    assert isinstance(broken, Unplannable) and "KeyError" in broken.error
+    assert isinstance(before, Planned) and isinstance(after, Planned)
 
 
 class LogThatFailsOnce:
@@ -90,14 +97,14 @@ class LogThatFailsOnce:
 
 
 def test_a_broken_log_handler_costs_no_try() -> None:
-    chunks: list[list[Planned]] = []
+    chunks: list[list[Planned | Unplannable]] = []
     plan: Plan = FakePlan()  # type: ignore[assignment]
     workloads = [make_workload(task_id=t) for t in ("first", "second")]
 
     plan_workloads(plan, workloads, LogThatFailsOnce(), chunks.append)
 
     [[first, second]] = chunks
-    assert isinstance(first, TryRecord) and isinstance(second, TryRecord)
+    assert isinstance(first, Planned) and isinstance(second, Planned)
     assert (first.route, second.route) == ("default", "default")
 
 
@@ -107,14 +114,19 @@ class SubmitsEverything:
 
 
 def test_a_submitted_job_is_reported_even_when_logging_it_fails() -> None:
-    plan: Plan = FakePlan()  # type: ignore[assignment]
     workload = make_workload(task_id="t")
-    spec = JobSpec(plan, task_identity(workload), None, "default", workload.model_dump_json())
-    ticket = calls.SubmitTicket(
-        key=workload.ti.key, serial=1, spec=spec, job_queue="q", job_name="job-t", match_ids=frozenset()
+    request = json.dumps({"jobQueue": "q", "jobName": "job-t", "jobDefinition": "jd"})
+    ticket = SubmitTicket(
+        key=workload.ti.key,
+        serial=1,
+        route="default",
+        request=request,
+        job_queue="q",
+        job_name="job-t",
+        match_ids=frozenset(),
     )
     client: BatchClient = SubmitsEverything()  # type: ignore[assignment]
 
     outcome = calls.submit_or_find(client, ticket, LogThatFailsOnce())
 
-    assert isinstance(outcome, calls.Submitted) and outcome.job_id == "job-1"
+    assert isinstance(outcome, Submitted) and outcome.job_id == "job-1"

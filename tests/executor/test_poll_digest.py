@@ -13,6 +13,7 @@ from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.brief_answers import brief_jobs_body
 from batch_router.executor import calls
+from batch_router.executor.outcomes import Polled, StatusChanged
 
 
 class Described:
@@ -25,7 +26,7 @@ class Described:
         return [self.jobs[job_id] for job_id in job_ids if job_id in self.jobs]
 
 
-def poll(client: Described, known: dict[str, str | None]) -> calls.PollResult:
+def poll(client: Described, known: dict[str, str | None]) -> Polled:
     fake: BatchClient = client  # type: ignore[assignment]
     return calls.poll(fake, known, "/aws/batch/job")
 
@@ -43,7 +44,7 @@ def test_a_changed_status_comes_back_with_its_phase() -> None:
 
     result = poll(client, {"a": "STARTING", "b": "RUNNABLE"})
 
-    assert result.updates == (calls.JobUpdate("a", "RUNNING", states.Phase.RUNNING),)
+    assert result.updates == (StatusChanged("a", "RUNNING", states.Phase.RUNNING),)
 
 
 def test_a_failed_job_comes_back_with_its_reason_and_whether_the_task_started() -> None:

@@ -1,4 +1,13 @@
-"""botocore's response parsers without the reference cycle each one makes.
+"""What batch-router reads of botocore beyond its public API, in one place.
+
+Written against botocore 1.40-1.44 (``BOTOCORE_VERSION``); ``tests/compat/test_botocore_compat.py``
+fails when a release moves any of it.
+
+1. The validator's list of errors (``ValidationErrors._errors``): botocore reports a request's problems
+   only as one text; each (reason, name, details) is read to give each problem its JSON path. Without
+   it, the whole report is kept as one problem (``validation_errors`` returns None).
+
+2. Response parsers without the reference cycle each one makes.
 
 botocore makes a new response parser for every answer (``ResponseParserFactory.create_parser``), and
 a parser made without a ``blob_parser`` keeps its own bound ``_default_blob_parser`` (``parsers.py``,
@@ -21,7 +30,18 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-__all__ = ["without_parser_cycles"]
+from botocore import __version__ as BOTOCORE_VERSION
+
+__all__ = ["BOTOCORE_VERSION", "validation_errors", "without_parser_cycles"]
+
+
+def validation_errors(report: Any) -> list[tuple[str, Any, dict[str, Any]]] | None:
+    """The (reason, name, details) of each error of a ``ValidationErrors`` report; None if this
+    botocore keeps them elsewhere (the caller then uses ``generate_report()``)."""
+    errors = getattr(report, "_errors", None)
+    if not isinstance(errors, list):
+        return None
+    return [(str(reason), name, dict(details)) for reason, name, details in errors]
 
 
 def _blob(value: Any) -> bytes:

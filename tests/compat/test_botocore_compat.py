@@ -13,7 +13,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from batch_router.aws.batch_client import BatchClient
-from batch_router.aws.parser_cycles import without_parser_cycles
+from batch_router.compat.botocore import without_parser_cycles
 
 ANSWER = json.dumps({"jobs": [{"jobId": "a", "jobName": "n", "status": "RUNNING", "createdAt": 1}]})
 
@@ -81,7 +81,24 @@ def test_every_client_the_batch_client_makes_is_given_them(monkeypatch: pytest.M
 def test_blobs_are_decoded_as_botocore_decodes_them() -> None:
     from botocore.parsers import RestJSONParser
 
-    from batch_router.aws.parser_cycles import _blob
+    from batch_router.compat.botocore import _blob
 
     value = base64.b64encode(b"\x00\xffbinary").decode()
     assert _blob(value) == RestJSONParser()._default_blob_parser(value)
+
+
+def test_botocore_still_keeps_each_validation_error_as_reason_name_and_details() -> None:
+    """When this fails, botocore moved ``ValidationErrors._errors``: read the new place in
+    ``compat.botocore.validation_errors`` (problems lose their JSON paths until then)."""
+    from botocore.validate import ParamValidator
+
+    from batch_router.compat.botocore import validation_errors
+    from batch_router.plan.request_shape import _submit_job_shape
+
+    report = ParamValidator().validate({"jobName": 3}, _submit_job_shape())
+
+    errors = validation_errors(report)
+    assert errors is not None
+    assert ("missing required field", "jobQueue") in [
+        (reason, details.get("required_name")) for reason, _, details in errors
+    ]
