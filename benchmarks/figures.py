@@ -41,6 +41,7 @@ FIGURES: tuple[FigureDef, ...] = (
     FigureDef("tasks_failed", "tasks failed", 0),
     FigureDef("tasks_lost", "tasks lost (no final state)", 0),
     FigureDef("duplicate_jobs", "jobs submitted more than once", 0),
+    FigureDef("cpu_ms_per_task", "executor process CPU per task (ms)", 3),
     FigureDef("peak_rss_mib", "peak RSS of executor process (MiB)", 1),
     FigureDef("rss_mib_per_1000_tasks", "  growth per 1,000 tracked tasks (MiB)", 2),
     FigureDef("end_seconds", "end() (s)", 2),
@@ -158,6 +159,9 @@ def compute_figures(
     if ready is not None and size > 0:
         after = max(e["rss_kib"] for e in events if e["at"] >= ready["at"])
         figures["rss_mib_per_1000_tasks"] = max(0, after - ready["rss_kib"]) / 1024 / size * 1000
+    if ready is not None and done is not None and size > 0 and "cpu_s" in done and "cpu_s" in ready:
+        # Every thread's CPU from queueing to the last task's end: planning, calls, polls, bookkeeping.
+        figures["cpu_ms_per_task"] = (done["cpu_s"] - ready["cpu_s"]) * 1000 / size
     ended = _last(events, "ended")
     if ended is not None:
         figures["end_seconds"] = ended["seconds"]

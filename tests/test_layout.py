@@ -56,7 +56,6 @@ EXECUTOR_ORDER = (
     "workloads",
     "pacing",
     "metrics",
-    "event_log",
     "heap_freeze",
     "tracker",
     "tunables",

@@ -18,6 +18,7 @@ from typing import Any
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.aws.job_definitions import definition_facts, in_force
+from batch_router.config.compute_kinds import kind
 from batch_router.config.model import DefinitionFacts, Route, RouteTable
 from batch_router.errors import BatchRouterError, ConfigError, Problem
 from batch_router.plan.model import TaskIdentity
@@ -39,13 +40,6 @@ def _is_finding(error: BatchApiError) -> bool:
 
 SOURCE = "AWS Batch health check ([aws_batch_executor] CHECK_HEALTH_ON_STARTUP)"
 _SKIP_HINT = "or set AIRFLOW__AWS_BATCH_EXECUTOR__CHECK_HEALTH_ON_STARTUP=False to start without this check"
-
-# What DescribeComputeEnvironments says for each kind of compute a route can name.
-COMPUTE_RESOURCE_TYPES: Mapping[str, frozenset[str]] = {
-    "fargate": frozenset({"FARGATE", "FARGATE_SPOT"}),
-    "ec2": frozenset({"EC2", "SPOT"}),
-    "eks": frozenset({"EC2", "SPOT"}),
-}
 
 
 def orchestration(env: Mapping[str, Any]) -> str:
@@ -76,10 +70,9 @@ def compute_problem(route: Route, env: Mapping[str, Any], implicit: bool = False
         if not implicit
         else (f"its job definition {route.job_definition!r} runs on {route.compute}")
     )
-    wants_eks = route.compute == "eks"
-    if wants_eks != (orch == "EKS"):
+    if kind(route.compute).orchestration != orch:
         return f"compute environment {name!r} is {env_kind(env)}, but {says}"
-    if resource_type is not None and resource_type not in COMPUTE_RESOURCE_TYPES[route.compute]:
+    if resource_type is not None and resource_type not in kind(route.compute).environment_types:
         return f"compute environment {name!r} is {env_kind(env)}, but {says}"
     return None
 
@@ -100,19 +93,16 @@ def definition_problem(route: Route, definitions: list[dict[str, Any]], implicit
             f"{route.job_definition!r} runs on {actual}; set COMPUTE={actual} or unset it"
         )
     capabilities = set(newest.get("platformCapabilities") or ["EC2"])
-    if route.compute == "eks" and not newest.get("eksProperties"):
+    compute = kind(route.compute)
+    if compute.pods and not newest.get("eksProperties"):
         return (
-            f"job definition {route.job_definition!r} has no eksProperties, but the route says compute: eks"
+            f"job definition {route.job_definition!r} has no eksProperties, but the route says compute: "
+            f"{compute.name}"
         )
-    if route.compute == "fargate" and "FARGATE" not in capabilities:
+    if not compute.pods and compute.platform_capability not in capabilities:
         return (
             f"job definition {route.job_definition!r} has platformCapabilities {sorted(capabilities)}, "
-            "but the route says compute: fargate"
-        )
-    if route.compute == "ec2" and "EC2" not in capabilities:
-        return (
-            f"job definition {route.job_definition!r} has platformCapabilities {sorted(capabilities)}, "
-            "but the route says compute: ec2"
+            f"but the route says compute: {compute.name}"
         )
     return None
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from batch_router.aws.batch_client import BatchClient
-from batch_router.config.model import Compute, DefinitionFacts, RouteTable
+from batch_router.config.compute_kinds import compute_of_definition
+from batch_router.config.model import DefinitionFacts, RouteTable
 
 __all__ = ["definition_facts", "describe_definitions", "in_force"]
 
@@ -36,13 +37,7 @@ def definition_facts(description: Mapping[str, Any]) -> DefinitionFacts:
     Size: ``containerProperties.resourceRequirements`` VCPU / MEMORY, or the deprecated ``vcpus`` /
     ``memory`` members; left None for ECS task properties and EKS pods (their sizes are per container).
     """
-    compute: Compute
-    if description.get("eksProperties"):
-        compute = "eks"
-    elif "FARGATE" in (description.get("platformCapabilities") or ["EC2"]):
-        compute = "fargate"
-    else:
-        compute = "ec2"
+    compute = compute_of_definition(description)
     container = description.get("containerProperties") or {}
     sizes: dict[str, float] = {}
     for requirement in container.get("resourceRequirements") or ():

@@ -10,7 +10,14 @@ release changes any of it. Only ``executor/`` imports this module (the layout te
    replaces ``queued_tasks`` / ``queued_callbacks`` with per-workload-type queues; where they are not
    plain dicts, ``select_queued`` returns None and the executor uses BaseExecutor's own selection.
 2. The executor's queue of task events (``_task_event_logs``), which the scheduler drains: replaced by
-   one that keeps what it popped alive until it is saved (``executor/event_log.py``).
+   one that keeps what it popped alive until it is saved (``EventLogQueue``, below). Airflow 3.3's
+   scheduler saves them with ``_process_task_event_logs``: it pops every ``Log`` off the executor's deque
+   inside a generator and passes that to ``Session.bulk_save_objects``, which keeps only each object's
+   ``InstanceState``. The state holds its object weakly, so each ``Log`` is freed as soon as it is
+   popped and the insert runs with no values: ``NOT NULL constraint failed: log.event``; the scheduler
+   logs "Something went wrong when trying to save task event logs" and every event of that loop (the
+   reason a job failed, the notice that a try is submitted again) is lost. ``EventLogQueue`` keeps what
+   the scheduler popped alive until the executor's next heartbeat, which comes after the save.
 3. Airflow's metrics module (``airflow._shared.observability.metrics.stats``), which StatsD, Datadog
    and OpenTelemetry sit behind; Airflow has no public path to it in 3.3.
 """
@@ -18,6 +25,7 @@ release changes any of it. Only ``executor/`` imports this module (the layout te
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from typing import Any
 
 from airflow import __version__ as AIRFLOW_VERSION
@@ -27,6 +35,7 @@ __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_4_PLUS",
     "EVENT_LOG_ATTRIBUTE",
+    "EventLogQueue",
     "airflow_stats",
     "select_queued",
 ]
@@ -55,3 +64,20 @@ def airflow_stats() -> Any:
     from airflow._shared.observability.metrics import stats
 
     return stats
+
+
+class EventLogQueue(deque[Any]):
+    """A deque that holds on to what was popped off its left until ``release()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handed_out: list[Any] = []
+
+    def popleft(self) -> Any:
+        item = super().popleft()
+        self._handed_out.append(item)
+        return item
+
+    def release(self) -> None:
+        """Let go of the events the scheduler took; call once its loop has saved them."""
+        self._handed_out.clear()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-Compute = Literal["fargate", "ec2", "eks"]
-COMPUTE_TYPES: tuple[str, ...] = get_args(Compute)
+from batch_router.config.compute_kinds import ALL_COMPUTE
+from batch_router.config.compute_kinds import Compute as Compute  # re-exported
+
+COMPUTE_TYPES: tuple[str, ...] = ALL_COMPUTE
 
 # exec_config keys that steer routing and sizing instead of being passed to SubmitJob.
 HINT_KEYS: tuple[str, ...] = ("route", "compute", "vcpu", "memory_mib", "gpu", "timeout_seconds")

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from batch_router.config.compute_kinds import KINDS, kinds_where
 from batch_router.config.input_limits import input_problems
 from batch_router.config.model import (
-    DEFAULT_EXECUTOR_CONFIG_KEYS,
+    DEFAULT_PROVISIONING,
     HINT_KEYS,
     OVERRIDABLE_SPECIAL,
     SEED_POLICY,
@@ -71,44 +72,56 @@ def _merged(schema: list[Problem], semantic: list[Problem]) -> list[Problem]:
     return schema + [p for p in semantic if p.path not in said]
 
 
+# The route table's parse into typed values: each field's default is the model's (config/model.py), the
+# one place it is written; what the file leaves out is not passed. The route file is checked once, as
+# data (the schema, then the rules a schema cannot say), before anything is built.
+
+
+def _given(raw: Mapping[str, Any], convert: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``raw`` gives, each made the model's type by its converter."""
+    return {name: make(raw[name]) for name, make in convert.items() if name in raw}
+
+
+_POLICY_FIELDS = {
+    "executor_config_keys": frozenset,
+    "overridable": frozenset,
+    "executor_config_env": tuple,
+    "max_timeout_seconds": lambda v: v,
+    "max_scheduling_priority": lambda v: v,
+}
+_PROVISION_FIELDS = {
+    "capacity": lambda v: v,
+    "instance_types": tuple,
+    "allocation_strategy": lambda v: v,
+    "max_vcpus": lambda v: v,
+    "min_vcpus": lambda v: v,
+    "own_role": bool,
+}
+_ROUTE_FIELDS = {
+    "name": str,
+    "compute": lambda v: v,
+    "job_queue": str,
+    "job_definition": str,
+    "max_vcpu": lambda v: v,
+    "max_memory_mib": lambda v: v,
+    "max_gpu": lambda v: v,
+    "queues": tuple,
+    "fair_share": lambda v: v,
+    "submit_job_kwargs": lambda v: camelize_keys(dict(v or {})),
+    "retry_route": lambda v: v,
+}
+
+
 def _policy(table_wide: Mapping[str, Any], own: Mapping[str, Any]) -> Policy:
     """The route's policy: the table-wide one, with the fields the route gives replaced."""
-    merged = {**table_wide, **own}
-    return Policy(
-        executor_config_keys=frozenset(merged.get("executor_config_keys", DEFAULT_EXECUTOR_CONFIG_KEYS)),
-        overridable=frozenset(merged.get("overridable", ())),
-        executor_config_env=tuple(merged.get("executor_config_env", ())),
-        max_timeout_seconds=merged.get("max_timeout_seconds"),
-        max_scheduling_priority=merged.get("max_scheduling_priority"),
-    )
+    return Policy(**_given({**table_wide, **own}, _POLICY_FIELDS))
 
 
 def _route(raw: Mapping[str, Any], table_policy: Mapping[str, Any]) -> Route:
     return Route(
-        name=raw["name"],
-        compute=raw["compute"],
-        job_queue=raw["job_queue"],
-        job_definition=raw["job_definition"],
-        max_vcpu=raw.get("max_vcpu"),
-        max_memory_mib=raw.get("max_memory_mib"),
-        max_gpu=raw.get("max_gpu", 0),
-        queues=tuple(raw.get("queues", ())),
-        fair_share=raw.get("fair_share"),
+        **_given(raw, _ROUTE_FIELDS),
         policy=_policy(table_policy, raw.get("policy") or {}),
-        submit_job_kwargs=camelize_keys(dict(raw.get("submit_job_kwargs") or {})),
-        retry_route=raw.get("retry_route"),
-        provision=_provisioning(raw.get("provision") or {}),
-    )
-
-
-def _provisioning(raw: Mapping[str, Any]) -> Provisioning:
-    return Provisioning(
-        capacity=raw.get("capacity", "on-demand"),
-        instance_types=tuple(raw.get("instance_types", ())),
-        allocation_strategy=raw.get("allocation_strategy"),
-        max_vcpus=raw.get("max_vcpus", 256),
-        min_vcpus=raw.get("min_vcpus", 0),
-        own_role=raw.get("own_role", False),
+        provision=Provisioning(**_given(raw.get("provision") or {}, _PROVISION_FIELDS)),
     )
 
 
@@ -130,12 +143,13 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
                 )
             )
         seen.setdefault(name, i)
-        if route["compute"] == "fargate" and route.get("max_gpu", 0) > 0:
+        compute = KINDS.get(route["compute"])  # None: the schema says what is wrong with it
+        if compute is not None and not compute.gpus and route.get("max_gpu", 0) > 0:
             problems.append(
                 Problem(
                     f"routes[{i}].max_gpu",
-                    "Fargate has no GPUs",
-                    "set max_gpu: 0, or use compute: ec2 or eks for GPU work",
+                    f"{compute.label} has no GPUs",
+                    f"set max_gpu: 0, or use compute: {' or '.join(kinds_where(gpus=True))} for GPU work",
                 )
             )
         for j, queue in enumerate(route.get("queues", ())):
@@ -208,17 +222,18 @@ def _provision_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
     maximum cannot be kept."""
     provision = route.get("provision") or {}
     problems: list[Problem] = []
-    if route["compute"] == "fargate":
+    compute = KINDS.get(route["compute"])  # None: the schema says what is wrong with it
+    if compute is not None and compute.chooses_hosts:
         for key in ("instance_types", "allocation_strategy", "min_vcpus"):
             if key in provision:
                 problems.append(
                     Problem(
                         f"routes[{i}].provision.{key}",
-                        "Fargate chooses its own hosts",
-                        "remove it; use capacity: spot for Fargate Spot",
+                        f"{compute.label} chooses its own hosts",
+                        f"remove it; use capacity: spot for {compute.label} Spot",
                     )
                 )
-    if provision.get("own_role") and route["compute"] != "eks":
+    if provision.get("own_role") and compute is not None and not compute.pod_role:
         problems.append(
             Problem(
                 f"routes[{i}].provision.own_role",
@@ -226,11 +241,12 @@ def _provision_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
                 "remove it",
             )
         )
-    if provision.get("min_vcpus", 0) > provision.get("max_vcpus", 256):
+    defaults = DEFAULT_PROVISIONING
+    if provision.get("min_vcpus", defaults.min_vcpus) > provision.get("max_vcpus", defaults.max_vcpus):
         problems.append(
             Problem(
                 f"routes[{i}].provision.min_vcpus",
-                f"is above max_vcpus ({provision.get('max_vcpus', 256)})",
+                f"is above max_vcpus ({provision.get('max_vcpus', defaults.max_vcpus)})",
                 "lower min_vcpus or raise max_vcpus",
             )
         )
@@ -302,7 +318,7 @@ def implicit_route_table(settings: ExecutorSettings) -> RouteTable:
     queue, definition = base.get("jobQueue"), base.get("jobDefinition")
     route = Route(
         name=IMPLICIT_ROUTE,
-        compute=settings.compute or ("eks" if settings.eks_properties_override else None),
+        compute=settings.compute or (kinds_where(pods=True)[0] if settings.eks_properties_override else None),
         job_queue=queue if isinstance(queue, str) and queue else settings.job_queue,
         job_definition=definition if isinstance(definition, str) and definition else settings.job_definition,
         max_gpu=None,

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from batch_router.config.compute_kinds import Compute, kind
 from batch_router.errors import ConfigError, Problem
 
 SECTION = "aws_batch_executor"
@@ -98,7 +99,7 @@ class AirflowConfSource(PydanticBaseSettingsSource):
                 continue
             if field_name in JSON_OPTIONS and isinstance(value, str):
                 try:
-                    value = json.loads(value)
+                    value = self.decode_complex_value(field_name, field, value)  # pydantic-settings' own
                 except RecursionError:
                     self.problems.append(
                         Problem(
@@ -130,6 +131,12 @@ def camelize_keys(value: Any, *, parent: str = "") -> Any:
     """Accept ``job_queue`` or ``JobQueue`` where SubmitJob wants ``jobQueue``, as the reference does.
 
     Keys under ``tags`` and ``parameters`` are the user's own names and are left alone.
+
+    Written here rather than calling the amazon provider's ``camelize_dict_keys``
+    (``aws/executors/ecs/utils.py``): that lives in the provider's executor package, which the pure
+    config room must not import, and it renames a job parameter's key (``parameters`` are the job
+    definition's own names, which SubmitJob matches as given) and leaves keys inside lists alone (a
+    ``resource_requirements`` entry's keys), which AWS would then refuse.
     """
     if isinstance(value, dict):
         if parent in ("tags", "parameters"):
@@ -160,7 +167,7 @@ class ExecutorSettings(BaseSettings):
     # batch-router's own.
     # The implicit route's compute, for those who want ``plan`` to answer offline; unset, start-up reads
     # it from JOB_DEFINITION (and says so when both are there and disagree).
-    compute: Literal["fargate", "ec2", "eks"] | None = None
+    compute: Compute | None = None
     # Every job's batch-router:deployment tag: the scheduler's IAM policy (iam-policy / provision
     # --deployment) lets it stop only jobs with this value, so deployments sharing an account cannot
     # stop each other's jobs. A tag value: letters, digits, spaces and + - = . _ : / @.
@@ -223,7 +230,7 @@ class ExecutorSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _eks_override_needs_eks(self) -> ExecutorSettings:
-        if self.eks_properties_override and self.compute not in (None, "eks"):
+        if self.eks_properties_override and self.compute is not None and not kind(self.compute).pods:
             raise ValueError(
                 f"EKS_PROPERTIES_OVERRIDE is set but COMPUTE is {self.compute}; EKS overrides need "
                 "COMPUTE=eks (or leave COMPUTE unset)"

@@ -25,13 +25,12 @@ from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
 from batch_router.aws.job_definitions import describe_definitions
-from batch_router.compat.airflow import EVENT_LOG_ATTRIBUTE, select_queued
+from batch_router.compat.airflow import EVENT_LOG_ATTRIBUTE, EventLogQueue, select_queued
 from batch_router.config.routes import mode_line
 from batch_router.config.settings import unused_beside_route_table
 from batch_router.errors import ConfigError
 from batch_router.executor import calls
 from batch_router.executor.adoption import Adopter
-from batch_router.executor.event_log import EventLogQueue
 from batch_router.executor.guard import PhaseGuard
 from batch_router.executor.heap_freeze import Freeze
 from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime

@@ -119,14 +119,16 @@ class Pools:
 
 
 class Hub:
-    """Owned here, changed only on the scheduler thread:"""
+    """What the executor's parts share, each declared below with who changes it. All of it is read and
+    changed on the scheduler thread only; the pools run calls and give back values (``channel``)."""
 
     airflow: AirflowSide  # what the parts tell Airflow (the executor itself)
     log: Log
     metrics: ExecutorMetrics
     tracker: Tracker  # every try's record; records change only through it
     channel: Channel  # calls out to the pools, their outcomes back, one handler per outcome type
-    # Set by open() at start(), together; until then, the settings' defaults and no threads.
+    # Set at start(): tune() from the settings (the defaults until then), open() starts the threads
+    # (none until then), runtime() loads settings, plan and client once (learn() replaces the plan).
     tunables: Tunables
     pacing: Pacing
     _pools: Pools | None

@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from batch_router.config.compute_kinds import kind as compute_kind
+from batch_router.config.compute_kinds import kinds_where
 from batch_router.config.json_tree import dict_items, dig
 from batch_router.config.model import Compute, DefinitionFacts, Hints, Route
 from batch_router.errors import Problem
@@ -48,13 +50,13 @@ def write_container(
             requirements["GPU"] = str(hints.gpu)
         if requirements:
             notes.append("compute not known: the size hints are sent as given, not rounded for a compute")
-    elif compute == "fargate":
-        if hints.gpu:
+    elif compute_kind(compute).sizing == "pairs":
+        if hints.gpu and not compute_kind(compute).gpus:
             problems.append(
                 Problem(
                     "gpu",
-                    f"route {route.name!r} runs on Fargate, which has no GPUs",
-                    "route GPU tasks to an EC2 or EKS route",
+                    f"route {route.name!r} runs on {compute_kind(compute).label}, which has no GPUs",
+                    f"route GPU tasks to a route on {' or '.join(kinds_where(gpus=True))}",
                 )
             )
         if vcpu is not None or memory is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from batch_router.config.compute_kinds import pods
 from batch_router.config.exec_config import (
     COMMAND_HINT,
     EXECUTOR_OWNED_ENV,
@@ -116,7 +117,7 @@ def build_submit_job(
     problems += _orchestration_problems(route, str(kwargs["jobDefinition"]), compute)
     kwargs["jobName"] = job_name(kwargs.get("jobName") or job_name_prefix, identity)
     env_list = [{"name": name, "value": value} for name, value in env.items()]
-    if route.compute == "eks":
+    if pods(route.compute):
         kwargs = write_eks(kwargs, command, env_list, exec_config.hints, notes, problems)
     else:
         # Only a shared layer can get here with one (see _foreign_compute_problems): it is for EKS routes.
@@ -135,7 +136,7 @@ def build_submit_job(
     kwargs["tags"], dropped = with_job_tags(kwargs.get("tags", {}), ours)
     if dropped:
         notes.append(f"executor tags {', '.join(dropped)} left out: SubmitJob takes at most {MAX_TAGS} tags")
-    if route.compute != "eks":  # tags propagate to ECS tasks; EKS jobs must not set propagateTags
+    if not pods(route.compute):  # tags propagate to ECS tasks; EKS jobs must not set propagateTags
         kwargs.setdefault("propagateTags", True)
     problems += validate_submit_job(kwargs)
     if not problems:  # AWS's documented rules, on a request of the right shape
@@ -191,13 +192,13 @@ def _facts_of(
 def _orchestration_problems(route: Route, definition: str, compute: Compute | None) -> list[Problem]:
     """A job definition of the other orchestration (EKS against ECS) than the request is written for:
     AWS refuses containerOverrides for an EKS job definition, and eksPropertiesOverride for an ECS one."""
-    if compute is None or route.compute is None or (compute == "eks") == (route.compute == "eks"):
+    if compute is None or route.compute is None or pods(compute) == pods(route.compute):
         return []
     return [
         Problem(
             "jobDefinition",
             f"job definition {definition!r} runs on {compute}, but route {route.name!r} sends "
-            f"{'EKS pods' if route.compute == 'eks' else 'ECS containers'}",
+            f"{'EKS pods' if pods(route.compute) else 'ECS containers'}",
             "name a job definition of the route's kind of compute, or route the task elsewhere",
         )
     ]
@@ -254,7 +255,7 @@ def _owned_problems(label: str, layer: Mapping[str, Any], owned_env: frozenset[s
 
 def _foreign_compute_problems(route: Route, layers: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Problem]:
     """Overrides for another kind of compute, given by the route itself or by the task, are mistakes."""
-    if route.compute == "eks":
+    if pods(route.compute):
         return []
     return [
         Problem(

@@ -22,7 +22,7 @@ from batch_router.config.routes import kwargs_problems, route_table_from_setting
 from batch_router.config.settings import DEFAULT_DEPLOYMENT, ExecutorSettings
 from batch_router.errors import BatchRouterError, ConfigError, ExecConfigError, Problem
 from batch_router.plan.job_builder import build_submit_job
-from batch_router.plan.model import BuiltJob, TaskIdentity
+from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
 from batch_router.plan.naming import job_name
 from batch_router.plan.request_shape import validate_submit_job
 from batch_router.plan.router import choose_route, retry_choice
@@ -121,23 +121,7 @@ class Plan:
         its route's ``retry_route`` when it has one. Raises ``ExecConfigError`` (bad executor_config or
         request) or ``RoutingError`` (no route fits); either fails this task only.
         """
-        exec_config = parse_exec_config(
-            executor_config,
-            source=f"executor_config of {identity.dag_id}.{identity.task_id}",
-            seed=self.table.implicit,
-        )
-        choice = choose_route(
-            self.table,
-            exec_config.hints,
-            queue,
-            default_queue=self.default_queue,
-            task_kwargs=exec_config.submit_job_kwargs,
-        )
-        choice = retry_choice(
-            self.table, choice, exec_config.hints, try_number=identity.try_number, lost_capacity=lost_capacity
-        )
-        if not self.table.implicit:
-            exec_config = _without_route_names(exec_config, choice.route)
+        exec_config, choice = self._routed(identity, executor_config, queue, lost_capacity)
         return build_submit_job(
             base_kwargs=self.base_kwargs,
             table=self.table,
@@ -195,29 +179,94 @@ class Plan:
             with contextlib.suppress(BatchRouterError):
                 self.build(identity=identity, executor_config={"route": route.name}, queue=None)
 
+    def _routed(
+        self,
+        identity: TaskIdentity,
+        executor_config: Mapping[str, Any] | None,
+        queue: str | None,
+        lost_capacity: bool,
+    ) -> tuple[ExecConfig, RouteChoice]:
+        """The try's parsed executor_config and its route (raises ``ExecConfigError``, ``RoutingError``)."""
+        exec_config = parse_exec_config(
+            executor_config,
+            source=f"executor_config of {identity.dag_id}.{identity.task_id}",
+            seed=self.table.implicit,
+        )
+        choice = choose_route(
+            self.table,
+            exec_config.hints,
+            queue,
+            default_queue=self.default_queue,
+            task_kwargs=exec_config.submit_job_kwargs,
+        )
+        choice = retry_choice(
+            self.table, choice, exec_config.hints, try_number=identity.try_number, lost_capacity=lost_capacity
+        )
+        if not self.table.implicit:
+            exec_config = _without_route_names(exec_config, choice.route)
+        return exec_config, choice
+
     def places(
         self, identity: TaskIdentity, executor_config: Mapping[str, Any] | None, queue: str | None
     ) -> list[tuple[str, str]]:
-        """Where the try's job would be: (job queue, job name). Every route's queue if planning fails."""
+        """Where the try's job would be: (job queue, job name), from the route table alone (routing and
+        the layers' jobQueue / jobName), without building a request: adoption asks this of every try
+        a dead scheduler left, on the scheduler thread. Every route's queue if it cannot be routed, or
+        if its executor_config names a queue or name its route's policy no longer lets it set."""
         try:
-            built = self.build(identity=identity, executor_config=executor_config, queue=queue)
-            places = [(str(built.kwargs["jobQueue"]), str(built.kwargs["jobName"]))]
-            if built.route.retry_route:  # a job that lost its capacity went there instead
-                moved = self.build(
-                    identity=identity, executor_config=executor_config, queue=queue, lost_capacity=True
-                )
-                places.append((str(moved.kwargs["jobQueue"]), str(moved.kwargs["jobName"])))
-            return list(dict.fromkeys(places))
+            first, route = self._place(identity, executor_config, queue, lost_capacity=False)
         except BatchRouterError:
-            # It can no longer be planned (the policy was tightened since): every name and queue it may
-            # have used, its own jobName and jobQueue included, so a running job is found, not resubmitted.
-            raw = executor_config if isinstance(executor_config, Mapping) else {}
-            prefixes = [p for p in (raw.get("jobName"), self.job_name_prefix) if isinstance(p, str) and p]
-            queues = [route.job_queue for route in self.table.routes]
-            if isinstance(raw.get("jobQueue"), str):
-                queues.insert(0, raw["jobQueue"])
-            names = [job_name(prefix, identity) for prefix in prefixes]
-            return list(dict.fromkeys((queue, name) for queue in queues for name in names))
+            return self._anywhere(identity, executor_config)
+        places = [first]
+        if route.retry_route:  # a job that lost its capacity went there instead
+            try:
+                places.append(self._place(identity, executor_config, queue, lost_capacity=True)[0])
+            except BatchRouterError:
+                places += self._anywhere(identity, executor_config)
+        return list(dict.fromkeys(places))
+
+    def _anywhere(
+        self, identity: TaskIdentity, executor_config: Mapping[str, Any] | None
+    ) -> list[tuple[str, str]]:
+        """A try that can no longer be planned (the policy was tightened since): every name and queue
+        it may have used, its own jobName and jobQueue included, so a running job is found, not
+        submitted again."""
+        raw = executor_config if isinstance(executor_config, Mapping) else {}
+        prefixes = [p for p in (raw.get("jobName"), self.job_name_prefix) if isinstance(p, str) and p]
+        queues = [route.job_queue for route in self.table.routes]
+        if isinstance(raw.get("jobQueue"), str):
+            queues.insert(0, raw["jobQueue"])
+        names = [job_name(prefix, identity) for prefix in prefixes]
+        return list(dict.fromkeys((queue, name) for queue in queues for name in names))
+
+    def _place(
+        self,
+        identity: TaskIdentity,
+        executor_config: Mapping[str, Any] | None,
+        queue: str | None,
+        *,
+        lost_capacity: bool,
+    ) -> tuple[tuple[str, str], Route]:
+        """(jobQueue, jobName) as ``build_submit_job`` merges them (the last layer that sets each wins),
+        and the route. Raises where the route's policy would refuse the task's own jobQueue / jobName."""
+        exec_config, choice = self._routed(identity, executor_config, queue, lost_capacity)
+        route, task = choice.route, exec_config.submit_job_kwargs
+        policy = route.policy
+        refused = [k for k in ("jobQueue", "jobName") if k in task and k not in policy.executor_config_keys]
+        if refused and not policy.open:
+            raise ExecConfigError("executor_config", [Problem(refused[0], "the route's policy refuses it")])
+        layers = (
+            self.base_kwargs,
+            self.table.defaults,
+            {"jobQueue": route.job_queue},
+            route.submit_job_kwargs,
+            task,
+        )
+        job_queue, name = route.job_queue, None
+        for layer in layers:
+            job_queue = layer.get("jobQueue", job_queue)
+            name = layer.get("jobName", name)
+        return (str(job_queue), job_name(str(name or self.job_name_prefix), identity)), route
 
 
 def check_submit_job_kwargs(base_kwargs: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from batch_router.config.compute_kinds import kind
 from batch_router.config.model import Hints, Route, RouteTable
 from batch_router.errors import PassedOver, RoutingError
 from batch_router.plan.model import RouteChoice
@@ -97,13 +98,14 @@ def misfits(route: Route, hints: Hints) -> list[str]:
     if hints.compute is not None and hints.compute != route.compute:
         reasons.append(f"runs on {route.compute}, task asks for compute={hints.compute}")
     gpu = hints.gpu or 0
-    if gpu > 0 and route.compute == "fargate":
-        reasons.append("GPU never runs on Fargate")
+    compute = kind(route.compute) if route.compute is not None else None
+    if gpu > 0 and compute is not None and not compute.gpus:
+        reasons.append(f"GPU never runs on {compute.label}")
     elif route.max_gpu is not None and gpu > route.max_gpu:
         reasons.append(f"allows at most {route.max_gpu} GPU, task asks for {gpu}")
 
     vcpu, memory = hints.vcpu, hints.memory_mib
-    if route.compute == "fargate" and (vcpu is not None or memory is not None):
+    if compute is not None and compute.sizing == "pairs" and (vcpu is not None or memory is not None):
         try:
             vcpu, memory = round_up(vcpu, memory)
         except ValueError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from batch_router.config.compute_kinds import provisioned
 from batch_router.config.model import Route
 from batch_router.provision.cfn import get_att, ref, sub
 from batch_router.provision.options import BASE_MEMORY_MIB, BASE_VCPU, ProvisionOptions
@@ -46,7 +47,7 @@ DEFAULT_INSTANCE_TYPES = ("default_x86_64",)
 def _capacity_types(route: Route) -> list[str]:
     """The compute environments' types, in job-queue order: Spot first, then on-demand, so Batch places
     jobs on Spot while it has capacity and on on-demand after (the queue's own fallback)."""
-    spot, on_demand = ("FARGATE_SPOT", "FARGATE") if route.compute == "fargate" else ("SPOT", "EC2")
+    on_demand, spot = provisioned(route.compute).environment_types
     return {
         "spot": [spot],
         "on-demand": [on_demand],
@@ -63,8 +64,9 @@ def compute_environment(route: Route, capacity_type: str, security_groups: Any) 
         "SecurityGroupIds": security_groups,
     }
     properties: dict[str, Any] = {"Type": "MANAGED", "State": "ENABLED", "ComputeResources": resources}
-    if route.compute != "fargate":
-        spot = capacity_type == "SPOT"
+    compute = provisioned(route.compute)
+    if not compute.chooses_hosts:
+        spot = capacity_type == compute.environment_types[1]
         strategy = provision.allocation_strategy
         if strategy is None or (not spot and strategy.startswith("SPOT_")):
             strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED" if spot else "BEST_FIT_PROGRESSIVE"
@@ -74,7 +76,7 @@ def compute_environment(route: Route, capacity_type: str, security_groups: Any) 
                 "MinvCpus": provision.min_vcpus,
                 "InstanceTypes": list(provision.instance_types or DEFAULT_INSTANCE_TYPES),
                 "InstanceRole": get_att(
-                    EKS_INSTANCE_PROFILE if route.compute == "eks" else ECS_INSTANCE_PROFILE, "Arn"
+                    EKS_INSTANCE_PROFILE if compute.pods else ECS_INSTANCE_PROFILE, "Arn"
                 ),
                 "LaunchTemplate": {
                     "LaunchTemplateId": ref(LAUNCH_TEMPLATE),
@@ -82,7 +84,7 @@ def compute_environment(route: Route, capacity_type: str, security_groups: Any) 
                 },
             }
         )
-    if route.compute == "eks":
+    if compute.pods:
         properties["EksConfiguration"] = {
             "EksClusterArn": ref("EksClusterArn"),
             "KubernetesNamespace": ref("EksNamespace"),
@@ -191,7 +193,8 @@ def pod_identity(job_definition_name: str, role: str = EKS_POD_ROLE) -> dict[str
 def job_definition(name: str, route: Route, options: ProvisionOptions) -> dict[str, Any]:
     properties: dict[str, Any] = {"JobDefinitionName": name, "Type": "container"}
     env = _environment(options)
-    if route.compute == "eks":
+    compute = provisioned(route.compute)
+    if compute.pods:
         properties["EksProperties"] = {
             "PodProperties": {
                 "ServiceAccountName": service_account(name),
@@ -220,10 +223,10 @@ def job_definition(name: str, route: Route, options: ProvisionOptions) -> dict[s
             "ExecutionRoleArn": get_att(EXECUTION_ROLE, "Arn"),
             "LogConfiguration": _log_configuration(options),
         }
-        if route.compute == "fargate":
+        if compute.platform_capability == "FARGATE":
             container["NetworkConfiguration"] = {"AssignPublicIp": ref("AssignPublicIp")}
             container["FargatePlatformConfiguration"] = {"PlatformVersion": "LATEST"}
-        properties["PlatformCapabilities"] = ["FARGATE" if route.compute == "fargate" else "EC2"]
+        properties["PlatformCapabilities"] = [compute.platform_capability]
         properties["ContainerProperties"] = container
     properties["Tags"] = {"managed-by": "batch-router"}
     return {"Type": "AWS::Batch::JobDefinition", "Properties": properties}

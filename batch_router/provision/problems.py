@@ -5,6 +5,7 @@ Checked before anything is written, so ``provision`` either writes a whole templ
 
 from __future__ import annotations
 
+from batch_router.config.compute_kinds import provisioned
 from batch_router.config.model import Route, RouteTable
 from batch_router.errors import Problem
 from batch_router.provision.options import ProvisionOptions, created_job_definitions, created_queues
@@ -66,7 +67,8 @@ def provision_problems(table: RouteTable, options: ProvisionOptions | None) -> l
 def _compute_environment_problems(route: Route, path: str, options: ProvisionOptions | None) -> list[Problem]:
     problems: list[Problem] = []
     provision = route.provision
-    if route.compute == "eks" and options is not None and not options.eks_cluster_arn:
+    compute = provisioned(route.compute)
+    if compute.pods and options is not None and not options.eks_cluster_arn:
         problems.append(
             Problem(
                 f"{path}.compute",
@@ -75,7 +77,7 @@ def _compute_environment_problems(route: Route, path: str, options: ProvisionOpt
             )
         )
     gpu_types = [t for t in provision.instance_types if is_gpu_type(t)]
-    if route.compute != "fargate" and (route.max_gpu or 0) > 0 and not gpu_types:
+    if compute.gpus and (route.max_gpu or 0) > 0 and not gpu_types:
         problems.append(
             Problem(
                 f"{path}.provision.instance_types",

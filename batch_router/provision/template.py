@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from batch_router.config.compute_kinds import KINDS, provisioned
 from batch_router.config.model import RouteTable
 from batch_router.errors import ConfigError
 from batch_router.provision import batch_resources as batch
@@ -72,13 +73,13 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
     for name, routes in definitions.items():
         definition_ids[name] = logical_id(name, "JobDefinition", list(resources))
         resources[definition_ids[name]] = batch.job_definition(name, routes[0], options)
-        if routes[0].compute == "eks":
+        if provisioned(routes[0].compute).pods:
             role = batch.EKS_POD_ROLE
             if any(route.provision.own_role for route in routes):
                 role = logical_id(name, "PodRole", list(resources))
                 resources[role] = pod_role(options.remote_log_group, f"job definition {name}'s own")
             resources[logical_id(name, "PodIdentity", list(resources))] = batch.pod_identity(name, role)
-    if kinds - {"fargate"}:
+    if any(not KINDS[k].chooses_hosts for k in kinds):  # instances of our own: their launch template
         resources[batch.LAUNCH_TEMPLATE] = batch.launch_template()
     resources["JobLogGroup"] = {
         "Type": "AWS::Logs::LogGroup",
@@ -99,8 +100,8 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
             log_group=options.log_group,
             remote_log_group=options.remote_log_group,
             image=options.image,
-            ecs_instances="ec2" in kinds,
-            eks_instances="eks" in kinds,
+            ecs_instances=any(not KINDS[k].chooses_hosts and not KINDS[k].pods for k in kinds),
+            eks_instances=any(KINDS[k].pods for k in kinds),
         )
     )
     log_groups = list(dict.fromkeys([options.log_group]))
@@ -148,14 +149,17 @@ def _parameters(
             "Default": "",
             "Description": "Security groups for the workers; empty: one made here (no inbound, all outbound)",
         }
-    if "fargate" in {route.compute for route in table.routes} and definitions:
+    if (
+        any(provisioned(route.compute).platform_capability == "FARGATE" for route in table.routes)
+        and definitions
+    ):
         parameters["AssignPublicIp"] = {
             "Type": "String",
             "AllowedValues": ["ENABLED", "DISABLED"],
             "Default": "DISABLED",
             "Description": "ENABLED only for Fargate jobs in public subnets without a NAT gateway",
         }
-    if "eks" in kinds:
+    if any(KINDS[k].pods for k in kinds):
         parameters["EksClusterArn"] = {
             "Type": "String",
             "Description": "The existing EKS cluster the EKS compute environments join",

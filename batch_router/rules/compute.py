@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from batch_router.config.compute_kinds import kinds_where
 from batch_router.config.model import MIN_MEMORY_MIB
 from batch_router.rules import fargate
 from batch_router.rules.request_parts import (
@@ -24,8 +25,12 @@ from batch_router.rules.rule import API, Context, Violation, rule
 
 __all__: list[str] = []  # the rules register themselves; see rules.registered()
 
-_FARGATE, _EC2, _EKS = ("fargate",), ("ec2",), ("eks",)
-_ECS = ("fargate", "ec2")
+# Which kinds each group of rules applies to, read from the table of compute kinds.
+_FARGATE = kinds_where(sizing="pairs")  # sold in vCPU/memory pairs, no hosts of its own to size
+_NO_GPU = kinds_where(gpus=False)
+_EC2 = kinds_where(sizing="whole")  # ECS containers on instances
+_EKS = kinds_where(pods=True)
+_ECS = kinds_where(pods=False)
 _RESOURCES = f"{API}/API_ResourceRequirement.html"
 _CONTAINER_OVERRIDES = f"{API}/API_ContainerOverrides.html"
 _EKS_RESOURCES = f"{API}/API_EksContainerResourceRequirements.html"
@@ -87,7 +92,7 @@ def _fargate_fix(vcpu: float | None, memory: float | None) -> str:
     )
 
 
-@rule("fargate-no-gpu", "Fargate jobs have no GPUs", source=_RESOURCES, applies_to=_FARGATE)
+@rule("fargate-no-gpu", "Fargate jobs have no GPUs", source=_RESOURCES, applies_to=_NO_GPU)
 def _fargate_no_gpu(request: Mapping[str, Any], context: Context) -> Iterator[Violation]:
     for path, container in ecs_containers(request):
         found = resource_requirements(container)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+
+from batch_router.config.compute_kinds import ALL_COMPUTE as KINDS_ALL
+from batch_router.config.compute_kinds import Compute
 
 __all__ = ["API", "GUIDE", "Check", "Context", "Rule", "Violation", "registered", "rule"]
 
@@ -30,7 +33,7 @@ class Context:
     every compute shares apply: never refuse what AWS might accept.
     """
 
-    compute: Literal["fargate", "ec2", "eks"] | None
+    compute: Compute | None
     route: str
     fair_share: bool | None = None  # the route's queue has a fair-share policy; None: not said
     # The job definition's own VCPU / MEMORY, where known: what a request that leaves a side out gets.
@@ -69,7 +72,7 @@ class Rule:
 
 
 _REGISTRY: list[Rule] = []
-ALL_COMPUTE = ("fargate", "ec2", "eks")
+ALL_COMPUTE: tuple[str, ...] = KINDS_ALL
 
 
 def rule(
