@@ -67,7 +67,6 @@ EXECUTOR_ORDER = (
     "hub",
     "guard",
     "startup_check",
-    "task_logs",
     "adoption",
     "submitting",
     "intake",

@@ -20,6 +20,8 @@ release changes any of it. Only ``executor/`` imports this module (the layout te
    the scheduler popped alive until the executor's next heartbeat, which comes after the save.
 3. Airflow's metrics module (``airflow._shared.observability.metrics.stats``), which StatsD, Datadog
    and OpenTelemetry sit behind; Airflow has no public path to it in 3.3.
+4. Not here, but tested beside these: the names of the options' environment variables, which
+   ``config.settings`` writes itself (``AirflowConfigParser._env_var_name`` is private).
 """
 
 from __future__ import annotations

@@ -59,6 +59,9 @@ def option_name(field_name: str) -> str:
 
 
 def _env_names(key: str, team_name: str | None) -> list[str]:
+    """Airflow's names for an option's environment variables. Written here because the parser's own
+    (``AirflowConfigParser._env_var_name``) is private and this room reads Airflow's conf only when
+    asked; ``tests/compat/test_airflow_compat.py`` fails when Airflow names them otherwise."""
     team = f"{team_name.upper()}___" if team_name else ""
     base = f"AIRFLOW__{team}{SECTION.upper()}__{key.upper()}"
     return [base, f"{base}_CMD", f"{base}_SECRET"]

@@ -25,6 +25,7 @@ from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
 from batch_router.aws.job_definitions import describe_definitions
+from batch_router.aws.task_logs import read_task_log
 from batch_router.compat.airflow import EVENT_LOG_ATTRIBUTE, EventLogQueue, select_queued
 from batch_router.config.routes import mode_line
 from batch_router.config.settings import unused_beside_route_table
@@ -39,7 +40,6 @@ from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
 from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
-from batch_router.executor.task_logs import read_task_log
 from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.tunables import Tunables
 from batch_router.executor.workloads import Workload, fresh_workload

@@ -26,7 +26,7 @@ from batch_router.executor import calls
 from batch_router.executor.belief import claim_for
 from batch_router.executor.channel import Channel
 from batch_router.executor.metrics import UNKNOWN_ROUTE, ExecutorMetrics
-from batch_router.executor.outcomes import About, Stopped, crashed_call
+from batch_router.executor.outcomes import About, Stopped, StopTicket
 from batch_router.executor.pacing import Pacing
 from batch_router.executor.tracker import Tracker, TryRecord
 from batch_router.executor.tunables import Tunables
@@ -244,16 +244,10 @@ class Hub:
 
     def stop(self, job_id: str) -> None:
         """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""
-        client = self.runtime().client
+        client, ticket = self.runtime().client, StopTicket(job_id=job_id)
         self._pending_stops[job_id] = None
-
-        def run() -> Stopped:
-            return Stopped(job_id, None, calls.stop_job(client, job_id, REVOKE_REASON))
-
-        def crashed(exc: BaseException) -> Stopped:
-            return Stopped(job_id, None, crashed_call("TerminateJob", exc))
-
-        if not self.channel.send(self.api, run, crashed):
+        run = lambda: ticket.stopped(calls.stop_job(client, job_id, REVOKE_REASON))  # noqa: E731
+        if not self.channel.send(self.api, run, ticket.crashed):
             self._pending_stops.pop(job_id, None)
             self.log.warning(
                 "batch-router: cannot stop job %s after shutdown; it will fail on its dead token", job_id
@@ -262,18 +256,11 @@ class Hub:
     def stop_try_jobs(self, record: TryRecord) -> None:
         """Stop the job ``record`` may have without the executor knowing its id (a lost SubmitJob
         answer, or an adopted try not looked up yet)."""
-        args = self.try_stop_args(record, REVOKE_REASON)
-        serial = record.serial
-        self._pending_try_stops[serial] = record
-
-        def run() -> Stopped:
-            return Stopped(None, serial, calls.stop_try_jobs(*args))
-
-        def crashed(exc: BaseException) -> Stopped:
-            return Stopped(None, serial, crashed_call("ListJobs", exc))
-
-        if not self.channel.send(self.api, run, crashed):
-            self._pending_try_stops.pop(serial, None)
+        args, ticket = self.try_stop_args(record, REVOKE_REASON), StopTicket(serial=record.serial)
+        self._pending_try_stops[record.serial] = record
+        run = lambda: ticket.stopped(calls.stop_try_jobs(*args))  # noqa: E731
+        if not self.channel.send(self.api, run, ticket.crashed):
+            self._pending_try_stops.pop(record.serial, None)
 
     def try_stop_args(self, record: TryRecord, reason: str) -> tuple[Any, ...]:
         """``calls.stop_try_jobs``'s arguments for ``record``: where its job may be, and what a job

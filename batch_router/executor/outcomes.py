@@ -36,6 +36,7 @@ __all__ = [
     "ReplanTicket",
     "Replanned",
     "StatusChanged",
+    "StopTicket",
     "Stopped",
     "SubmitOutcome",
     "SubmitTicket",
@@ -276,6 +277,20 @@ class Described:
 
     def about(self) -> About:
         return About(tuple((key, serial) for _, key, serial in self.asked))
+
+
+@dataclass(frozen=True, slots=True)
+class StopTicket:
+    """A stop of a job that must not run the task: by its id, or found by name for the try ``serial``."""
+
+    job_id: str | None = None
+    serial: int | None = None
+
+    def stopped(self, error: BatchApiError | None) -> Stopped:
+        return Stopped(self.job_id, self.serial, error)
+
+    def crashed(self, exc: BaseException) -> Stopped:
+        return self.stopped(crashed_call("TerminateJob" if self.job_id else "ListJobs", exc))
 
 
 @dataclass(frozen=True, slots=True)

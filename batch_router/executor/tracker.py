@@ -44,6 +44,11 @@ GAUGE_BUCKETS = ("pending", "queued", "running")
 _set = object.__setattr__
 
 
+def _change(record: TryRecord, **fields: Any) -> None:
+    for name, value in fields.items():
+        _set(record, name, value)
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class TryRecord:
     """One Airflow task try (or callback) and the Batch job that runs it.
@@ -171,8 +176,7 @@ class Tracker:
         """The call made no job and cost the try no attempt: it waits for its next one. ``look_first``:
         a job may exist all the same (an answer that could not be read), so it is looked for first."""
         live = self._unindex(record)
-        _set(record, "stage", Stage.PENDING)
-        _set(record, "next_attempt_at", next_attempt_at)
+        _change(record, stage=Stage.PENDING, next_attempt_at=next_attempt_at)
         if look_first:
             _set(record, "lookup_first", True)
         self._reindex(record, live)
@@ -182,8 +186,7 @@ class Tracker:
     ) -> None:
         """A SubmitJob failed and counts as an attempt; if its outcome is unknown it may have made a
         job, which is looked for before the next one."""
-        _set(record, "attempts", record.attempts + 1)
-        _set(record, "last_error", error)
+        _change(record, attempts=record.attempts + 1, last_error=error)
         self.call_failed(record, next_attempt_at=next_attempt_at, look_first=outcome_unknown)
 
     def last_look(self, record: TryRecord, *, now: float) -> None:
@@ -199,17 +202,19 @@ class Tracker:
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
         live = self._unindex(record)
-        _set(record, "stage", Stage.TRACKED)
-        _set(record, "job_id", job_id)
-        _set(record, "status", None if status is None else sys.intern(status))
-        _set(record, "request", None)
-        _set(record, "payload", None)
-        if submitted:
-            _set(record, "attempts", record.attempts + 1)
-        _set(record, "lookup_first", False)
-        _set(record, "seen_running", False)
-        _set(record, "reported_running", False)
-        _set(record, "missing_rounds", 0)
+        _change(
+            record,
+            stage=Stage.TRACKED,
+            job_id=job_id,
+            status=None if status is None else sys.intern(status),
+            request=None,
+            payload=None,
+            attempts=record.attempts + submitted,
+            lookup_first=False,
+            seen_running=False,
+            reported_running=False,
+            missing_rounds=0,
+        )
         self._reindex(record, live)
         if self._by_key.get(record.key) is record:
             self._by_job[job_id] = record
@@ -222,38 +227,34 @@ class Tracker:
             if self._by_job.get(record.job_id) is record:
                 del self._by_job[record.job_id]
         live = self._unindex(record)
-        _set(record, "stage", Stage.PLANNING)
-        _set(record, "status", None)
-        _set(record, "job_id", None)
-        _set(record, "payload", payload)
-        _set(record, "submit_if_missing", True)
-        _set(record, "lookup_first", False)
-        _set(record, "next_attempt_at", next_attempt_at)
+        _change(
+            record,
+            stage=Stage.PLANNING,
+            status=None,
+            job_id=None,
+            payload=payload,
+            submit_if_missing=True,
+            lookup_first=False,
+            next_attempt_at=next_attempt_at,
+        )
         self._reindex(record, live)
 
     def plan_again(self, record: TryRecord, *, now: float) -> None:
         """Looked and found no job, and the try has a workload of its own (adopted): plan it now."""
         live = self._unindex(record)
-        _set(record, "stage", Stage.PLANNING)
-        _set(record, "lookup_first", False)
-        _set(record, "next_attempt_at", now)
+        _change(record, stage=Stage.PLANNING, lookup_first=False, next_attempt_at=now)
         self._reindex(record, live)
 
     def planned(self, record: TryRecord, *, request: str) -> None:
         """Planned again: the try waits for its SubmitJob with this request."""
         live = self._unindex(record)
-        _set(record, "stage", Stage.PENDING)
-        _set(record, "request", request)
-        _set(record, "payload", None)
+        _change(record, stage=Stage.PENDING, request=request, payload=None)
         self._reindex(record, live)
 
     def move_route(self, record: TryRecord, *, route: str, job_queue: str, job_definition: str) -> None:
         """The try's next jobs go to another route (its retry_route): counted there from now on."""
         live = self._unindex(record)
-        _set(record, "route", route)
-        _set(record, "job_queue", job_queue)
-        _set(record, "job_definition", job_definition)
-        _set(record, "on_retry_route", True)
+        _change(record, route=route, job_queue=job_queue, job_definition=job_definition, on_retry_route=True)
         self._reindex(record, live)
 
     def set_status(self, record: TryRecord, status: str | None) -> None:

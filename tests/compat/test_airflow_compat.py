@@ -52,3 +52,16 @@ def test_airflows_metrics_module_still_counts_and_gauges() -> None:
     stats = airflow_stats()
 
     assert callable(stats.incr) and callable(stats.gauge)
+
+
+def test_the_settings_name_environment_variables_as_airflows_configuration_does() -> None:
+    """config.settings writes the names itself (the pure config room does not reach into Airflow's
+    parser, whose ``_env_var_name`` is private); this fails when Airflow names them otherwise."""
+    from airflow.configuration import conf
+
+    from batch_router.config.settings import SECTION, _env_names
+
+    for key, team in (("job_queue", None), ("submit_job_kwargs", "team_a"), ("ROUTES_FILE", "Data")):
+        ours = _env_names(key, team)
+        theirs = conf._env_var_name(SECTION, key, team_name=team)
+        assert ours == [theirs, f"{theirs}_CMD", f"{theirs}_SECRET"]
