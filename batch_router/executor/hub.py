@@ -248,7 +248,7 @@ class Hub:
         self._pending_stops[job_id] = None
         run = lambda: ticket.stopped(calls.stop_job(client, job_id, REVOKE_REASON))  # noqa: E731
         if not self.channel.send(self.api, run, ticket.crashed):
-            self._pending_stops.pop(job_id, None)
+            # Kept as pending: terminate() stops it itself; after end() it fails on its dead token.
             self.log.warning(
                 "batch-router: cannot stop job %s after shutdown; it will fail on its dead token", job_id
             )
@@ -259,8 +259,7 @@ class Hub:
         args, ticket = self.try_stop_args(record, REVOKE_REASON), StopTicket(serial=record.serial)
         self._pending_try_stops[record.serial] = record
         run = lambda: ticket.stopped(calls.stop_try_jobs(*args))  # noqa: E731
-        if not self.channel.send(self.api, run, ticket.crashed):
-            self._pending_try_stops.pop(record.serial, None)
+        self.channel.send(self.api, run, ticket.crashed)  # after shutdown: pending, for terminate()
 
     def try_stop_args(self, record: TryRecord, reason: str) -> tuple[Any, ...]:
         """``calls.stop_try_jobs``'s arguments for ``record``: where its job may be, and what a job
