@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from batch_router.executor.hub import Hub
 from batch_router.executor.outcomes import PlanChunk, Planned, Unplannable
 from batch_router.executor.planning import plan_workloads
-from batch_router.executor.tracker import TryRecord
 from batch_router.executor.workloads import Workload
 from batch_router.plan.planner import Plan
 
@@ -111,16 +110,4 @@ class Intake:
         if isinstance(planned, Unplannable):
             self._hub.fail_now(planned.key, "batch-router: task not submitted", planned.error)
             return
-        record = TryRecord(
-            key=key,
-            identity=planned.identity,
-            route=planned.route,
-            job_queue=planned.job_queue,
-            job_name=planned.job_name,
-            request=planned.request,
-            executor_config=planned.executor_config,
-            queue=planned.queue,
-            job_definition=planned.job_definition,
-            next_attempt_at=time.monotonic(),
-        )
-        self._hub.tracker.add(record)
+        self._hub.tracker.add(planned, key=key, now=time.monotonic())

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from batch_router.aws import job_states as states
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.executor.belief import TryClaim
+from batch_router.executor.tracker import TryRecord
 from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:
@@ -68,21 +69,9 @@ def crashed_call(operation: str, exc: BaseException, kind: ErrorKind = ErrorKind
 # -- planning ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A try routed and its request built and checked, once: ``request`` is what SubmitJob sends."""
-
-    key: WorkloadKey
-    identity: TaskIdentity
-    route: str
-    job_queue: str
-    job_definition: str
-    job_name: str
-    # The request as compact JSON: one string, not the request's nested dicts (which every full garbage
-    # collection would scan while thousands of tries wait for their SubmitJob); read on the API thread.
-    request: str
-    executor_config: Mapping[str, Any] | None
-    queue: str | None
+# A try routed and its request built and checked, once: its record, made on the planning thread (so the
+# scheduler thread only adds it to the tracker), its ``request`` what SubmitJob sends.
+Planned = TryRecord
 
 
 @dataclass(frozen=True, slots=True)

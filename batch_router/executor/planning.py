@@ -23,6 +23,7 @@ __all__ = ["InfoLog", "plan_workloads", "replan"]
 
 from batch_router.errors import ExecConfigError, RoutingError
 from batch_router.executor.outcomes import Planned, Refused, Replanned, ReplanTicket, Unplannable
+from batch_router.executor.tracker import TryRecord
 from batch_router.executor.workloads import (
     Workload,
     executor_config_of,
@@ -133,7 +134,7 @@ def _plan_one(plan: Plan, item: _Prepared, log: InfoLog) -> Planned | Unplannabl
         return Unplannable(key, str(exc))
     with contextlib.suppress(Exception):  # a broken log handler must not cost the task
         log.info("batch-router: %s -> route %r (%s)", key, built.route.name, built.reason)
-    return Planned(
+    return TryRecord(
         key=key,
         identity=identity,
         route=built.route.name,

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from batch_router.config.compute_kinds import ALL_COMPUTE as KINDS_ALL
-from batch_router.config.compute_kinds import Compute
+from batch_router.config.compute_kinds import ALL_COMPUTE, Compute
 
 __all__ = ["API", "GUIDE", "Check", "Context", "Rule", "Violation", "registered", "rule"]
 
@@ -72,7 +71,6 @@ class Rule:
 
 
 _REGISTRY: list[Rule] = []
-ALL_COMPUTE: tuple[str, ...] = KINDS_ALL
 
 
 def rule(
