@@ -54,11 +54,9 @@ ALLOWED = {room: rooms | {"compat"} if room != "compat" else rooms for room, roo
 # bookkeeping first, then the channel and hub, the threads' work, the parts, and Airflow's side last).
 EXECUTOR_ORDER = (
     "workloads",
-    "pacing",
     "metrics",
     "heap_freeze",
     "tracker",
-    "tunables",
     "belief",
     "outcomes",
     "channel",
@@ -66,7 +64,6 @@ EXECUTOR_ORDER = (
     "calls",
     "hub",
     "guard",
-    "startup_check",
     "adoption",
     "submitting",
     "intake",

@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchClient
-from batch_router.aws.errors import BatchApiError, ErrorKind, classify
-from batch_router.aws.job_states import CANCELLABLE_STATUSES, FINISHED_STATUSES
-from batch_router.executor.belief import TryClaim
+from batch_router.aws.errors import ErrorKind, classify
+from batch_router.aws.pacing import Pacing
+from batch_router.aws.try_jobs import WarningLog, find_in_places
 from batch_router.executor.outcomes import (
     CallFailed,
     Described,
@@ -30,14 +30,8 @@ from batch_router.executor.outcomes import (
     Submitted,
     SubmitTicket,
 )
-from batch_router.executor.pacing import Pacing
 from batch_router.executor.planning import InfoLog
 from batch_router.executor.workloads import workload_from_job
-from batch_router.plan.naming import TRY_ID_TAG
-
-
-class WarningLog(Protocol):
-    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
 class CallLog(InfoLog, WarningLog, Protocol):
@@ -49,42 +43,6 @@ class CallLog(InfoLog, WarningLog, Protocol):
 # to wait for the next heartbeat.
 THROTTLED_RESENDS = 3
 _RESEND_PACING = Pacing(base_seconds=0.1, max_seconds=0.4)
-
-
-def find_try_job(
-    client: BatchClient,
-    job_queue: str,
-    job_name: str,
-    match_ids: frozenset[str],
-    exclude: frozenset[str] = frozenset(),
-    claim: TryClaim | None = None,
-    log: WarningLog | None = None,
-) -> dict[str, Any] | None:
-    """The try's job in ``job_queue``, found by its deterministic name and its id or try-id tag, and
-    showing what ``claim`` asks (a job another principal made with that name and tag is foreign).
-
-    Several can match (earlier jobs of the try that died before start); a live one wins, then the newest.
-    """
-    jobs = []
-    for job in client.find_jobs_named(job_queue, job_name):
-        if job.get("jobId") in exclude:
-            continue
-        if not (job.get("jobId") in match_ids or (job.get("tags") or {}).get(TRY_ID_TAG) in match_ids):
-            continue
-        why = claim.foreign(job) if claim is not None else None
-        if why is not None:
-            if log is not None:
-                log.warning(
-                    "batch-router: job %s in %s is not this try's (%s); left alone",
-                    job.get("jobId"),
-                    job_queue,
-                    why,
-                )
-            continue
-        jobs.append(job)
-    if not jobs:
-        return None
-    return max(jobs, key=lambda job: (job.get("status") not in FINISHED_STATUSES, job.get("createdAt") or 0))
 
 
 def submit_or_find(client: BatchClient, ticket: SubmitTicket, log: CallLog) -> SubmitOutcome:
@@ -183,70 +141,3 @@ def _update(job: Mapping[str, Any], job_id: str, known: str | None, log_group: s
         lost_capacity=states.lost_capacity(job),
         workload=workload_from_job(job) if before_start else None,
     )
-
-
-def stop_job(client: BatchClient, job_id: str, reason: str) -> BatchApiError | None:
-    """Make sure a job will not run the task: CancelJob while it waits, TerminateJob once it started.
-
-    The status is read first because CancelJob silently leaves a STARTING or RUNNING job alone; if it
-    cannot be read, TerminateJob is used, which stops a job in any state.
-    """
-    try:
-        status: str | None = "UNKNOWN"
-        try:
-            described = client.describe_jobs([job_id])
-            status = str(described[0].get("status")) if described else None
-        except BatchApiError:
-            pass
-        if status is None or status in FINISHED_STATUSES:
-            return None  # gone or finished: nothing left to stop
-        if status in CANCELLABLE_STATUSES:
-            client.cancel_job(job_id, reason)
-        else:
-            client.terminate_job(job_id, reason)
-        return None
-    except Exception as exc:
-        return classify("TerminateJob", exc)
-
-
-def find_in_places(
-    client: BatchClient,
-    places: Sequence[tuple[str, str]],
-    match_ids: frozenset[str],
-    exclude: frozenset[str] = frozenset(),
-    claim: TryClaim | None = None,
-    log: WarningLog | None = None,
-) -> dict[str, Any] | None:
-    """The try's job in any of ``places`` (job queue, job name): a live one wins, then the newest."""
-    found = [
-        job
-        for queue, name in places
-        if (job := find_try_job(client, queue, name, match_ids, exclude, claim, log))
-    ]
-    if not found:
-        return None
-    return max(found, key=lambda job: (job.get("status") not in FINISHED_STATUSES, job.get("createdAt") or 0))
-
-
-def stop_try_jobs(
-    client: BatchClient,
-    places: Sequence[tuple[str, str]],
-    match_ids: frozenset[str],
-    reason: str,
-    claim: TryClaim | None = None,
-) -> BatchApiError | None:
-    """Stop the try's job, found in any of ``places``: one an earlier SubmitJob whose answer was lost
-    made, or the job of an adopted try not looked up yet. A foreign job is never stopped."""
-    try:
-        job = find_in_places(client, places, match_ids, claim=claim)
-    except Exception as exc:
-        return classify("ListJobs", exc)
-    return stop_job(client, str(job["jobId"]), reason) if job is not None else None
-
-
-def terminate(client: BatchClient, job_id: str, reason: str) -> BatchApiError | None:
-    try:
-        client.terminate_job(job_id, reason)
-        return None
-    except Exception as exc:
-        return classify("TerminateJob", exc)

@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.executors.base_executor import BaseExecutor
 from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
+from batch_router.aws import try_jobs
 from batch_router.aws.errors import BatchApiError
 from batch_router.aws.health import check_routes
 from batch_router.aws.job_definitions import describe_definitions
+from batch_router.aws.pacing import Pacing
+from batch_router.aws.startup_check import StartupCheck
 from batch_router.aws.task_logs import read_task_log
 from batch_router.compat.airflow import EVENT_LOG_ATTRIBUTE, EventLogQueue, select_queued
 from batch_router.config.routes import mode_line
 from batch_router.config.settings import unused_beside_route_table
+from batch_router.config.tunables import Tunables
 from batch_router.errors import ConfigError
-from batch_router.executor import calls
 from batch_router.executor.adoption import Adopter
 from batch_router.executor.guard import PhaseGuard
 from batch_router.executor.heap_freeze import Freeze
@@ -38,10 +41,8 @@ from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
-from batch_router.executor.startup_check import StartupCheck
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.tracker import Stage, TryRecord
-from batch_router.executor.tunables import Tunables
 from batch_router.executor.workloads import Workload, fresh_workload
 from batch_router.provider_info import unknown_options
 
@@ -99,7 +100,7 @@ class BatchRouterExecutor(BaseExecutor):
                 self._startup_check = StartupCheck(
                     lambda: self._hub.learn(check_routes(runtime.client, runtime.plan.table, runtime.plan)),
                     self.log,
-                    tunables.pacing(),
+                    Pacing.of(tunables),
                     retry_seconds=tunables.health_retry_seconds,
                 )
                 self._startup_check.run()
@@ -205,9 +206,9 @@ class BatchRouterExecutor(BaseExecutor):
         if not job_ids and not unsure:
             return
         pool = ThreadPoolExecutor(max_workers=runtime.settings.api_concurrency)
-        futures = [pool.submit(calls.terminate, client, job_id, TERMINATE_REASON) for job_id in job_ids]
+        futures = [pool.submit(try_jobs.terminate, client, job_id, TERMINATE_REASON) for job_id in job_ids]
         futures += [
-            pool.submit(calls.stop_try_jobs, *self._hub.try_stop_args(r, TERMINATE_REASON)) for r in unsure
+            pool.submit(try_jobs.stop_try_jobs, *self._hub.try_stop_args(r, TERMINATE_REASON)) for r in unsure
         ]
         done, _ = wait(futures, timeout=self._hub.tunables.terminate_timeout_seconds)
         pool.shutdown(wait=False, cancel_futures=True)

@@ -18,18 +18,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from batch_router.aws import try_jobs
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError
+from batch_router.aws.log import Log
+from batch_router.aws.pacing import Pacing
 from batch_router.config.model import DefinitionFacts
 from batch_router.config.settings import ConfSource, ExecutorSettings, load_settings
-from batch_router.executor import calls
+from batch_router.config.tunables import Tunables
 from batch_router.executor.belief import claim_for
 from batch_router.executor.channel import Channel
 from batch_router.executor.metrics import UNKNOWN_ROUTE, ExecutorMetrics
 from batch_router.executor.outcomes import About, Stopped, StopTicket
-from batch_router.executor.pacing import Pacing
 from batch_router.executor.tracker import Tracker, TryRecord
-from batch_router.executor.tunables import Tunables
 from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:
@@ -43,18 +44,6 @@ REVOKE_REASON = (
 )
 # MAX_SUBMIT_JOB_ATTEMPTS's default, used before the settings are loaded.
 _DEFAULT_MAX_ATTEMPTS = 3
-
-
-class Log(Protocol):
-    """What the parts need of the executor's logger (stdlib's or Airflow's structlog one)."""
-
-    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-    def error(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-    def exception(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
 class AirflowSide(Protocol):
@@ -146,7 +135,7 @@ class Hub:
         self.tracker = Tracker()
         self.channel = Channel(log, metrics, self._put_back)
         self.tunables = Tunables()
-        self.pacing = self.tunables.pacing()
+        self.pacing = Pacing.of(self.tunables)
         self._pools = None
         self._runtime = None
         self._pending_stops = {}
@@ -169,7 +158,7 @@ class Hub:
 
     def tune(self, tunables: Tunables) -> None:
         """The executor's (team's) budgets and backoff; a fresh pacing with them."""
-        self.tunables, self.pacing = tunables, tunables.pacing()
+        self.tunables, self.pacing = tunables, Pacing.of(tunables)
 
     def open(self) -> None:
         """Start the threads (start()): calls can be handed over from now on."""
@@ -246,7 +235,7 @@ class Hub:
         """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""
         client, ticket = self.runtime().client, StopTicket(job_id=job_id)
         self._pending_stops[job_id] = None
-        run = lambda: ticket.stopped(calls.stop_job(client, job_id, REVOKE_REASON))  # noqa: E731
+        run = lambda: ticket.stopped(try_jobs.stop_job(client, job_id, REVOKE_REASON))  # noqa: E731
         if not self.channel.send(self.api, run, ticket.crashed):
             # Kept as pending: terminate() stops it itself; after end() it fails on its dead token.
             self.log.warning(
@@ -258,11 +247,11 @@ class Hub:
         answer, or an adopted try not looked up yet)."""
         args, ticket = self.try_stop_args(record, REVOKE_REASON), StopTicket(serial=record.serial)
         self._pending_try_stops[record.serial] = record
-        run = lambda: ticket.stopped(calls.stop_try_jobs(*args))  # noqa: E731
+        run = lambda: ticket.stopped(try_jobs.stop_try_jobs(*args))  # noqa: E731
         self.channel.send(self.api, run, ticket.crashed)  # after shutdown: pending, for terminate()
 
     def try_stop_args(self, record: TryRecord, reason: str) -> tuple[Any, ...]:
-        """``calls.stop_try_jobs``'s arguments for ``record``: where its job may be, and what a job
+        """``try_jobs.stop_try_jobs``'s arguments for ``record``: where its job may be, and what a job
         there must show to be the try's (a foreign job is never stopped)."""
         runtime = self.runtime()
         claim = claim_for(record.key, runtime.plan)

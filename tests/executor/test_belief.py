@@ -8,6 +8,7 @@ from typing import Any
 
 from executor_kit import make_workload
 
+from batch_router.aws import try_jobs
 from batch_router.aws.job_states import Phase
 from batch_router.config.model import Policy, Route, RouteTable
 from batch_router.executor import calls
@@ -98,7 +99,7 @@ def test_a_lost_answer_look_up_leaves_a_foreign_job_with_the_tries_name_and_tag_
     foreign = job(jobId="job-evil", container={"command": ["sh", "-c", "curl evil"]})
     log = _Log()
 
-    found = calls.find_try_job(_Listing(foreign), "q", "name", frozenset({"try-1"}), claim=CLAIM, log=log)  # type: ignore[arg-type]
+    found = try_jobs.find_try_job(_Listing(foreign), "q", "name", frozenset({"try-1"}), claim=CLAIM, log=log)  # type: ignore[arg-type]
 
     assert found is None
     assert log.warnings == [
@@ -110,7 +111,7 @@ def test_a_lost_answer_look_up_leaves_a_foreign_job_with_the_tries_name_and_tag_
 def test_a_lost_answer_look_up_takes_the_tries_own_job_beside_a_foreign_one() -> None:
     foreign = job(jobId="job-evil", container={"command": ["sh"]})
 
-    found = calls.find_try_job(_Listing(foreign, job()), "q", "name", frozenset({"try-1"}), claim=CLAIM)  # type: ignore[arg-type]
+    found = try_jobs.find_try_job(_Listing(foreign, job()), "q", "name", frozenset({"try-1"}), claim=CLAIM)  # type: ignore[arg-type]
 
     assert found is not None and found["jobId"] == "job-1"
 
@@ -126,7 +127,7 @@ def test_a_revoke_never_stops_a_foreign_job() -> None:
             stopped.append(job_id)
 
     foreign = job(jobId="job-evil", container={"command": ["sh"]})
-    calls.stop_try_jobs(Client(foreign), [("q", "name")], frozenset({"try-1"}), "revoked", CLAIM)  # type: ignore[arg-type]
+    try_jobs.stop_try_jobs(Client(foreign), [("q", "name")], frozenset({"try-1"}), "revoked", CLAIM)  # type: ignore[arg-type]
 
     assert stopped == []
 

@@ -185,7 +185,7 @@ def test_reads_retry_in_botocores_standard_mode_unless_retry_mode_says_otherwise
 
 def test_the_default_budgets_of_one_heartbeat_add_up_to_less_than_its_p99_target() -> None:
     from batch_router.config.settings import ExecutorSettings
-    from batch_router.executor.tunables import Tunables
+    from batch_router.config.tunables import Tunables
 
     for tunables in (Tunables(), Tunables.from_settings(ExecutorSettings())):
         spent = (

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 
+from batch_router.config.tunables import Tunables
+
 
 class Pacing:
     def __init__(self, base_seconds: float, max_seconds: float, rng: random.Random | None = None):
@@ -20,6 +22,11 @@ class Pacing:
         self.credentials_until = 0.0
         self._throttle_streak = 0
         self._credentials_streak = 0
+
+    @classmethod
+    def of(cls, tunables: Tunables) -> Pacing:
+        """A fresh backoff and pause keeper with the executor's (team's) bounds."""
+        return cls(tunables.retry_base_seconds, tunables.retry_max_seconds)
 
     def backoff(self, n: int) -> float:
         """The wait before try ``n`` (1-based): base * 2**(n-1), capped, with jitter so callers spread out."""

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch_router.executor.pacing import Pacing
+from batch_router.aws.pacing import Pacing
 
 
 @given(st.integers(min_value=1, max_value=60))

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 
 from batch_router.aws.health import HealthUnknown
+from batch_router.aws.log import Log
+from batch_router.aws.pacing import Pacing
 from batch_router.errors import ConfigError
-from batch_router.executor.hub import Log
-from batch_router.executor.pacing import Pacing
 
 __all__ = ["StartupCheck"]
 

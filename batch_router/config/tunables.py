@@ -10,7 +10,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from batch_router.config.settings import ExecutorSettings
-from batch_router.executor.pacing import Pacing
 
 __all__ = ["Tunables"]
 
@@ -44,10 +43,6 @@ class Tunables:
     # SubmitJob calls handed to the pool ahead of time: enough to keep every API thread busy between
     # heartbeats, few enough to react to throttling.
     submit_pipeline_depth: int = _default("submit_pipeline_depth")
-
-    def pacing(self) -> Pacing:
-        """A fresh backoff and pause keeper with these bounds."""
-        return Pacing(self.retry_base_seconds, self.retry_max_seconds)
 
     @classmethod
     def from_settings(cls, settings: ExecutorSettings) -> Tunables:
