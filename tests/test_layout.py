@@ -67,6 +67,7 @@ EXECUTOR_ORDER = (
     "adoption",
     "submitting",
     "intake",
+    "job_events",
     "polling",
     "core",
 )

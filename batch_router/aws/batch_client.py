@@ -92,7 +92,7 @@ class BatchClient:
             config = self._config(max_attempts=1, mode=mode)
         else:
             config = self._config(max_attempts=READ_MAX_ATTEMPTS, mode=self.retry_mode)
-        service = "logs" if purpose == "logs" else "batch"
+        service = purpose if purpose in ("logs", "sqs") else "batch"
         if self._make_client is not None:
             return self._make_client(service, config)
         if service == "logs":
@@ -101,6 +101,10 @@ class BatchClient:
             return AwsBaseHook(
                 aws_conn_id=self.aws_conn_id, region_name=self.region_name, client_type="logs", config=config
             ).conn
+        if service == "sqs":
+            from airflow.providers.amazon.aws.hooks.sqs import SqsHook
+
+            return SqsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config).conn
         from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
 
         return BatchClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, config=config).conn
@@ -244,6 +248,12 @@ class BatchClient:
             return [jd for page in pages for jd in page.get("jobDefinitions", [])]
 
         return self._call("read", "DescribeJobDefinitions", call)
+
+    # -- job events (SQS) ---------------------------------------------------------------------------
+
+    def sqs(self, operation: str, call: Callable[[Any], T]) -> T:
+        """One call on the SQS client of the job events queue (aws/event_queue.py), same connection."""
+        return self._call("sqs", operation, call)
 
     # -- logs ----------------------------------------------------------------------------------------
 

@@ -190,6 +190,22 @@ class ExecutorSettings(BaseSettings):
     # most of the account's rate to others.
     describe_rate_limit: float = Field(default=10.0, ge=0)
     log_group: str = "/aws/batch/job"
+    # Job state from AWS Batch's own events (docs/job-events.md): an SQS queue (URL or ARN) an
+    # EventBridge rule sends "Batch Job State Change" events to. Unset: DescribeJobs sweeps only.
+    job_events_queue: str | None = Field(
+        default=None, pattern=r"^(https?://\S+|arn:[^:\s]+:sqs:[^:\s]+:\d{12}:\S+)$"
+    )
+    # While events flow, a full DescribeJobs sweep every this many seconds reconciles what they missed.
+    reconcile_interval: float = Field(default=300.0, gt=0)
+    # A job with no event this long after the executor began following it is polled at POLL_INTERVAL
+    # until one comes (AWS Batch sends its first event when the job leaves SUBMITTED).
+    event_grace_seconds: float = Field(default=60.0, gt=0)
+    # ReceiveMessage's long poll: 0 to 20 seconds (SQS API reference, ReceiveMessage, WaitTimeSeconds).
+    events_wait_seconds: int = Field(default=20, ge=0, le=20)
+    # An event about one of this deployment's jobs that this scheduler does not follow (another
+    # scheduler's, or one not adopted yet) goes back to the queue for the others this long, then is
+    # deleted: the other scheduler's sweep reconciles it.
+    events_hold_seconds: float = Field(default=600.0, gt=0)
     default_queue: str = "default"
     # botocore's DEBUG wire logging (request bodies with tokens, signatures, response bodies) is dropped
     # unless this is on.

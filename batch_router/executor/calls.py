@@ -113,7 +113,7 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
         job_id = str(job.get("jobId"))
         seen.add(job_id)
         try:
-            update = _update(job, job_id, known.get(job_id), log_group)
+            update = status_change(job, job_id, known.get(job_id), log_group)
         except Exception as exc:  # one job's description the executor cannot read fails that try only
             reason = f"batch-router cannot read job {job_id[:128]}'s description ({type(exc).__name__})"
             update = StatusChanged(job_id, "FAILED", states.Phase.FAILED, info=reason)
@@ -123,8 +123,10 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
     return Polled(job_ids, tuple(updates), missing)
 
 
-def _update(job: Mapping[str, Any], job_id: str, known: str | None, log_group: str) -> StatusChanged | None:
-    """What changed for one job, or None when nothing did."""
+def status_change(
+    job: Mapping[str, Any], job_id: str, known: str | None, log_group: str
+) -> StatusChanged | None:
+    """What changed for one job (described by DescribeJobs or by an event), or None when nothing did."""
     status = str(job.get("status"))
     phase = states.phase_of(job)
     if status == known and phase not in (states.Phase.SUCCEEDED, states.Phase.FAILED):

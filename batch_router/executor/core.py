@@ -39,6 +39,7 @@ from batch_router.executor.guard import PhaseGuard
 from batch_router.executor.heap_freeze import Freeze
 from batch_router.executor.hub import REVOKE_REASON, Hub, Runtime
 from batch_router.executor.intake import Intake
+from batch_router.executor.job_events import JobEvents
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
 from batch_router.executor.submitting import Submitter
@@ -79,7 +80,8 @@ class BatchRouterExecutor(BaseExecutor):
         # Each part registers the handlers of the outcomes it makes with the hub's channel.
         self._intake = Intake(self._hub)
         self._submitter = Submitter(self._hub)
-        self._poller = Poller(self._hub, self._submitter)
+        self._events = JobEvents(self._hub)
+        self._poller = Poller(self._hub, self._submitter, self._events)
         self._adopter = Adopter(self._hub, self._fresh_workload)
         self._tracker = self._hub.tracker  # read by the scheduler-side code (and its tests) under this name
 
@@ -112,6 +114,7 @@ class BatchRouterExecutor(BaseExecutor):
         self.log.info("batch-router: %s", mode_line(self._hub.runtime().plan.table))
         settings = runtime.settings
         self._hub.open()
+        self._events.start(runtime)
         self._stopping = False
         self._warm_up(runtime)
         # What the scheduler has loaded by now (Airflow, providers, botocore models: ~200,000 objects)
@@ -158,8 +161,10 @@ class BatchRouterExecutor(BaseExecutor):
             self._stopping = True
             if self._startup_check is not None:
                 self._startup_check.stop()
+            self._events.stop()
             running = self._hub.close(self._hub.tunables.end_grace_seconds)
             self._hub.channel.apply(float("inf"))  # what came back: job ids for the log, nothing sent
+            self._events.stop()  # and the messages whose changes were applied just now are deleted
             self.log.info(
                 "batch-router stopped; %d job(s) left to AWS Batch for the next scheduler to adopt%s",
                 sum(1 for r in self._tracker if r.job_id),

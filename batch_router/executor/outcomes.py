@@ -27,6 +27,9 @@ __all__ = [
     "About",
     "CallFailed",
     "Described",
+    "EventChanged",
+    "EventsApplied",
+    "EventsRead",
     "Found",
     "NotFound",
     "Outcome",
@@ -266,6 +269,41 @@ class Described:
 
     def about(self) -> About:
         return About(tuple((key, serial) for _, key, serial in self.asked))
+
+
+@dataclass(frozen=True, slots=True)
+class EventsRead:
+    """One ReceiveMessage of the job events queue, read on the reader's thread: the changes of jobs
+    this executor follows (in the poll's form), every followed job an event was about, and the receipts
+    of the messages to delete once those changes are applied. ``error``: the queue could not be read."""
+
+    changes: tuple[EventChanged, ...] = ()
+    heard: tuple[str, ...] = ()  # job ids
+    receipts: tuple[str, ...] = ()
+    error: BatchApiError | None = None
+
+    def about(self) -> About:
+        return About()  # its changes are queued one by one, each with its own handler
+
+
+@dataclass(frozen=True, slots=True)
+class EventChanged:
+    """A job's status change from an event: applied as the poll's, if it still moves the job forward."""
+
+    update: StatusChanged
+
+    def about(self) -> About:
+        return About(jobs=(self.update.job_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class EventsApplied:
+    """Queued after an ``EventsRead``'s changes: once handled, its messages are deleted."""
+
+    receipts: tuple[str, ...]
+
+    def about(self) -> About:
+        return About()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,11 @@ import time
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX
 from batch_router.aws.errors import ErrorKind
+from batch_router.aws.job_events import advances
 from batch_router.executor import calls
 from batch_router.executor.hub import Hub
-from batch_router.executor.outcomes import Polled, StatusChanged
+from batch_router.executor.job_events import JobEvents
+from batch_router.executor.outcomes import EventChanged, Polled, StatusChanged
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.tracker import Stage
 from batch_router.executor.workloads import restored, workload_from_payload
@@ -49,11 +51,13 @@ class Poller:
     a burst of calls being throttled. Every job of a sweep is asked about before the next sweep begins.
     """
 
-    def __init__(self, hub: Hub, submitter: Submitter):
+    def __init__(self, hub: Hub, submitter: Submitter, events: JobEvents):
         self._hub = hub
         self._submitter = submitter
+        self._events = events
         self._in_flight = 0
         self._last_sweep_at = float("-inf")
+        self._last_full_sweep_at = float("-inf")
         self._missing_job_ids: set[str] = set()  # jobs the last sweeps did not return
         # The job ids this sweep has not asked about yet, last first (taken from the end, 100 at a time).
         # Each call's ids and known statuses are read from the tracker as it is sent, so a sweep over
@@ -62,6 +66,7 @@ class Poller:
         self._pacer: SweepPacer | None = None
         hub.channel.on(Polled, self._on_poll)
         hub.channel.on(StatusChanged, self._on_job)
+        hub.channel.on(EventChanged, self._on_event)
 
     def dispatch(self, now: float) -> None:
         hub, runtime = self._hub, self._hub.loaded
@@ -72,7 +77,7 @@ class Poller:
         if not self._unsent:
             if self._in_flight or now - self._last_sweep_at < runtime.settings.poll_interval:
                 return
-            job_ids = hub.tracker.job_ids()
+            job_ids = self._sweep(now)
             if not job_ids:
                 return
             self._last_sweep_at = now
@@ -95,6 +100,18 @@ class Poller:
             else:  # shutting down: what is not sent now is asked for by the next sweep, if any
                 self._unsent += ids
                 return
+
+    def _sweep(self, now: float) -> list[str]:
+        """The jobs the next sweep asks about: every one, unless job events flow; then every one each
+        RECONCILE_INTERVAL, and in between only those no event has been heard of for too long."""
+        settings = self._hub.runtime().settings
+        events = self._events
+        if not events.flowing or now - self._last_full_sweep_at >= settings.reconcile_interval:
+            job_ids = self._hub.tracker.job_ids()
+            if job_ids:  # a sweep of nothing reconciles nothing: the first job is asked about at once
+                self._last_full_sweep_at = now
+            return job_ids
+        return events.late(now, settings.event_grace_seconds)
 
     def _on_poll(self, result: Polled) -> None:
         hub = self._hub
@@ -138,6 +155,12 @@ class Poller:
                 f"return it in {record.missing_rounds} polls in a row "
                 "(deleted, expired or in another region)",
             )
+
+    def _on_event(self, event: EventChanged) -> None:
+        """A change from a job event: applied as the poll's, unless its job has moved past it since."""
+        record = self._hub.tracker.by_job(event.update.job_id)
+        if record is not None and advances(record.status, event.update.status):
+            self._on_job(event.update)
 
     def _on_job(self, update: StatusChanged) -> None:
         hub = self._hub

@@ -17,8 +17,9 @@ import heapq
 import itertools
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from batch_router.plan.model import TaskIdentity
@@ -82,6 +83,7 @@ class TryRecord:
     submit_if_missing: bool = True  # False once out of attempts: look once more, never submit
     seen_running: bool = False
     reported_running: bool = False
+    heard: bool = False  # an event about its job came (job events on): it need not be polled early
     last_error: str | None = None  # why the last SubmitJob failed, for the failure info
     missing_rounds: int = 0  # DescribeJobs rounds in a row that did not return the job
     old_job_ids: tuple[str, ...] = ()  # this try's earlier jobs, which died before start
@@ -120,6 +122,10 @@ class Tracker:
         self._due: list[tuple[float, int, TryRecord]] = []
         self._in_flight = 0
         self._buckets: Counter[tuple[str, str]] = Counter()
+        # The ids of jobs whose try finished here, newest last, kept only while job events are read
+        # (``remember_finished``): a late event about one of them is known to be no one else's.
+        self._finished: dict[str, None] = {}
+        self._finished_max = 0
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -163,6 +169,25 @@ class Tracker:
         self._count(record, -1)
         if record.job_id is not None and self._by_job.get(record.job_id) is record:
             del self._by_job[record.job_id]
+            if self._finished_max:
+                self._finished[record.job_id] = None
+                if len(self._finished) > self._finished_max:
+                    del self._finished[next(iter(self._finished))]
+
+    # -- what the job events reader reads --------------------------------------------------------------
+    # The one exception to "only the scheduler thread reads a Tracker": the event reader's thread looks
+    # up single job ids in these two read-only views. A single-key read of a dict is atomic in CPython,
+    # and a stale answer is harmless: what the reader hands over is checked again on the scheduler
+    # thread (``job_events``), and what it holds back comes again from the queue or the sweep.
+
+    def jobs_view(self) -> Mapping[str, TryRecord]:
+        """Every tracked try by its job id, read-only and live."""
+        return MappingProxyType(self._by_job)
+
+    def remember_finished(self, count: int) -> Container[str]:
+        """Keep the ids of the last ``count`` jobs whose try finished here; a live read-only view."""
+        self._finished_max = count
+        return self._finished.keys()
 
     # -- changes: the only code that changes a record --------------------------------------------------
 
@@ -213,6 +238,7 @@ class Tracker:
             lookup_first=False,
             seen_running=False,
             reported_running=False,
+            heard=False,
             missing_rounds=0,
         )
         self._reindex(record, live)
@@ -283,6 +309,16 @@ class Tracker:
             return False
         self.call_failed(record, next_attempt_at=next_attempt_at, look_first=True)
         return True
+
+    def heard(self, record: TryRecord) -> None:
+        """An event about the try's job came: it is followed by events now."""
+        if not record.heard:
+            _set(record, "heard", True)
+
+    def unheard(self) -> set[str]:
+        """Jobs no event has been heard of since the executor began following them (a scan, meant for
+        once every EVENT_GRACE_SECONDS)."""
+        return {job_id for job_id, r in self._by_job.items() if not r.heard and r.stage is Stage.TRACKED}
 
     def missed(self, record: TryRecord) -> int:
         """A sweep did not return the try's job: how many sweeps in a row have not."""

@@ -142,6 +142,7 @@ class Faults:
         return [
             ("before-call.batch", self.before_call),
             ("before-call.cloudwatch-logs", self.before_call),
+            ("before-call.sqs", self.before_call),
             ("after-call.batch", self.after_call),
         ]
 
@@ -283,6 +284,32 @@ class BatchWorld:
         if job.latest_attempt is not None and exit_code is not None:
             # moto's full description drops the container's exit code; Batch keeps it on the attempt too
             job.latest_attempt["container"]["exitCode"] = exit_code
+
+    # job events ---------------------------------------------------------------------------------------
+
+    def events_queue(self, *queues: str, name: str = "batch-router-job-events") -> str:
+        """An SQS queue and the EventBridge rule that sends it the job events of ``queues``, as
+        ``provision --events`` makes them; the queue's URL."""
+        from batch_router.provision.events import event_pattern
+
+        session = boto3.Session(region_name=REGION)
+        sqs = session.client("sqs", endpoint_url=self.endpoint_url)
+        bridge = session.client("events", endpoint_url=self.endpoint_url)
+        url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arns = [
+            q["jobQueueArn"] for q in self.batch.describe_job_queues(jobQueues=list(queues))["jobQueues"]
+        ]
+        bridge.put_rule(Name=f"{name}-rule", EventPattern=json.dumps(event_pattern(queue_arns)))
+        bridge.put_targets(Rule=f"{name}-rule", Targets=[{"Id": "events", "Arn": arn}])
+        self.sqs = sqs
+        return url
+
+    def emit(self, job_id: str) -> None:
+        """AWS Batch's state change event for the job's current status (EventBridge -> the rules)."""
+        from batch_router.dev.local.job_events import emit
+
+        emit(self._job(job_id))
 
     def forget(self, job_id: str) -> None:
         """Batch no longer knows the job, as after its retention period."""

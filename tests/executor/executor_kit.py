@@ -130,6 +130,7 @@ class RecordingLog:
     def __init__(self) -> None:
         self.infos: list[str] = []
         self.warnings: list[str] = []
+        self.errors: list[str] = []
 
     def warning(self, event: str, *args: object, **_: object) -> None:
         self.warnings.append(event % args)
@@ -137,7 +138,8 @@ class RecordingLog:
     def info(self, event: str, *args: object, **_: object) -> None:
         self.infos.append(event % args)
 
-    def error(self, *_: object, **__: object) -> None: ...
+    def error(self, event: str, *args: object, **_: object) -> None:
+        self.errors.append(event % args)
 
     def exception(self, event: str, *args: object, **_: object) -> None:
         raise AssertionError(event % args)
