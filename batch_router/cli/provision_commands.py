@@ -63,6 +63,7 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         routes_that_send_elsewhere,
         scheduler_statements,
     )
+    from batch_router.provision.arns import sqs_queue_arn
     from batch_router.provision.iam_policy import execution_role_statements, job_role_statements
     from batch_router.provision.iam_resources import ecr_repository_arn
 
@@ -91,7 +92,8 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         print_problems(err)
         return 1
     if args.role == "scheduler":
-        statements = scheduler_statements(table, scope, log_groups, args.deployment)
+        events_queue = sqs_queue_arn(scope, args.events_queue) if args.events_queue else None
+        statements = scheduler_statements(table, scope, log_groups, args.deployment, events_queue)
         for name in routes_that_send_elsewhere(table):
             print(
                 f"note: route {name!r} lets executor_config choose the job queue or definition; this policy"
@@ -121,6 +123,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
         log_group=args.log_group or DEFAULT_LOG_GROUP,
         remote_log_group=args.remote_log_group,
         deployment=args.deployment,
+        events=args.events,
     )
     try:
         template = build_template(_table(args.routes), options)
@@ -167,6 +170,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )
     p.add_argument("-o", "--output", type=Path, default=None, help="write here (default: standard output)")
     p.add_argument("--deployment", default=DEFAULT_DEPLOYMENT, help=DEPLOYMENT_HELP)
+    p.add_argument(
+        "--events", action="store_true",
+        help="add the job events path: an EventBridge rule for the table's queues, the SQS queue (with a "
+        "dead-letter queue) it sends to, and the scheduler's right to read it (docs/job-events.md)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_provision)
 
     p = sub.add_parser("iam-policy", help="print the least-privilege IAM policy for a route table")
@@ -183,4 +191,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--image", default=None, help="the worker image (execution role: its ECR repository)")
     p.add_argument("--remote-log-group", default=None, help="Airflow's remote logging group (job role)")
     p.add_argument("--deployment", default=DEFAULT_DEPLOYMENT, help=DEPLOYMENT_HELP)
+    p.add_argument(
+        "--events-queue", default=os.environ.get("AIRFLOW__AWS_BATCH_EXECUTOR__JOB_EVENTS_QUEUE"),
+        help="JOB_EVENTS_QUEUE (URL or ARN): the event reader's SQS actions on it (default: the option)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_iam_policy)

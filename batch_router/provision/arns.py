@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CLOUDFORMATION_SCOPE", "ArnScope", "job_definition_arns", "job_queue_arn"]
+__all__ = ["CLOUDFORMATION_SCOPE", "ArnScope", "job_definition_arns", "job_queue_arn", "sqs_queue_arn"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,15 @@ class ArnScope:
 
 
 CLOUDFORMATION_SCOPE = ArnScope("${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}")
+
+
+def sqs_queue_arn(scope: ArnScope, queue: str) -> str:
+    """An SQS queue given by ARN or URL (``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME``, or any
+    endpoint's ``.../ACCOUNT/NAME``) as its ARN; a URL's account wins over the scope's."""
+    if queue.startswith("arn:"):
+        return queue
+    account, name = queue.rstrip("/").rsplit("/", 2)[-2:]
+    return f"arn:{scope.partition}:sqs:{scope.region}:{account}:{name}"
 
 
 def job_queue_arn(scope: ArnScope, ref: str) -> str:

@@ -20,5 +20,7 @@ def sub(text: str) -> dict[str, Any]:
 
 
 def sub_if_needed(text: str) -> Any:
-    """``text`` as it is, or in ``Fn::Sub`` when it names a pseudo parameter (``${AWS::Region}``)."""
-    return sub(text) if "${AWS::" in text else text
+    """``text`` as it is, or in ``Fn::Sub`` when it names a pseudo parameter (``${AWS::Region}``) or a
+    resource's attribute (``${JobEventsQueue.Arn}``). batch-router writes no IAM policy variables, which
+    Fn::Sub would need escaped (``${!aws:username}``)."""
+    return sub(text) if "${" in text else text

@@ -54,7 +54,10 @@ def event_resources(job_queue_arns: Sequence[Any]) -> dict[str, dict[str, Any]]:
     return {
         DEAD_LETTER_QUEUE: {
             "Type": "AWS::SQS::Queue",
-            "Properties": {"MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS, "SqsManagedSseEnabled": True},
+            "Properties": {
+                "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
         },
         EVENTS_QUEUE: {
             "Type": "AWS::SQS::Queue",
@@ -70,7 +73,7 @@ def event_resources(job_queue_arns: Sequence[Any]) -> dict[str, dict[str, Any]]:
         EVENTS_RULE: {
             "Type": "AWS::Events::Rule",
             "Properties": {
-                "Description": "AWS Batch job state changes of the route table's job queues, for batch-router",
+                "Description": "AWS Batch job state changes of the route table's queues, for batch-router",
                 "EventPattern": event_pattern(job_queue_arns),
                 "State": "ENABLED",
                 "Targets": [{"Id": "batch-router-job-events", "Arn": get_att(EVENTS_QUEUE, "Arn")}],

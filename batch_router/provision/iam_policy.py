@@ -41,6 +41,17 @@ HEALTH_CHECK_ACTIONS = (
 )
 
 
+# What aws/event_queue.py calls: GetQueueUrl (a queue given by ARN), ReceiveMessage, and the batch forms
+# of DeleteMessage and ChangeMessageVisibility, which IAM authorizes as the single actions (SQS developer
+# guide, "Amazon SQS API permissions: Actions and resource reference").
+EVENTS_ACTIONS = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+)
+
+
 def _unique(values: Iterable[str]) -> list[str]:
     return sorted(dict.fromkeys(values))
 
@@ -50,12 +61,17 @@ def _statement(sid: str, actions: Sequence[str], resources: Sequence[str], **ext
 
 
 def scheduler_statements(
-    table: RouteTable, scope: ArnScope, log_groups: Sequence[str], deployment: str = DEFAULT_DEPLOYMENT
+    table: RouteTable,
+    scope: ArnScope,
+    log_groups: Sequence[str],
+    deployment: str = DEFAULT_DEPLOYMENT,
+    events_queue: str | None = None,
 ) -> list[dict[str, Any]]:
     """The scheduler's statements for ``table`` (and the retry routes it names, which are routes too).
 
     ``deployment`` is the executor's DEPLOYMENT: it may stop only jobs tagged with it, so deployments
     sharing an account cannot stop each other's jobs (and no job made by anyone else without the tag).
+    ``events_queue`` is JOB_EVENTS_QUEUE's ARN: the event reader's SQS actions, on that queue only.
     """
     queues = _unique(job_queue_arn(scope, route.job_queue) for route in table.routes)
     definitions = _unique(
@@ -91,6 +107,8 @@ def scheduler_statements(
         _statement("PollAndAdopt", READ_ACTIONS, ["*"]),
         _statement("StartupHealthCheck", HEALTH_CHECK_ACTIONS, ["*"]),
     ]
+    if events_queue is not None:
+        statements.append(_statement("ReadJobEvents", EVENTS_ACTIONS, [events_queue]))
     if log_groups:
         streams = _unique(scope.logs(f"log-group:{group}:log-stream:*") for group in log_groups)
         statements.append(_statement("ReadTaskLogs", ["logs:GetLogEvents"], streams))

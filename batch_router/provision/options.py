@@ -27,6 +27,7 @@ class ProvisionOptions:
     log_group: str = DEFAULT_LOG_GROUP
     remote_log_group: str | None = None  # Airflow's CloudWatch remote logging group, if used
     deployment: str = DEFAULT_DEPLOYMENT  # the executor's DEPLOYMENT: whose jobs the scheduler may stop
+    events: bool = False  # the job events path: EventBridge rule, SQS queue and dead-letter queue
 
 
 def created_queues(table: RouteTable) -> dict[str, list[Route]]:

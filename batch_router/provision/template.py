@@ -20,6 +20,7 @@ from batch_router.errors import ConfigError
 from batch_router.provision import batch_resources as batch
 from batch_router.provision.arns import CLOUDFORMATION_SCOPE, job_definition_arns, job_queue_arn
 from batch_router.provision.cfn import ref, sub_if_needed
+from batch_router.provision.events import DEAD_LETTER_QUEUE, EVENTS_QUEUE, event_resources
 from batch_router.provision.iam_policy import scheduler_statements
 from batch_router.provision.iam_resources import iam_resources, managed_policy, pod_role
 from batch_router.provision.options import (
@@ -104,17 +105,25 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
             eks_instances=any(KINDS[k].pods for k in kinds),
         )
     )
+    events_queue = None
+    if options.events:
+        queue_arns = [
+            ref(queue_ids[q]) if q in queue_ids else sub_if_needed(job_queue_arn(CLOUDFORMATION_SCOPE, q))
+            for q in dict.fromkeys(route.job_queue for route in table.routes)
+        ]
+        resources.update(event_resources(queue_arns))
+        events_queue = f"${{{EVENTS_QUEUE}.Arn}}"
     log_groups = list(dict.fromkeys([options.log_group]))
     resources["SchedulerPolicy"] = managed_policy(
         "What BatchRouterExecutor calls, on exactly this route table (batch-router iam-policy)",
-        scheduler_statements(table, CLOUDFORMATION_SCOPE, log_groups, options.deployment),
+        scheduler_statements(table, CLOUDFORMATION_SCOPE, log_groups, options.deployment, events_queue),
     )
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"AWS Batch resources and IAM for the batch-router route table {table.source}",
         "Parameters": _parameters(table, options, bool(queues), kinds, bool(definitions)),
         "Resources": resources,
-        "Outputs": _outputs(table, queue_ids, definition_ids),
+        "Outputs": _outputs(table, queue_ids, definition_ids, options.events),
     }
     if queues:
         template["Conditions"] = {
@@ -173,7 +182,9 @@ def _parameters(
     return parameters
 
 
-def _outputs(table: RouteTable, queue_ids: dict[str, str], definition_ids: dict[str, str]) -> dict[str, Any]:
+def _outputs(
+    table: RouteTable, queue_ids: dict[str, str], definition_ids: dict[str, str], events: bool
+) -> dict[str, Any]:
     outputs: dict[str, Any] = {}
     for route in table.routes:
         queue = queue_ids.get(route.job_queue)
@@ -198,5 +209,14 @@ def _outputs(table: RouteTable, queue_ids: dict[str, str], definition_ids: dict[
         "Description": "Attach to the scheduler's role (the policy batch-router iam-policy prints)",
         "Value": ref("SchedulerPolicy"),
     }
+    if events:
+        outputs["JobEventsQueueUrl"] = {
+            "Description": "The executor's JOB_EVENTS_QUEUE (AIRFLOW__AWS_BATCH_EXECUTOR__JOB_EVENTS_QUEUE)",
+            "Value": ref(EVENTS_QUEUE),
+        }
+        outputs["JobEventsDeadLetterQueueUrl"] = {
+            "Description": "Where events no scheduler could take end up (worth an alarm when not empty)",
+            "Value": ref(DEAD_LETTER_QUEUE),
+        }
     outputs["JobLogGroupName"] = {"Description": "The jobs' log group", "Value": ref("JobLogGroup")}
     return outputs

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from batch_world import REGION, BatchWorld
+from batch_world import REGION, BatchWorld, Faults
 from executor_kit import drive, make_workload, queue_all
 
 from batch_router import examples
@@ -28,11 +28,14 @@ IMAGE = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/airflow-worker:3.3"
 ROUTE_TABLES = [examples.ROUTES_FILE, examples.EXAMPLES_DIR / "routes_spot.yaml"]
 
 
-def deploy(world: BatchWorld, routes_file: Any) -> dict[str, str]:
+def deploy(world: BatchWorld, routes_file: Any, *, events: bool = False) -> dict[str, str]:
     template = build_template(
         read_route_file(routes_file),
         ProvisionOptions(
-            image=IMAGE, api_server_url="https://airflow.example/execution/", eks_cluster_arn=CLUSTER
+            image=IMAGE,
+            api_server_url="https://airflow.example/execution/",
+            eks_cluster_arn=CLUSTER,
+            events=events,
         ),
     )
     ec2 = boto3.client("ec2", region_name=REGION)
@@ -65,12 +68,16 @@ def moto_gaps_closed(world: BatchWorld) -> Iterator[None]:
 
 
 @pytest.fixture
-def start_on(set_option: Callable[..., None]) -> Iterator[Callable[[Any], BatchRouterExecutor]]:
+def start_on(set_option: Callable[..., None]) -> Iterator[Callable[..., BatchRouterExecutor]]:
     started: list[BatchRouterExecutor] = []
 
-    def start(routes_file: Any) -> BatchRouterExecutor:
+    def start(routes_file: Any, **options: Any) -> BatchRouterExecutor:
         set_option(
-            routes_file=routes_file, region_name=REGION, poll_interval=0.02, check_health_on_startup=True
+            routes_file=routes_file,
+            region_name=REGION,
+            poll_interval=0.02,
+            check_health_on_startup=True,
+            **options,
         )
         executor = BatchRouterExecutor()
         executor.start()  # raises ConfigError naming each route the health check finds wrong
@@ -87,7 +94,7 @@ def test_the_health_check_passes_on_what_the_provisioned_stack_made(
     routes_file: Any,
     world: BatchWorld,
     moto_gaps_closed: None,
-    start_on: Callable[[Any], BatchRouterExecutor],
+    start_on: Callable[..., BatchRouterExecutor],
 ) -> None:
     deploy(world, routes_file)
 
@@ -125,7 +132,7 @@ def test_the_fargate_queue_places_jobs_on_spot_first_then_on_demand(
 
 
 def test_a_task_lands_on_the_queue_and_job_definition_of_its_route(
-    world: BatchWorld, moto_gaps_closed: None, start_on: Callable[[Any], BatchRouterExecutor]
+    world: BatchWorld, moto_gaps_closed: None, start_on: Callable[..., BatchRouterExecutor]
 ) -> None:
     deploy(world, examples.ROUTES_FILE)
     executor = start_on(examples.ROUTES_FILE)
@@ -138,3 +145,27 @@ def test_a_task_lands_on_the_queue_and_job_definition_of_its_route(
     job = world.describe(job_id)
     assert job["jobQueue"].endswith(":job-queue/airflow-gpu")
     assert ":job-definition/airflow-worker-gpu:" in job["jobDefinition"]
+
+
+def test_with_events_the_stacks_rule_brings_a_jobs_end_to_the_executor_through_its_queue(
+    world: BatchWorld, faults: Faults, moto_gaps_closed: None, start_on: Callable[..., BatchRouterExecutor]
+) -> None:
+    outputs = deploy(world, examples.ROUTES_FILE, events=True)
+    executor = start_on(
+        examples.ROUTES_FILE,
+        job_events_queue=outputs["JobEventsQueueUrl"],
+        events_wait_seconds=1,
+        reconcile_interval=1000,
+    )
+    drive(executor, lambda: executor._events.flowing)
+    workload = make_workload(task_id="train", executor_config={"gpu": 4})
+    queue_all(executor, workload)
+    (job_id,) = drive(executor, lambda: executor._tracker.job_ids())
+    drive(executor, lambda: executor._tracker.by_job(job_id).status)  # type: ignore[union-attr]
+    polls = faults.count("DescribeJobs")  # the one sweep a new job gets is answered
+
+    world.succeed(job_id)
+    world.emit(job_id)
+
+    drive(executor, lambda: executor.event_buffer.get(workload.ti.key))
+    assert faults.count("DescribeJobs") == polls

@@ -24,6 +24,7 @@ FULL = ProvisionOptions(
     api_server_url="https://airflow.example/execution/",
     eks_cluster_arn=CLUSTER,
     remote_log_group="/airflow/task-logs",
+    events=True,
 )
 
 
@@ -183,7 +184,9 @@ def test_the_scheduler_policy_in_the_template_is_the_one_iam_policy_prints() -> 
 
     document = template["Resources"]["SchedulerPolicy"]["Properties"]["PolicyDocument"]
     unwrapped = without_subs(document)
-    printed = scheduler_statements(routes, CLOUDFORMATION_SCOPE, [FULL.log_group])
+    printed = scheduler_statements(
+        routes, CLOUDFORMATION_SCOPE, [FULL.log_group], events_queue="${JobEventsQueue.Arn}"
+    )
     assert unwrapped["Statement"] == printed
     assert scheduler_statements(routes, ArnScope("aws", "us-east-1", "1"), ["g"]) != printed
 
