@@ -67,6 +67,11 @@ def _env_names(key: str, team_name: str | None) -> list[str]:
     return [base, f"{base}_CMD", f"{base}_SECRET"]
 
 
+def env_var(key: str) -> str:
+    """The environment variable that sets option ``key`` (``job_events_queue``) for the executor."""
+    return _env_names(key, None)[0]
+
+
 def describe_origin(key: str, team_name: str | None) -> str:
     """Where a value most likely came from, in the words a user would search their deployment for."""
     for name in _env_names(key, team_name):
@@ -190,21 +195,15 @@ class ExecutorSettings(BaseSettings):
     # most of the account's rate to others.
     describe_rate_limit: float = Field(default=10.0, ge=0)
     log_group: str = "/aws/batch/job"
-    # Job state from AWS Batch's own events (docs/job-events.md): an SQS queue (URL or ARN) an
-    # EventBridge rule sends "Batch Job State Change" events to. Unset: DescribeJobs sweeps only.
+    # Job state from AWS Batch's own events (docs/job-events.md): the SQS queue (URL or ARN) of the
+    # EventBridge rule; the sweep then reconciles every RECONCILE_INTERVAL. Unset: DescribeJobs only.
     job_events_queue: str | None = Field(
         default=None, pattern=r"^(https?://\S+|arn:[^:\s]+:sqs:[^:\s]+:\d{12}:\S+)$"
     )
-    # While events flow, a full DescribeJobs sweep every this many seconds reconciles what they missed.
     reconcile_interval: float = Field(default=300.0, gt=0)
-    # A job with no event this long after the executor began following it is polled at POLL_INTERVAL
-    # until one comes (AWS Batch sends its first event when the job leaves SUBMITTED).
     event_grace_seconds: float = Field(default=60.0, gt=0)
-    # ReceiveMessage's long poll: 0 to 20 seconds (SQS API reference, ReceiveMessage, WaitTimeSeconds).
+    # 0 to 20 s (SQS API reference, ReceiveMessage, WaitTimeSeconds)
     events_wait_seconds: int = Field(default=20, ge=0, le=20)
-    # An event about one of this deployment's jobs that this scheduler does not follow (another
-    # scheduler's, or one not adopted yet) goes back to the queue for the others this long, then is
-    # deleted: the other scheduler's sweep reconciles it.
     events_hold_seconds: float = Field(default=600.0, gt=0)
     default_queue: str = "default"
     # botocore's DEBUG wire logging (request bodies with tokens, signatures, response bodies) is dropped

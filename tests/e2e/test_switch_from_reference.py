@@ -83,7 +83,8 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
     for source in DAGS.glob("*.py"):
         shutil.copy(source, dags / source.name)
     env = {"AIRFLOW__CORE__EXECUTOR": REFERENCE, **SEED_OPTIONS}
-    stack = AirflowStack(home=home, dags_folder=dags, executor=REFERENCE, extra_env=env)
+    # Only the seed's options (no JOB_EVENTS_QUEUE): batch-router follows the jobs by DescribeJobs alone.
+    stack = AirflowStack(home=home, dags_folder=dags, executor=REFERENCE, extra_env=env, job_events=False)
     try:
         stack.start_on_local_batch(examples.ROUTES_FILE)
         stack.wait_dag("e2e_switch")

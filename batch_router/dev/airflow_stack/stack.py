@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batch_router.config.settings import env_var
 from batch_router.dev.airflow_stack.api import AirflowApi
 from batch_router.dev.airflow_stack.components import Component, stop_components, tail
 from batch_router.dev.airflow_stack.env import airflow_env, parse_exports
@@ -57,6 +58,7 @@ class AirflowStack:
     executor: str = "LocalExecutor"
     extra_env: Mapping[str, str] = field(default_factory=dict)
     database_url: str | None = None  # SQLite in ``home`` when not given
+    job_events: bool = True  # the executor reads the local Batch's job events queue (else: polls only)
     python: str = sys.executable
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(64))
     components: dict[str, Component] = field(default_factory=dict)
@@ -153,6 +155,8 @@ class AirflowStack:
             text = component.log_path.read_text(errors="replace")
             if "Press Ctrl-C" in text:
                 self.batch_env = parse_exports(text)
+                if not self.job_events:
+                    self.batch_env.pop(env_var("job_events_queue"), None)
                 if "AWS_ENDPOINT_URL" not in self.batch_env:
                     raise StackError(f"the local Batch printed no endpoint; see {component.log_path}")
                 return dict(self.batch_env)

@@ -15,8 +15,12 @@ import logging
 from typing import Any
 
 from batch_router.aws.job_events import DETAIL_TYPE, SOURCE
+from batch_router.config.model import RouteTable, resource_name
+from batch_router.provision.events import event_pattern
 
-__all__ = ["emit"]
+__all__ = ["EVENTS_QUEUE_NAME", "emit", "make_events_queue"]
+
+EVENTS_QUEUE_NAME = "batch-router-job-events"
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +37,16 @@ def emit(job: Any) -> None:
         )
     except Exception:  # an event the local Batch cannot send is lost, as one can be in AWS
         logger.exception("local Batch: could not send the state change event of job %s", job.job_id)
+
+
+def make_events_queue(table: RouteTable, *, batch: Any, sqs: Any, events: Any) -> str:
+    """The SQS queue and the EventBridge rule ``provision --events`` makes, for ``table``'s queues
+    (which must exist); the queue's URL, the executor's JOB_EVENTS_QUEUE."""
+    names = sorted({resource_name(route.job_queue) for route in table.routes})
+    queue_arns = [q["jobQueueArn"] for q in batch.describe_job_queues(jobQueues=names)["jobQueues"]]
+    url: str = sqs.create_queue(QueueName=EVENTS_QUEUE_NAME)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = f"{EVENTS_QUEUE_NAME}-rule"
+    events.put_rule(Name=rule, EventPattern=json.dumps(event_pattern(queue_arns)))
+    events.put_targets(Rule=rule, Targets=[{"Id": "batch-router-job-events", "Arn": arn}])
+    return url

@@ -19,8 +19,10 @@ from typing import Any
 from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.config.model import RouteTable
+from batch_router.config.settings import env_var
 from batch_router.dev.local import cloudformation_gaps, credentials, job_definition_revisions, runner, runtime
 from batch_router.dev.local.clients import endpoint_client
+from batch_router.dev.local.job_events import make_events_queue
 from batch_router.dev.local.moto_server import HOST, MotoHttpServer
 from batch_router.dev.local.provision import provision
 from batch_router.errors import BatchRouterError
@@ -46,8 +48,10 @@ class LocalBatch:
         transition_seconds: float = 0.25,
         kill_grace_seconds: float = 5.0,
         max_concurrent_jobs: int = 256,
+        events: bool = True,
     ):
         self.table = table
+        self.events = events  # the job events path: a rule for the table's queues into an SQS queue
         self.region = region
         self._requested_port = port or 0
         self._work_dir = Path(work_dir) if work_dir is not None else None
@@ -58,6 +62,7 @@ class LocalBatch:
         self._key: credentials.KeyPair | None = None
         self._runtime: runtime.JobRuntime | None = None
         self._temp_dir: Path | None = None
+        self._events_queue: str | None = None
 
     # ------------------------------------------------------------------ where it is
 
@@ -91,6 +96,11 @@ class LocalBatch:
             raise LocalBatchError("the local Batch is not running; call start() first")
         return self._temp_dir
 
+    @property
+    def events_queue(self) -> str | None:
+        """The job events queue's URL (the executor's JOB_EVENTS_QUEUE), when made."""
+        return self._events_queue
+
     def env(self) -> dict[str, str]:
         """Environment variables that point boto3 and Airflow's amazon provider at this server."""
         endpoint = self.endpoint_url
@@ -109,6 +119,7 @@ class LocalBatch:
             "AWS_ACCESS_KEY_ID": self.key.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.key.secret_access_key,
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection, separators=(",", ":")),
+            **({env_var("job_events_queue"): self._events_queue} if self._events_queue else {}),
         }
 
     def client(self, service: str) -> Any:
@@ -160,6 +171,13 @@ class LocalBatch:
             atexit.register(self.stop)
             if self.table is not None:
                 provision(self.table, self.client("batch"))
+                if self.events:
+                    self._events_queue = make_events_queue(
+                        self.table,
+                        batch=self.client("batch"),
+                        sqs=self.client("sqs"),
+                        events=self.client("events"),
+                    )
         except BaseException:
             self.stop()
             server.stop()
@@ -188,6 +206,7 @@ class LocalBatch:
             self._server = None
             self._runtime = None
             self._temp_dir = None
+            self._events_queue = None
             with _active_lock:
                 _active = None
 

@@ -24,6 +24,7 @@ from moto.batch import models as batch_models
 from moto.batch.models import Job, datetime2int_milliseconds
 from moto.batch.utils import JobStatus
 
+from batch_router.dev.local.job_events import emit
 from batch_router.dev.local.jobspec import (
     ProcessSpec,
     container_spec,
@@ -86,7 +87,10 @@ class LocalJob(Job):
 
     @status.setter
     def status(self, value: str | None) -> None:
+        changed = value != getattr(self, "_status", None)
         self._status = value
+        if changed and value not in (None, JobStatus.SUBMITTED.value):  # none for the submission itself
+            emit(self)
 
     @property
     def stopping(self) -> bool:

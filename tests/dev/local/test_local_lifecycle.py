@@ -178,3 +178,9 @@ def test_env_connection_is_json_with_endpoint_and_region_in_extra() -> None:
         connection = json.loads(local.env()["AIRFLOW_CONN_AWS_DEFAULT"])
         endpoint = local.endpoint_url
     assert connection["extra"] == {"endpoint_url": endpoint, "region_name": "eu-west-1"}
+
+
+def test_without_events_there_is_no_events_queue_and_no_variable_for_the_executor() -> None:
+    with LocalBatch(TABLE, events=False) as local:
+        assert local.events_queue is None
+        assert "AIRFLOW__AWS_BATCH_EXECUTOR__JOB_EVENTS_QUEUE" not in local.env()
