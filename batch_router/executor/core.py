@@ -122,12 +122,15 @@ class BatchRouterExecutor(BaseExecutor):
         # collection, which may fall in any heartbeat, from scanning it again (100-200 ms each here).
         self._freeze.hold()
         self.log.info(
-            "batch-router started: %d route(s) from %s, %d API threads, %d poll threads, polling every %ss",
+            "batch-router started: %d route(s) from %s, %d API threads, %d poll threads, %s",
             len(runtime.plan.table.routes),
             runtime.plan.table.source,
             settings.api_concurrency,
             settings.poll_concurrency,
-            settings.poll_interval,
+            f"job states from the events in {settings.job_events_queue}, a full sweep every "
+            f"{settings.reconcile_interval}s"
+            if settings.job_events_queue
+            else f"polling every {settings.poll_interval}s",
         )
 
     def _learn_definitions(self, runtime: Runtime) -> None:

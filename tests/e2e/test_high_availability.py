@@ -94,6 +94,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     env = {
         **executor_env(examples.ROUTES_FILE),
         "AIRFLOW__AWS_BATCH_EXECUTOR__SUBMIT_RATE_LIMIT": SUBMIT_RATE,
+        # On the event path, with no sweep to fall back on within the run: a job's end reaches a
+        # scheduler only by its event, adopted tries' included (the local Batch's queue is shared).
+        "AIRFLOW__AWS_BATCH_EXECUTOR__RECONCILE_INTERVAL": "3600",
+        "AIRFLOW__AWS_BATCH_EXECUTOR__EVENT_GRACE_SECONDS": "3600",
     }
     with EmbeddedPostgres() as database:
         stack = AirflowStack(
@@ -233,3 +237,12 @@ def test_the_survivor_adopted_every_try_of_the_killed_scheduler(
     assert owners == dict.fromkeys(run.at_kill.tasks, survivor)
     log = deployment.stack.log_path(run.at_kill.survivor).read_text(errors="replace")
     assert "batch-router adopted" in log
+
+
+def test_both_schedulers_followed_their_jobs_by_the_events_of_one_shared_queue(
+    deployment: Deployment, run: FinishedRun
+) -> None:
+    queue = deployment.stack.batch_env["AIRFLOW__AWS_BATCH_EXECUTOR__JOB_EVENTS_QUEUE"]
+    for name in SCHEDULERS:
+        log = deployment.stack.log_path(name).read_text(errors="replace")
+        assert f"reading job events from {queue}" in log, name
