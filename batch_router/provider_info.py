@@ -56,6 +56,7 @@ DESCRIPTIONS: dict[str, str] = {
     "event_grace_seconds": "A job with no event this long is polled at POLL_INTERVAL until one comes.",
     "events_wait_seconds": "ReceiveMessage long-poll wait of the job events reader (0 to 20).",
     "events_hold_seconds": "How long an event about a job another scheduler follows is left for it.",
+    "events_concurrency": "Threads reading the job events queue, 10 messages a call each (1 to 8).",
     "default_queue": "The Airflow queue tasks have unless they say otherwise ([operators] default_queue).",
     "log_aws_requests": "Let botocore's DEBUG wire logging (request bodies hold tokens) through.",
     "retry_mode": "botocore's retry mode for every call but SubmitJob: standard, adaptive or legacy.",

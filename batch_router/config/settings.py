@@ -205,6 +205,7 @@ class ExecutorSettings(BaseSettings):
     # 0 to 20 s (SQS API reference, ReceiveMessage, WaitTimeSeconds)
     events_wait_seconds: int = Field(default=20, ge=0, le=20)
     events_hold_seconds: float = Field(default=600.0, gt=0)
+    events_concurrency: int = Field(default=2, ge=1, le=8)  # reader threads, each 10 messages a call
     default_queue: str = "default"
     # botocore's DEBUG wire logging (request bodies with tokens, signatures, response bodies) is dropped
     # unless this is on.

@@ -17,6 +17,8 @@ and one early look at any job no event has been heard of for EVENT_GRACE_SECONDS
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -66,6 +68,9 @@ class EventReader:
         hold_seconds: float,
         log_group: str,
         clock: Callable[[], float] = time.time,
+        to_delete: deque[str] | None = None,
+        said: set[str] | None = None,
+        name: str = "batch-router-events",
     ):
         self._queue = queue
         self._jobs = jobs
@@ -78,13 +83,16 @@ class EventReader:
         self._hold_seconds = hold_seconds
         self._log_group = log_group
         self._clock = clock
-        self._to_delete: deque[str] = deque()  # appended by the scheduler thread (atomic), taken here
-        self._said: set[str] = set()  # reasons already logged once
+        # Shared by the readers of one executor: receipts appended by the scheduler thread (atomic) and
+        # taken by whichever reader flushes first; reasons already logged once.
+        self._to_delete: deque[str] = deque() if to_delete is None else to_delete
+        self._said: set[str] = set() if said is None else said
+        self._name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="batch-router-events", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float) -> None:
@@ -106,6 +114,7 @@ class EventReader:
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            asked_at = time.monotonic()
             try:
                 self._flush()
                 messages = self._queue.receive(
@@ -114,24 +123,25 @@ class EventReader:
                 read = self.read(messages)
             except BatchApiError as exc:
                 failures += 1
-                self._post(EventsRead(error=exc))
+                self._post(EventsRead(error=exc, asked_at=asked_at))
                 self._stop.wait(self._pacing.backoff(failures))
                 continue
             except Exception as exc:  # a bug of ours: said, and the reader goes on
                 self._log.exception("batch-router: the job events reader failed")
                 failures += 1
-                self._post(EventsRead(error=crashed_call("ReceiveMessage", exc)))
+                self._post(EventsRead(error=crashed_call("ReceiveMessage", exc), asked_at=asked_at))
                 self._stop.wait(self._pacing.backoff(failures))
                 continue
             failures = 0
-            self._post(read)
+            self._post(dataclasses.replace(read, asked_at=asked_at))
             if not messages and self._wait_seconds < 1:  # no long poll: no busy loop of ReceiveMessage
                 self._stop.wait(1.0 - self._wait_seconds)
 
     def _flush(self) -> None:
         receipts = []
-        while self._to_delete:
-            receipts.append(self._to_delete.popleft())
+        with contextlib.suppress(IndexError):  # another reader took the last one
+            while self._to_delete:
+                receipts.append(self._to_delete.popleft())
         if receipts:
             self._queue.delete(receipts)
 
@@ -194,23 +204,25 @@ class JobEvents:
     and the reader's start and stop."""
 
     flowing: bool  # the last ReceiveMessage was answered: the sweep can slow down
-    _reader: EventReader | None
+    _readers: list[EventReader]  # EVENTS_CONCURRENCY threads, started by start()
+    _failed_at: float
     _unheard_before: set[str]  # jobs without an event at the last scan
     _next_scan: float
 
     def __init__(self, hub: Hub):
         self._hub = hub
         self.flowing = False
-        self._reader = None
+        self._readers = []
         self._unheard_before = set()
         self._next_scan = 0.0
         self._said_failing = False
+        self._failed_at = float("-inf")  # when the last receive that failed was sent
         hub.channel.on(EventsRead, self._on_read)
         hub.channel.on(EventsApplied, self._on_applied)
 
     @property
     def on(self) -> bool:
-        return self._reader is not None
+        return bool(self._readers)
 
     def start(self, runtime: Runtime) -> None:
         """Start reading JOB_EVENTS_QUEUE, if it is set."""
@@ -228,29 +240,40 @@ class JobEvents:
             return None
 
         tracker = self._hub.tracker
-        self._reader = EventReader(
-            EventQueue(runtime.client, settings.job_events_queue),
-            jobs=tracker.jobs_view(),
-            finished=tracker.remember_finished(FINISHED_REMEMBERED),
-            ours=ours,
-            post=self._hub.channel.post,
-            log=self._hub.log,
-            pacing=Pacing.of(self._hub.tunables),
-            wait_seconds=settings.events_wait_seconds,
-            hold_seconds=settings.events_hold_seconds,
-            log_group=settings.log_group,
-        )
-        self._reader.start()
+        queue = EventQueue(runtime.client, settings.job_events_queue)
+        jobs, finished = tracker.jobs_view(), tracker.remember_finished(FINISHED_REMEMBERED)
+        to_delete: deque[str] = deque()
+        said: set[str] = set()
+        self._readers = [
+            EventReader(
+                queue,
+                jobs=jobs,
+                finished=finished,
+                ours=ours,
+                post=self._hub.channel.post,
+                log=self._hub.log,
+                pacing=Pacing.of(self._hub.tunables),
+                wait_seconds=settings.events_wait_seconds,
+                hold_seconds=settings.events_hold_seconds,
+                log_group=settings.log_group,
+                to_delete=to_delete,
+                said=said,
+                name=f"batch-router-events-{n}",
+            )
+            for n in range(settings.events_concurrency)
+        ]
+        for reader in self._readers:
+            reader.start()
 
     def stop(self, timeout: float = 0.5) -> None:
-        if self._reader is not None:
-            self._reader.stop(timeout)
+        for reader in self._readers:
+            reader.stop(timeout / len(self._readers))
 
     def _on_read(self, read: EventsRead) -> None:
         hub = self._hub
         queue = hub.loaded.settings.job_events_queue if hub.loaded else None
         if read.error is not None:
-            hub.metrics.count("events_unreadable", "all")
+            self._failed_at = max(self._failed_at, read.asked_at)
             if self.flowing or not self._said_failing:
                 hub.log.error(
                     "batch-router: cannot read the job events queue %s (%s); DescribeJobs sweeps every "
@@ -261,7 +284,7 @@ class JobEvents:
                 self._said_failing = True
             self.flowing = False
             return
-        if not self.flowing:
+        if not self.flowing and read.asked_at > self._failed_at:  # asked after the last failure
             hub.log.info(
                 "batch-router: reading job events from %s; a full DescribeJobs sweep every "
                 "RECONCILE_INTERVAL reconciles them",
@@ -278,8 +301,8 @@ class JobEvents:
             hub.channel.queue(EventsApplied(read.receipts))  # handled after the changes above
 
     def _on_applied(self, applied: EventsApplied) -> None:
-        if self._reader is not None:
-            self._reader.applied(applied.receipts)
+        if self._readers:
+            self._readers[0].applied(applied.receipts)  # the deque all readers flush
 
     def late(self, now: float, grace: float) -> list[str]:
         """Jobs no event has been heard of for at least ``grace`` seconds (between one and two scans

@@ -281,6 +281,8 @@ class EventsRead:
     heard: tuple[str, ...] = ()  # job ids
     receipts: tuple[str, ...] = ()
     error: BatchApiError | None = None
+    asked_at: float = 0.0  # when the ReceiveMessage was sent (monotonic): an answer older than a failure
+    # does not say the queue is readable again
 
     def about(self) -> About:
         return About()  # its changes are queued one by one, each with its own handler
