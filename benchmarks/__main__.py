@@ -22,7 +22,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks.executors import BATCH_ROUTER, REFERENCE, ExecutorSpec, batch_router_spec, reference_spec
+from benchmarks.executors import (
+    BATCH_ROUTER,
+    BATCH_ROUTER_EVENTS,
+    REFERENCE,
+    ExecutorSpec,
+    batch_router_events_spec,
+    batch_router_spec,
+    reference_spec,
+)
 from benchmarks.figures import check_targets, compute_figures
 from benchmarks.harness import RunOptions, RunRecord, run_all
 from benchmarks.memory import memory_figures, render_memory_table
@@ -79,6 +87,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="idle heartbeats before queueing, seconds (default 5)")
     parser.add_argument("--warmup-tasks", type=int, help="tasks run to the end before measuring (default 10)")
     parser.add_argument("--polls", type=int, help="full polls watched with every job RUNNING (default 3)")
+    parser.add_argument(
+        "--drain-rate", type=float, default=0.0,
+        help="jobs ended per second in the drain; each task's state latency measured (0: all at once)",
+    )  # fmt: skip
     parser.add_argument(
         "--poll-window-cap", type=float, help="most seconds to wait for those polls (default 60)"
     )
@@ -208,10 +220,20 @@ def main(argv: list[str] | None = None) -> int:
                 poll_concurrency=args.poll_concurrency,
             )
         )
-    unknown = wanted - {REFERENCE, BATCH_ROUTER}
+    if BATCH_ROUTER_EVENTS in wanted:
+        specs.append(
+            batch_router_events_spec(
+                poll_interval=args.poll_interval,
+                api_concurrency=args.api_concurrency,
+                poll_concurrency=args.poll_concurrency,
+            )
+        )
+    unknown = wanted - {REFERENCE, BATCH_ROUTER, BATCH_ROUTER_EVENTS}
     if unknown or not specs:
         print(
-            f"unknown executors {sorted(unknown)}; choose from {REFERENCE}, {BATCH_ROUTER}", file=sys.stderr
+            f"unknown executors {sorted(unknown)}; choose from {REFERENCE}, {BATCH_ROUTER}, "
+            f"{BATCH_ROUTER_EVENTS}",
+            file=sys.stderr,
         )
         return 2
     for spec in specs:
@@ -229,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         polls=args.polls,
         poll_window_cap=args.poll_window_cap,
         drain_cap=args.drain_cap,
+        drain_rate=args.drain_rate,
         timeout=args.timeout,
     )
     output: Path = args.output

@@ -33,6 +33,7 @@ class ApiConfig:
     job_queue: str
     job_definition: str
     hold_jobs: bool = True
+    events: bool = False  # AWS Batch's job state change events into an SQS queue (fake_batch.EventSender)
 
     def argv(self) -> list[str]:
         args = [
@@ -47,7 +48,8 @@ class ApiConfig:
             "--job-definition",
             self.job_definition,
         ]
-        return args if self.hold_jobs else [*args, "--no-hold"]
+        args += [] if self.hold_jobs else ["--no-hold"]
+        return [*args, "--events"] if self.events else args
 
 
 def provision(moto_url: str, job_queue: str, job_definition: str) -> None:
@@ -93,12 +95,17 @@ def no_full_collections() -> None:
 def serve(config: ApiConfig) -> LatencyProxy:
     """Start moto and the proxy in this process; returns the proxy, not yet serving."""
     no_full_collections()
-    fake_batch.install(hold_jobs=config.hold_jobs)
+    fake_batch.install(hold_jobs=config.hold_jobs, events=config.events)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request would cost more than moto
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     provision(f"http://{host}:{port}", config.job_queue, config.job_definition)
+    if config.events:
+        creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+        boto3.client("sqs", endpoint_url=f"http://{host}:{port}", **creds).create_queue(
+            QueueName=fake_batch.EVENTS_QUEUE
+        )
     bucket = TokenBucket(config.rate, config.burst, time.monotonic()) if config.rate > 0 else None
     return LatencyProxy(
         ("127.0.0.1", 0), upstream=(host, port), latency=config.latency_ms / 1000, bucket=bucket
@@ -113,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-queue", default="bench-queue")
     parser.add_argument("--job-definition", default="bench-jobdef")
     parser.add_argument("--no-hold", action="store_true", help="finish jobs at once instead of holding them")
+    parser.add_argument("--events", action="store_true", help="send job state change events to SQS")
     args = parser.parse_args(argv)
     config = ApiConfig(
         latency_ms=args.latency_ms,
@@ -121,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         job_queue=args.job_queue,
         job_definition=args.job_definition,
         hold_jobs=not args.no_hold,
+        events=args.events,
     )
     proxy = serve(config)
     print(json.dumps({"endpoint": proxy.url}), flush=True)

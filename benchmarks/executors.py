@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 REFERENCE = "reference"
 BATCH_ROUTER = "batch-router"
+BATCH_ROUTER_EVENTS = "batch-router-events"  # batch-router on the job events path (JOB_EVENTS_QUEUE)
+# The fake API's queue (benchmarks.fake_batch.EVENTS_QUEUE); moto finds a queue by the URL's last part.
+EVENTS_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/bench-job-events"
 
 JOB_QUEUE = "bench-queue"
 JOB_DEFINITION = "bench-jobdef"
@@ -22,6 +25,7 @@ class ExecutorSpec:
     class_path: str
     # Settings only this executor has; everything in executor_env() is shared.
     own_settings: Mapping[str, str] = field(default_factory=dict)
+    events: bool = False  # the fake API sends job state change events to SQS for it
 
     @property
     def module(self) -> str:
@@ -58,6 +62,13 @@ def batch_router_spec(
     if poll_concurrency is not None:
         own["AIRFLOW__AWS_BATCH_EXECUTOR__POLL_CONCURRENCY"] = str(poll_concurrency)
     return ExecutorSpec(BATCH_ROUTER, "batch_router.executor.BatchRouterExecutor", own)
+
+
+def batch_router_events_spec(**kwargs: float | int | None) -> ExecutorSpec:
+    """batch-router reading the fake API's job events queue, the sweep only reconciling."""
+    plain = batch_router_spec(**kwargs)  # type: ignore[arg-type]
+    own = {**plain.own_settings, "AIRFLOW__AWS_BATCH_EXECUTOR__JOB_EVENTS_QUEUE": EVENTS_QUEUE_URL}
+    return ExecutorSpec(BATCH_ROUTER_EVENTS, plain.class_path, own, events=True)
 
 
 def executor_env(

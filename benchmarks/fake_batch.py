@@ -13,7 +13,11 @@ This module patches moto's process-wide state, so it is imported only by the fak
 from __future__ import annotations
 
 import datetime
+import heapq
+import json
+import random
 import threading
+import time
 from typing import Any
 
 from moto.batch.models import Job
@@ -24,6 +28,9 @@ from moto.core.config import default_user_config
 _held_lock = threading.Lock()
 _held: dict[str, Job] = {}
 _hold_jobs = True
+_released_at: dict[str, float] = {}  # a try's id (the workload's ti.id) -> when its job ended (epoch s)
+EVENTS_QUEUE = "bench-job-events"
+ACCOUNT, REGION = "123456789012", "us-east-1"
 
 # Names answered by HoldingBatchBackend itself; every other attribute goes to moto's regular backend.
 _OWN_NAMES = frozenset(
@@ -60,8 +67,10 @@ class HoldingBatchBackend(simple_models.BatchSimpleBackend):
             if _hold_jobs:
                 job.status = "RUNNING"
                 _held[job.job_id] = job
+                if _events is not None:
+                    _events.send(job)
                 return
-        job._mark_stopped(success=True)
+        _finish(job)
 
     def describe_jobs(self, jobs: list[str] | None) -> list[dict[str, Any]]:
         known: dict[str, Job] = self.backend._jobs
@@ -93,10 +102,110 @@ def describe_unchanged(job: Job) -> dict[str, Any]:
         overrides["environment"] = environment
 
 
-def install(*, hold_jobs: bool = True) -> None:
-    """Make moto's Batch responses use HoldingBatchBackend (moto's own switch for no-Docker Batch)."""
+class EventSender:
+    """AWS Batch's job state change events into the SQS queue, as EventBridge delivers them: each after a
+    delay (0.2 to 1 s; AWS documents no bound), so events of different jobs arrive out of order, one in
+    20 of a job's RUNNING events held back 2 to 5 s (after its end, for a short job), and one in 50 sent
+    twice (at-least-once delivery)."""
+
+    def __init__(self, seed: int = 7) -> None:
+        from moto.sqs.models import sqs_backends
+
+        self._sqs = sqs_backends[ACCOUNT][REGION]
+        self._rng = random.Random(seed)
+        self._due: list[tuple[float, int, str]] = []
+        self._lock = threading.Condition()
+        self._count = 0
+        threading.Thread(target=self._run, name="bench-events", daemon=True).start()
+
+    def send(self, job: Job) -> None:
+        detail = describe_unchanged(job)
+        body = json.dumps(
+            {
+                "version": "0",
+                "id": f"bench-{self._count}",
+                "detail-type": "Batch Job State Change",
+                "source": "aws.batch",
+                "account": ACCOUNT,
+                "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [job.arn],
+                "detail": detail,
+            },
+            default=str,
+        )
+        now = time.monotonic()
+        delays = [self._rng.uniform(0.2, 1.0)]
+        if detail.get("status") == "RUNNING" and self._rng.random() < 0.05:
+            delays[0] += self._rng.uniform(2.0, 5.0)
+        if self._rng.random() < 0.02:
+            delays.append(self._rng.uniform(0.2, 3.0))
+        with self._lock:
+            for delay in delays:
+                self._count += 1
+                heapq.heappush(self._due, (now + delay, self._count, body))
+            self._lock.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._lock.wait(None if not self._due else max(0.0, self._due[0][0] - time.monotonic()))
+                _, _, body = heapq.heappop(self._due)
+            self._sqs.send_message(queue_name=EVENTS_QUEUE, message_body=body)
+
+
+_events: EventSender | None = None
+
+
+def _try_id(job: Job) -> str | None:
+    """The try a job runs: the workload JSON at the end of its command (both executors put it there)."""
+    try:
+        command = (job.container_overrides or {}).get("command") or []
+        return str(json.loads(command[-1])["ti"]["id"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _finish(job: Job) -> None:
+    job._mark_stopped(success=True)
+    try_id = _try_id(job)
+    if try_id is not None:
+        _released_at[try_id] = time.time()
+    if _events is not None:
+        _events.send(job)
+
+
+def released() -> dict[str, float]:
+    """When each try's job ended, by the try's id (epoch seconds, this machine's clock)."""
+    return dict(_released_at)
+
+
+def release_paced(rate: float) -> int:
+    """End the held jobs ``rate`` a second, in the order they were submitted, on a thread of its own;
+    later jobs end at once. Returns how many were held."""
     global _hold_jobs
+    with _held_lock:
+        _hold_jobs = False
+        jobs = list(_held.values())
+        _held.clear()
+
+    def run() -> None:
+        started = time.monotonic()
+        for n, job in enumerate(jobs):
+            time.sleep(max(0.0, started + n / rate - time.monotonic()))
+            _finish(job)
+
+    threading.Thread(target=run, name="bench-release", daemon=True).start()
+    return len(jobs)
+
+
+def install(*, hold_jobs: bool = True, events: bool = False) -> None:
+    """Make moto's Batch responses use HoldingBatchBackend (moto's own switch for no-Docker Batch);
+    with ``events``, send every job's state changes to the SQS queue ``EVENTS_QUEUE`` (made by api.py)."""
+    global _hold_jobs, _events
     _hold_jobs = hold_jobs
+    _events = EventSender() if events else None
     default_user_config.setdefault("batch", {})["use_docker"] = False
     simple_models.batch_simple_backends = BackendDict(HoldingBatchBackend, "batch")
 
@@ -118,5 +227,5 @@ def release_all(*, keep_holding: bool = False) -> int:
         jobs = list(_held.values())
         _held.clear()
     for job in jobs:
-        job._mark_stopped(success=True)
+        _finish(job)
     return len(jobs)

@@ -41,6 +41,10 @@ FIGURES: tuple[FigureDef, ...] = (
     FigureDef("tasks_failed", "tasks failed", 0),
     FigureDef("tasks_lost", "tasks lost (no final state)", 0),
     FigureDef("duplicate_jobs", "jobs submitted more than once", 0),
+    FigureDef("describe_calls_per_minute", "DescribeJobs calls per minute (queued -> last end)", 1),
+    FigureDef("state_latency_p50_s", "state latency p50: job end -> Airflow (s)", 2),
+    FigureDef("state_latency_p99_s", "state latency p99 (s)", 2),
+    FigureDef("state_latency_max_s", "state latency max (s)", 2),
     FigureDef("cpu_ms_per_task", "executor process CPU per task (ms)", 3),
     FigureDef("peak_rss_mib", "peak RSS of executor process (MiB)", 1),
     FigureDef("rss_mib_per_1000_tasks", "  growth per 1,000 tracked tasks (MiB)", 2),
@@ -165,6 +169,14 @@ def compute_figures(
     ended = _last(events, "ended")
     if ended is not None:
         figures["end_seconds"] = ended["seconds"]
+    if queued is not None and done is not None and done["at"] > queued["started"]:
+        minutes = (done["at"] - queued["started"]) / 60
+        figures["describe_calls_per_minute"] = calls.get(DESCRIBE_JOBS, 0) / minutes
+    latency = _last(events, "state_latency")
+    if latency is not None and latency.get("count"):
+        figures["state_latency_p50_s"] = latency["p50_s"]
+        figures["state_latency_p99_s"] = latency["p99_s"]
+        figures["state_latency_max_s"] = latency["max_s"]
     return figures
 
 

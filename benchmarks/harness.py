@@ -34,6 +34,7 @@ class RunOptions:
     polls: int = 3
     poll_window_cap: float = 60.0
     drain_cap: float = 120.0
+    drain_rate: float = 0.0  # jobs ended per second in the drain; 0: all at once
     timeout: float = 900.0
     trace_memory: bool = False  # a memory pass: tracemalloc on, timings not judged
     # Above this the reference is not run: its heartbeat submits every job serially, so at 20,000 and
@@ -170,7 +171,9 @@ def run_one(spec: ExecutorSpec, size: int, options: RunOptions, logs: Path) -> R
     progress = logs / f"{stem}.progress.jsonl"
     progress.unlink(missing_ok=True)
     worker_log = logs / f"{stem}.worker.log"
-    config = ApiConfig(options.latency_ms, options.rate, options.burst, JOB_QUEUE, JOB_DEFINITION)
+    config = ApiConfig(
+        options.latency_ms, options.rate, options.burst, JOB_QUEUE, JOB_DEFINITION, events=spec.events
+    )
     started = time.monotonic()
     load_before, times_before = load_average(), cpu_times()
     with FakeApi(config, logs / f"{stem}.api.log") as api, tempfile.TemporaryDirectory() as home:
@@ -195,6 +198,7 @@ def run_one(spec: ExecutorSpec, size: int, options: RunOptions, logs: Path) -> R
             f"--polls={options.polls}",
             f"--poll-window-cap={options.poll_window_cap}",
             f"--drain-cap={options.drain_cap}",
+            f"--drain-rate={options.drain_rate}",
             f"--deadline={options.timeout}",
             *(["--trace-memory"] if options.trace_memory else []),
         ]

@@ -184,7 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_bench/"):
             self._control()
             return
-        op = operation_of(self.path)
+        target = self.headers.get("X-Amz-Target")  # JSON-protocol services (SQS) name it in a header
+        op = target.rsplit(".", 1)[-1] if target else operation_of(self.path)
         if op != DESCRIBE_JOBS:
             self._serve(op, body)
             return
@@ -238,8 +239,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self) -> None:
         if self.path.startswith("/_bench/stats"):
             answer: dict[str, Any] = self.server.stats.snapshot(times="brief=1" not in self.path)
+        elif self.path.startswith("/_bench/released"):
+            answer = {"released": fake_batch.released()}
         elif self.path.startswith("/_bench/release") and self.command == "POST":
-            answer = {"released": fake_batch.release_all(keep_holding="hold=1" in self.path)}
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            rate = float(query.get("rate", ["0"])[0] or 0)
+            if rate > 0:
+                answer = {"released": fake_batch.release_paced(rate)}
+            else:
+                answer = {"released": fake_batch.release_all(keep_holding="hold=1" in self.path)}
         elif self.path.startswith("/_bench/quiet") and self.command == "POST":
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks.executors import BATCH_ROUTER, REFERENCE
+from benchmarks.executors import BATCH_ROUTER, BATCH_ROUTER_EVENTS, REFERENCE
 from benchmarks.figures import FIGURES, Target
 
 # Figures where a ratio means nothing (a fixed floor) or would divide by a count that is usually 0.
@@ -111,11 +111,52 @@ def render_table(size: int, runs: Mapping[str, Mapping[str, Any]], context: Mapp
     return "\n".join(out)
 
 
+# The figures the poll path and the event path are compared on (issue 28's targets among them).
+PATH_FIGURES = (
+    "heartbeat_p99_ms",
+    "describe_calls_per_minute",
+    "state_latency_p50_s",
+    "state_latency_p99_s",
+    "state_latency_max_s",
+    "cpu_ms_per_task",
+    "peak_rss_mib",
+    "tasks_failed",
+    "tasks_lost",
+    "duplicate_jobs",
+)
+
+
+def render_paths(size: int, runs: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """batch-router polling against batch-router on job events, at one N; None unless both ran."""
+    poll, events = runs.get(BATCH_ROUTER), runs.get(BATCH_ROUTER_EVENTS)
+    if poll is None or events is None:
+        return None
+    labels = {f.key: f for f in FIGURES}
+    header = ("figure", "poll path", "event path", "events/poll")
+    rows = [("run", status_text(poll), status_text(events), "")]
+    for key in PATH_FIGURES:
+        figure = labels[key]
+        ours, theirs = events["figures"].get(key), poll["figures"].get(key)
+        ratio = "" if key in NO_RATIO else format_ratio(ours, theirs, figure.digits)
+        rows.append(
+            (figure.label, format_value(theirs, figure.digits), format_value(ours, figure.digits), ratio)
+        )
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([cells[0].ljust(widths[0]), *rest])
+
+    title = f"N = {size:,}: batch-router's two paths to a job's state (DescribeJobs sweeps, job events)"
+    return "\n".join([title, line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
 def render_report(document: Mapping[str, Any]) -> str:
     by_size: dict[int, dict[str, Mapping[str, Any]]] = {}
     for run in document["runs"]:
         by_size.setdefault(int(run["size"]), {})[str(run["executor"])] = run
     parts = [render_table(size, runs, document["config"]) for size, runs in sorted(by_size.items())]
+    parts += [t for size, runs in sorted(by_size.items()) if (t := render_paths(size, runs)) is not None]
     machine = document.get("machine", {})
     if machine:
         parts.append(

@@ -110,8 +110,29 @@ def api_stats(endpoint: str) -> dict[str, Any]:
     return stats
 
 
-def api_release(endpoint: str, *, keep_holding: bool = False) -> int:
-    query = "?hold=1" if keep_holding else ""
+def api_released(endpoint: str) -> dict[str, float]:
+    """When each try's job ended in the fake API (epoch seconds), by the try's id."""
+    with urllib.request.urlopen(f"{endpoint}/_bench/released", timeout=60) as response:
+        return dict(json.load(response)["released"])
+
+
+def state_latency(ended: dict[str, float], seen: dict[str, float]) -> dict[str, Any]:
+    """Seconds from a job's end in Batch to the executor's state reaching the scheduler, per try."""
+    from benchmarks.figures import percentile
+
+    latencies = sorted(seen[t] - ended[t] for t in seen.keys() & ended.keys())
+    if not latencies:
+        return {"count": 0}
+    return {
+        "count": len(latencies),
+        "p50_s": percentile(latencies, 50),
+        "p99_s": percentile(latencies, 99),
+        "max_s": latencies[-1],
+    }
+
+
+def api_release(endpoint: str, *, keep_holding: bool = False, rate: float = 0.0) -> int:
+    query = "?hold=1" if keep_holding else (f"?rate={rate}" if rate > 0 else "")
     request = urllib.request.Request(f"{endpoint}/_bench/release{query}", method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         return int(json.load(response)["released"])
@@ -235,6 +256,7 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
     executor.start()
     workloads = make_workloads(size)
     states: dict[Any, str] = {}
+    seen_at: dict[Any, float] = {}  # when each task's final state reached the scheduler (epoch s)
     gc_log = CollectionLog()
     gc.callbacks.append(gc_log)
 
@@ -243,8 +265,11 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
         started, cpu_started = time.monotonic(), time.thread_time()
         executor.heartbeat()
         seconds, cpu = time.monotonic() - started, time.thread_time() - cpu_started
+        now = time.time()
         for key, (state, _info) in executor.get_event_buffer().items():
-            states[key] = _state_word(state)
+            states[key] = word = _state_word(state)
+            if word in TERMINAL:
+                seen_at.setdefault(key, now)
         counts = Counter(states.values())
         progress(
             "heartbeat",
@@ -273,6 +298,7 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
         gc.collect()
         tracemalloc.start(1)
         workloads = make_workloads(size)
+    try_ids = {} if args.trace_memory else {w.ti.key: str(w.ti.id) for w in workloads}
     queued_at = time.monotonic()
     deadline = queued_at + args.deadline
     for workload in workloads:
@@ -311,7 +337,8 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
             progress("poll_window", start=window_start, end=stats)
             if args.trace_memory:  # again, after whole sweeps over N RUNNING jobs: calls in flight differ
                 progress("traced_memory", **quiet_traced_memory(args.endpoint, size, stop=True))
-            progress("released", jobs=api_release(args.endpoint))
+            progress("released", jobs=api_release(args.endpoint, rate=args.drain_rate))
+            seen_at.clear()  # only the tries whose jobs end from here on
             phase, phase_started = "drain", time.monotonic()
         elif phase == "drain":
             done = sum(1 for s in states.values() if s in TERMINAL)
@@ -336,6 +363,9 @@ def run(args: argparse.Namespace, progress: Progress) -> bool:
         if state in TERMINAL:
             final[TERMINAL[state]] += 1
     progress("done", **final)
+    if try_ids:
+        seen = {try_ids[key]: at for key, at in seen_at.items() if key in try_ids}
+        progress("state_latency", **state_latency(api_released(args.endpoint), seen))
     return True
 
 
@@ -351,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polls", type=int, default=3)
     parser.add_argument("--poll-window-cap", type=float, default=60.0)
     parser.add_argument("--drain-cap", type=float, default=120.0)
+    parser.add_argument("--drain-rate", type=float, default=0.0, help="jobs ended per second; 0: at once")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds from queueing to giving up")
     parser.add_argument(
         "--trace-memory", action="store_true", help="count, with tracemalloc, what the executor keeps per try"
