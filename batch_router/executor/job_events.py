@@ -1,8 +1,8 @@
 """Job state from AWS Batch's own events (EventBridge -> SQS), with the DescribeJobs sweep kept as the
 safety net. Only when JOB_EVENTS_QUEUE is set; docs/job-events.md says how it works and costs.
 
-One thread (``EventReader``) long-polls the queue, 10 messages a call, and reads each message on its
-own time: an unreadable one is logged once per reason and deleted; one about a job of no try of this
+Reader threads (``EventReader``, EVENTS_CONCURRENCY of them) long-poll the queue, 10 messages a call,
+and read each message on their own time (an ``Acknowledger`` thread deletes and releases, 10 a call): an unreadable one is logged once per reason and deleted; one about a job of no try of this
 executor is deleted when it is known to be no one's here (another deployment's, another queue's, a job
 whose try finished here, or one held longer than EVENTS_HOLD_SECONDS) and otherwise released for the
 other schedulers sharing the queue; an event that does not move a followed job forward (a duplicate, or
@@ -22,7 +22,7 @@ import dataclasses
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from batch_router.aws.errors import BatchApiError
@@ -50,6 +50,64 @@ RELEASE_SECONDS = 15
 FINISHED_REMEMBERED = 50_000
 
 
+class Acknowledger:
+    """The one thread that deletes and releases messages, 10 a call, off the readers' way: a reader's
+    only call is ReceiveMessage, so how fast events are read does not wait on how fast they are deleted.
+    Appended to by the readers and the scheduler thread (deque appends are atomic)."""
+
+    def __init__(self, queue: EventQueue, log: Log, *, interval: float = 0.05):
+        self._queue = queue
+        self._log = log
+        self._interval = interval
+        self._delete: deque[str] = deque()
+        self._release: deque[str] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def delete(self, receipts: Iterable[str]) -> None:
+        self._delete.extend(receipts)
+
+    def release(self, receipts: Iterable[str]) -> None:
+        self._release.extend(receipts)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="batch-router-events-ack", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop, and delete what was applied until now (or it comes back once more, harmlessly)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._thread is None or not self._thread.is_alive():
+            self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def flush(self) -> None:
+        for pending, send in ((self._delete, self._queue.delete), (self._release, self._release_now)):
+            receipts = _take(pending)
+            if not receipts:
+                continue
+            try:
+                send(receipts)
+            except Exception as exc:  # they come back after their visibility timeout: nothing is lost
+                self._log.warning("batch-router: job events queue: %s", getattr(exc, "reason", exc))
+
+    def _release_now(self, receipts: list[str]) -> None:
+        self._queue.release(receipts, RELEASE_SECONDS)
+
+
+def _take(pending: deque[str]) -> list[str]:
+    taken: list[str] = []
+    with contextlib.suppress(IndexError):
+        while pending:
+            taken.append(pending.popleft())
+    return taken
+
+
 class EventReader:
     """The thread that reads the job events queue; shares with the scheduler thread only two read-only
     views of the tracker, the outcomes it posts, and the receipts handed back to delete (a deque)."""
@@ -68,7 +126,7 @@ class EventReader:
         hold_seconds: float,
         log_group: str,
         clock: Callable[[], float] = time.time,
-        to_delete: deque[str] | None = None,
+        acknowledger: Acknowledger,
         said: set[str] | None = None,
         name: str = "batch-router-events",
     ):
@@ -83,9 +141,7 @@ class EventReader:
         self._hold_seconds = hold_seconds
         self._log_group = log_group
         self._clock = clock
-        # Shared by the readers of one executor: receipts appended by the scheduler thread (atomic) and
-        # taken by whichever reader flushes first; reasons already logged once.
-        self._to_delete: deque[str] = deque() if to_delete is None else to_delete
+        self._ack = acknowledger  # shared by the readers of one executor, as are the reasons said once
         self._said: set[str] = set() if said is None else said
         self._name = name
         self._stop = threading.Event()
@@ -101,22 +157,12 @@ class EventReader:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._thread is None or not self._thread.is_alive():
-            try:  # what was applied since the last receive: deleted now, or it comes back once more
-                self._flush()
-            except Exception as exc:
-                self._log.warning("batch-router: could not delete applied job events: %s", exc)
-
-    def applied(self, receipts: tuple[str, ...]) -> None:
-        """Messages whose changes the scheduler thread applied: deleted before the next receive."""
-        self._to_delete.extend(receipts)
 
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
             asked_at = time.monotonic()
             try:
-                self._flush()
                 messages = self._queue.receive(
                     wait_seconds=self._wait_seconds, visibility_seconds=VISIBILITY_SECONDS
                 )
@@ -136,14 +182,6 @@ class EventReader:
             self._post(dataclasses.replace(read, asked_at=asked_at))
             if not messages and self._wait_seconds < 1:  # no long poll: no busy loop of ReceiveMessage
                 self._stop.wait(1.0 - self._wait_seconds)
-
-    def _flush(self) -> None:
-        receipts = []
-        with contextlib.suppress(IndexError):  # another reader took the last one
-            while self._to_delete:
-                receipts.append(self._to_delete.popleft())
-        if receipts:
-            self._queue.delete(receipts)
 
     def read(self, messages: list[dict[str, object]]) -> EventsRead:
         """Sort one ReceiveMessage's messages: hand over, delete, or release each."""
@@ -175,10 +213,8 @@ class EventReader:
                 continue
             changes.append(EventChanged(change))
             receipts.append(event.receipt)
-        if drop:
-            self._queue.delete(drop)
-        if hold:
-            self._queue.release(hold, RELEASE_SECONDS)
+        self._ack.delete(drop)
+        self._ack.release(hold)
         return EventsRead(tuple(changes), tuple(heard), tuple(receipts))
 
     def _may_be_anothers(self, event: JobEvent, now: float) -> bool:
@@ -205,6 +241,7 @@ class JobEvents:
 
     flowing: bool  # the last ReceiveMessage was answered: the sweep can slow down
     _readers: list[EventReader]  # EVENTS_CONCURRENCY threads, started by start()
+    _ack: Acknowledger | None  # deletes and releases for them
     _failed_at: float
     _unheard_before: set[str]  # jobs without an event at the last scan
     _next_scan: float
@@ -213,6 +250,7 @@ class JobEvents:
         self._hub = hub
         self.flowing = False
         self._readers = []
+        self._ack = None
         self._unheard_before = set()
         self._next_scan = 0.0
         self._said_failing = False
@@ -242,7 +280,7 @@ class JobEvents:
         tracker = self._hub.tracker
         queue = EventQueue(runtime.client, settings.job_events_queue)
         jobs, finished = tracker.jobs_view(), tracker.remember_finished(FINISHED_REMEMBERED)
-        to_delete: deque[str] = deque()
+        self._ack = ack = Acknowledger(queue, self._hub.log)
         said: set[str] = set()
         self._readers = [
             EventReader(
@@ -256,18 +294,21 @@ class JobEvents:
                 wait_seconds=settings.events_wait_seconds,
                 hold_seconds=settings.events_hold_seconds,
                 log_group=settings.log_group,
-                to_delete=to_delete,
+                acknowledger=ack,
                 said=said,
                 name=f"batch-router-events-{n}",
             )
             for n in range(settings.events_concurrency)
         ]
+        ack.start()
         for reader in self._readers:
             reader.start()
 
     def stop(self, timeout: float = 0.5) -> None:
         for reader in self._readers:
-            reader.stop(timeout / len(self._readers))
+            reader.stop(timeout / 2 / len(self._readers))
+        if self._ack is not None:
+            self._ack.stop(timeout / 2)
 
     def _on_read(self, read: EventsRead) -> None:
         hub = self._hub
@@ -301,8 +342,8 @@ class JobEvents:
             hub.channel.queue(EventsApplied(read.receipts))  # handled after the changes above
 
     def _on_applied(self, applied: EventsApplied) -> None:
-        if self._readers:
-            self._readers[0].applied(applied.receipts)  # the deque all readers flush
+        if self._ack is not None:
+            self._ack.delete(applied.receipts)
 
     def late(self, now: float, grace: float) -> list[str]:
         """Jobs no event has been heard of for at least ``grace`` seconds (between one and two scans

@@ -291,3 +291,20 @@ def test_without_job_events_queue_no_sqs_call_is_made(
     drive(executor, lambda: executor.event_buffer)
 
     assert not [c for c in faults.calls if c in ("ReceiveMessage", "GetQueueUrl", "DeleteMessageBatch")]
+
+
+def test_a_lost_event_is_made_up_for_by_the_reconciling_sweep(
+    world: BatchWorld, events_url: str, set_option: Callable[..., None]
+) -> None:
+    set_option(reconcile_interval=0.5)
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        drive(executor, lambda: executor._events.flowing)
+        key, job_id = _submitted(executor, world)
+        recorder = Recorder(executor)
+        world.succeed(job_id)  # and no event: EventBridge lost it
+
+        drive(executor, lambda: "success" in recorder.states(key), timeout=10)
+    finally:
+        executor.end()

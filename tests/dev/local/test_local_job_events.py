@@ -52,4 +52,3 @@ def test_the_executor_is_pointed_at_the_events_queue(local_batch: LocalBatch) ->
     variable = local_batch.env()["AIRFLOW__AWS_BATCH_EXECUTOR__JOB_EVENTS_QUEUE"]
 
     assert variable == local_batch.events_queue and variable.endswith(f"/{EVENTS_QUEUE_NAME}")
-
