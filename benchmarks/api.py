@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import boto3
 from moto.server import ThreadedMotoServer
 
-from benchmarks import fake_batch
+from benchmarks import fake_batch, fake_sqs
 from benchmarks.latency_proxy import LatencyProxy
 from benchmarks.rate_limit import TokenBucket
 
@@ -95,6 +95,8 @@ def no_full_collections() -> None:
 def serve(config: ApiConfig) -> LatencyProxy:
     """Start moto and the proxy in this process; returns the proxy, not yet serving."""
     no_full_collections()
+    if config.events:
+        fake_sqs.install()
     fake_batch.install(hold_jobs=config.hold_jobs, events=config.events)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request would cost more than moto
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
