@@ -212,22 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     specs: list[ExecutorSpec] = []
     if REFERENCE in wanted:
         specs.append(reference_spec())
+    own = {
+        "poll_interval": args.poll_interval,
+        "api_concurrency": args.api_concurrency,
+        "poll_concurrency": args.poll_concurrency,
+    }
     if BATCH_ROUTER in wanted:
-        specs.append(
-            batch_router_spec(
-                poll_interval=args.poll_interval,
-                api_concurrency=args.api_concurrency,
-                poll_concurrency=args.poll_concurrency,
-            )
-        )
+        specs.append(batch_router_spec(**own))
     if BATCH_ROUTER_EVENTS in wanted:
-        specs.append(
-            batch_router_events_spec(
-                poll_interval=args.poll_interval,
-                api_concurrency=args.api_concurrency,
-                poll_concurrency=args.poll_concurrency,
-            )
-        )
+        specs.append(batch_router_events_spec(**own))
     unknown = wanted - {REFERENCE, BATCH_ROUTER, BATCH_ROUTER_EVENTS}
     if unknown or not specs:
         print(

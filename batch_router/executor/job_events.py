@@ -2,7 +2,8 @@
 safety net. Only when JOB_EVENTS_QUEUE is set; docs/job-events.md says how it works and costs.
 
 Reader threads (``EventReader``, EVENTS_CONCURRENCY of them) long-poll the queue, 10 messages a call,
-and read each message on their own time (an ``Acknowledger`` thread deletes and releases, 10 a call): an unreadable one is logged once per reason and deleted; one about a job of no try of this
+and read each message on their own time (an ``Acknowledger`` thread deletes and releases, 10 a call):
+an unreadable one is logged once per reason and deleted; one about a job of no try of this
 executor is deleted when it is known to be no one's here (another deployment's, another queue's, a job
 whose try finished here, or one held longer than EVENTS_HOLD_SECONDS) and otherwise released for the
 other schedulers sharing the queue; an event that does not move a followed job forward (a duplicate, or
@@ -207,7 +208,15 @@ class EventReader:
                 (hold if self._may_be_anothers(event, now) else drop).append(event.receipt)
                 continue
             heard.append(event.job_id)
-            change = status_change(event.detail, event.job_id, None, self._log_group)
+            try:
+                change = status_change(event.detail, event.job_id, None, self._log_group)
+            except Exception as exc:  # a detail this reader cannot read: that message only, out of the way
+                reason = f"job {event.job_id[:128]}'s description cannot be read ({type(exc).__name__})"
+                self._say_once(
+                    reason, "batch-router: deleted job events message %s: %s", event.message_id, reason
+                )
+                drop.append(event.receipt)  # the reconciling sweep reads the job instead
+                continue
             if change is None or not advances(record.status, event.status):
                 drop.append(event.receipt)  # a duplicate, or later than what the executor knows
                 continue

@@ -308,3 +308,19 @@ def test_a_lost_event_is_made_up_for_by_the_reconciling_sweep(
         drive(executor, lambda: "success" in recorder.states(key), timeout=10)
     finally:
         executor.end()
+
+
+def test_an_event_whose_job_description_cannot_be_read_is_deleted_and_the_others_are_applied(
+    on_events: BatchRouterExecutor, world: BatchWorld, events_url: str, log: RecordingLog
+) -> None:
+    key, job_id = _submitted(on_events, world)
+    world.fail(job_id, "Essential container in task exited", started=True, exit_code=1)
+    broken = {**world.describe(job_id), "attempts": "not a list", "container": 7}
+    _send(world, events_url, _event(broken))
+    world.emit(job_id)
+    recorder = Recorder(on_events)
+
+    drive(on_events, lambda: "failed" in recorder.states(key))
+    drive(on_events, lambda: _messages_left(world, events_url) == 0)
+
+    assert any("cannot be read" in w for w in log.warnings)
