@@ -289,21 +289,13 @@ class BatchWorld:
 
     def events_queue(self, *queues: str, name: str = "batch-router-job-events") -> str:
         """An SQS queue and the EventBridge rule that sends it the job events of ``queues``, as
-        ``provision --events`` makes them; the queue's URL."""
-        from batch_router.provision.events import event_pattern
+        ``provision --events`` makes them (the local Batch's own maker); the queue's URL."""
+        from batch_router.dev.local.job_events import make_events_queue
 
         session = boto3.Session(region_name=REGION)
-        sqs = session.client("sqs", endpoint_url=self.endpoint_url)
+        self.sqs = session.client("sqs", endpoint_url=self.endpoint_url)
         bridge = session.client("events", endpoint_url=self.endpoint_url)
-        url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_arns = [
-            q["jobQueueArn"] for q in self.batch.describe_job_queues(jobQueues=list(queues))["jobQueues"]
-        ]
-        bridge.put_rule(Name=f"{name}-rule", EventPattern=json.dumps(event_pattern(queue_arns)))
-        bridge.put_targets(Rule=f"{name}-rule", Targets=[{"Id": "events", "Arn": arn}])
-        self.sqs = sqs
-        return url
+        return make_events_queue(queues, batch=self.batch, sqs=self.sqs, events=bridge, name=name)
 
     def emit(self, job_id: str) -> None:
         """AWS Batch's state change event for the job's current status (EventBridge -> the rules)."""

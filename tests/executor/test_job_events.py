@@ -6,6 +6,7 @@ pattern ``provision --events`` writes) sending it to an SQS queue, the executor 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,19 @@ def log() -> RecordingLog:
 def on_events(events_url: str, log: RecordingLog) -> Iterator[BatchRouterExecutor]:
     executor = BatchRouterExecutor()
     executor._hub.log = log  # what the event path says, kept for the test
+    executor.start()
+    try:
+        drive(executor, lambda: executor._events.flowing)
+        yield executor
+    finally:
+        executor.end()
+
+
+@contextlib.contextmanager
+def _on_events_with(set_option: Callable[..., None], **options: object) -> Iterator[BatchRouterExecutor]:
+    """An executor reading the events queue (``events_url``'s options, changed by ``options``)."""
+    set_option(**options)
+    executor = BatchRouterExecutor()
     executor.start()
     try:
         drive(executor, lambda: executor._events.flowing)
@@ -213,18 +227,12 @@ def test_an_event_of_this_deployments_job_no_try_here_has_is_left_for_another_sc
 def test_an_event_held_longer_than_events_hold_seconds_is_deleted(
     world: BatchWorld, events_url: str, set_option: Callable[..., None]
 ) -> None:
-    set_option(events_hold_seconds=0.01)
-    executor = BatchRouterExecutor()
-    executor.start()
-    try:
-        drive(executor, lambda: executor._events.flowing)
+    with _on_events_with(set_option, events_hold_seconds=0.01) as executor:
         _, job_id = _submitted(executor, world)
         _send(world, events_url, _event({**world.describe(job_id), "jobId": "job-nobody-follows"}))
         time.sleep(0.05)
 
         drive(executor, lambda: _messages_left(world, events_url) == 0)
-    finally:
-        executor.end()
 
 
 def test_while_events_flow_the_sweep_waits_for_reconcile_interval(
@@ -244,11 +252,7 @@ def test_while_events_flow_the_sweep_waits_for_reconcile_interval(
 def test_a_job_no_event_was_heard_of_for_event_grace_seconds_is_looked_at_once(
     world: BatchWorld, faults: Faults, events_url: str, set_option: Callable[..., None]
 ) -> None:
-    set_option(event_grace_seconds=0.1)
-    executor = BatchRouterExecutor()
-    executor.start()
-    try:
-        drive(executor, lambda: executor._events.flowing)
+    with _on_events_with(set_option, event_grace_seconds=0.1) as executor:
         _, job_id = _submitted(executor, world)
         asked = lambda: sum(job_id in p["jobs"] for p in faults.params("DescribeJobs"))  # noqa: E731
         drive(executor, lambda: asked() >= 1)  # the full sweep after the queue was read
@@ -259,8 +263,6 @@ def test_a_job_no_event_was_heard_of_for_event_grace_seconds_is_looked_at_once(
         while time.monotonic() < deadline:
             executor.heartbeat()
             time.sleep(0.005)
-    finally:
-        executor.end()
 
     assert asked() == after
 
@@ -296,18 +298,12 @@ def test_without_job_events_queue_no_sqs_call_is_made(
 def test_a_lost_event_is_made_up_for_by_the_reconciling_sweep(
     world: BatchWorld, events_url: str, set_option: Callable[..., None]
 ) -> None:
-    set_option(reconcile_interval=0.5)
-    executor = BatchRouterExecutor()
-    executor.start()
-    try:
-        drive(executor, lambda: executor._events.flowing)
+    with _on_events_with(set_option, reconcile_interval=0.5) as executor:
         key, job_id = _submitted(executor, world)
         recorder = Recorder(executor)
         world.succeed(job_id)  # and no event: EventBridge lost it
 
         drive(executor, lambda: "success" in recorder.states(key), timeout=10)
-    finally:
-        executor.end()
 
 
 def test_an_event_whose_job_description_cannot_be_read_is_deleted_and_the_others_are_applied(
@@ -317,6 +313,7 @@ def test_an_event_whose_job_description_cannot_be_read_is_deleted_and_the_others
     world.fail(job_id, "Essential container in task exited", started=True, exit_code=1)
     broken = {**world.describe(job_id), "attempts": "not a list", "container": 7}
     _send(world, events_url, _event(broken))
+    drive(on_events, lambda: any("cannot be read" in w for w in log.warnings))  # read before the real one
     world.emit(job_id)
     recorder = Recorder(on_events)
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from batch_router.aws.job_events import DETAIL_TYPE, SOURCE
-from batch_router.config.model import RouteTable, resource_name
+from batch_router.config.model import resource_name
 from batch_router.provision.events import event_pattern
 
 __all__ = ["EVENTS_QUEUE_NAME", "emit", "make_events_queue"]
@@ -39,14 +40,16 @@ def emit(job: Any) -> None:
         logger.exception("local Batch: could not send the state change event of job %s", job.job_id)
 
 
-def make_events_queue(table: RouteTable, *, batch: Any, sqs: Any, events: Any) -> str:
-    """The SQS queue and the EventBridge rule ``provision --events`` makes, for ``table``'s queues
-    (which must exist); the queue's URL, the executor's JOB_EVENTS_QUEUE."""
-    names = sorted({resource_name(route.job_queue) for route in table.routes})
+def make_events_queue(
+    job_queues: Iterable[str], *, batch: Any, sqs: Any, events: Any, name: str = EVENTS_QUEUE_NAME
+) -> str:
+    """The SQS queue and the EventBridge rule ``provision --events`` makes, for these job queues (names
+    or ARNs; they must exist); the queue's URL, the executor's JOB_EVENTS_QUEUE."""
+    names = sorted({resource_name(queue) for queue in job_queues})
     queue_arns = [q["jobQueueArn"] for q in batch.describe_job_queues(jobQueues=names)["jobQueues"]]
-    url: str = sqs.create_queue(QueueName=EVENTS_QUEUE_NAME)["QueueUrl"]
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    rule = f"{EVENTS_QUEUE_NAME}-rule"
+    rule = f"{name}-rule"
     events.put_rule(Name=rule, EventPattern=json.dumps(event_pattern(queue_arns)))
     events.put_targets(Rule=rule, Targets=[{"Id": "batch-router-job-events", "Arn": arn}])
     return url

@@ -173,7 +173,7 @@ class LocalBatch:
                 provision(self.table, self.client("batch"))
                 if self.events:
                     self._events_queue = make_events_queue(
-                        self.table,
+                        (route.job_queue for route in self.table.routes),
                         batch=self.client("batch"),
                         sqs=self.client("sqs"),
                         events=self.client("events"),
