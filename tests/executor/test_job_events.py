@@ -310,10 +310,10 @@ def test_an_event_whose_job_description_cannot_be_read_is_deleted_and_the_others
     on_events: BatchRouterExecutor, world: BatchWorld, events_url: str, log: RecordingLog
 ) -> None:
     key, job_id = _submitted(on_events, world)
-    world.fail(job_id, "Essential container in task exited", started=True, exit_code=1)
-    broken = {**world.describe(job_id), "attempts": "not a list", "container": 7}
+    broken = {**world.describe(job_id), "status": "FAILED", "attempts": "not a list", "container": 7}
     _send(world, events_url, _event(broken))
     drive(on_events, lambda: any("cannot be read" in w for w in log.warnings))  # read before the real one
+    world.fail(job_id, "Essential container in task exited", started=True, exit_code=1)
     world.emit(job_id)
     recorder = Recorder(on_events)
 
