@@ -494,3 +494,22 @@ def test_the_worker_logs_the_cpu_time_a_collection_took_beside_its_wall_time() -
 
     (entry,) = log.take()
     assert 0 <= entry["cpu_ms"] <= entry["ms"] + 1.0  # thread CPU time ticks coarser than the clock
+
+
+def test_the_memory_table_judges_the_event_path_in_a_column_of_its_own() -> None:
+    from benchmarks.executors import BATCH_ROUTER_EVENTS
+    from benchmarks.memory import render_memory_table
+
+    runs = [
+        {"executor": BATCH_ROUTER, "size": 20000, "status": "ok", "figures": {"kept_bytes_per_try": 900.0}},
+        {
+            "executor": BATCH_ROUTER_EVENTS,
+            "size": 20000,
+            "status": "ok",
+            "figures": {"kept_bytes_per_try": 1100.0},
+        },
+    ]
+
+    header, row = render_memory_table(runs).splitlines()[1:]
+    assert BATCH_ROUTER_EVENTS in header
+    assert "1,100" in row.split() and "MISSED" in row.split()

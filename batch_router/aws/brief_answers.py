@@ -6,8 +6,9 @@ command, environment, resources and attempts). botocore turns each answer into P
 service model over every field, 8-11 ms of the GIL for 100 jobs. The poll reads only ``jobId`` and
 ``status`` of a job that has not failed (a status change is all it reports); a FAILED job is read
 whole (why it failed, whether its task started, its log stream, its command to submit the task
-again). So, on the poll's own client only, every job that is not FAILED is reduced to its id and
-status before botocore parses the answer: the answer is still parsed by botocore, against the same
+again); a RUNNABLE job keeps its ``statusReason`` too, which names why it blocks its queue when it
+does (``blocked_reasons``). So, on the poll's own client only, every job that is not FAILED is reduced
+to those fields before botocore parses the answer: the answer is still parsed by botocore, against the same
 model, just smaller (about 3 ms instead of 11 for 100 running Fargate jobs with a 1.5 KB command each,
 a 267 KB answer, measured; most of what is left is ``json.loads`` of the full body).
 
@@ -21,10 +22,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["BRIEF_FIELDS", "BRIEF_PARSE_EVENT", "KEPT_WHOLE", "brief_jobs_body", "shrink_describe_jobs"]
+__all__ = [
+    "BRIEF_FIELDS",
+    "BRIEF_PARSE_EVENT",
+    "KEPT_WHOLE",
+    "RUNNABLE_FIELDS",
+    "brief_jobs_body",
+    "shrink_describe_jobs",
+]
 
 BRIEF_PARSE_EVENT = "before-parse.batch.DescribeJobs"
 BRIEF_FIELDS = ("jobId", "status")
+RUNNABLE_FIELDS = (*BRIEF_FIELDS, "statusReason")  # a blocked job's reason (job_stuck_in_runnable)
 KEPT_WHOLE = frozenset({"FAILED"})  # statuses whose whole description the poll reads
 
 
@@ -41,13 +50,13 @@ def brief_jobs_body(body: bytes) -> bytes | None:
     jobs = answer.get("jobs") if isinstance(answer, dict) else None
     if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
         return None
-    answer["jobs"] = [
-        job
-        if job.get("status") in KEPT_WHOLE
-        else {field: job[field] for field in BRIEF_FIELDS if field in job}
-        for job in jobs
-    ]
+    answer["jobs"] = [job if job.get("status") in KEPT_WHOLE else _brief(job) for job in jobs]
     return json.dumps(answer, separators=(",", ":")).encode()
+
+
+def _brief(job: dict[str, Any]) -> dict[str, Any]:
+    fields = RUNNABLE_FIELDS if job.get("status") == "RUNNABLE" else BRIEF_FIELDS
+    return {field: job[field] for field in fields if field in job}
 
 
 def shrink_describe_jobs(response_dict: dict[str, Any], **_: Any) -> None:

@@ -3,10 +3,13 @@
 AWS Batch sends a "Batch Job State Change" event (source ``aws.batch``) each time a job that was
 submitted changes status, none for the submission itself; its ``detail`` is the job as DescribeJobs
 describes it (AWS Batch user guide, "Job state change events",
-https://docs.aws.amazon.com/batch/latest/userguide/batch_job_events.html). An EventBridge rule whose
-target is an SQS queue puts the whole event, as JSON, in the message body. AWS says more properties may
-come (https://docs.aws.amazon.com/batch/latest/userguide/batch_cwe_events.html), so only the fields read
-here are required. Pure: no I/O.
+https://docs.aws.amazon.com/batch/latest/userguide/batch_job_events.html). When a RUNNABLE job blocks
+the head of its queue it sends a "Batch Job Queue Blocked" event, whose ``detail`` is the job too, its
+``statusReason`` the reason (user guide, "Job queue blocked events"; ``blocked_reasons``). An
+EventBridge rule whose target is an SQS queue puts the whole event, as JSON, in the message body.
+AWS says more properties may come
+(https://docs.aws.amazon.com/batch/latest/userguide/batch_cwe_events.html), so only the fields read here
+are required. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from batch_router.aws.blocked_reasons import BLOCKED_EVENT_DETAIL_TYPE
 from batch_router.config.model import resource_name
 from batch_router.plan.naming import DEPLOYMENT_TAG
 
 __all__ = [
     "DETAIL_TYPE",
+    "DETAIL_TYPES",
     "MESSAGE_BYTES_MAX",
     "SOURCE",
     "JobEvent",
@@ -31,6 +36,7 @@ __all__ = [
 
 SOURCE = "aws.batch"
 DETAIL_TYPE = "Batch Job State Change"
+DETAIL_TYPES = (DETAIL_TYPE, BLOCKED_EVENT_DETAIL_TYPE)  # what the rule sends and the reader reads
 # SQS messages are at most 256 KiB (SQS developer guide, "Amazon SQS message quotas"); a body larger
 # than that did not come from SQS as written and is not parsed.
 MESSAGE_BYTES_MAX = 262_144
@@ -59,6 +65,7 @@ class JobEvent:
     deployment: str | None  # the job's batch-router:deployment tag, when the event carries its tags
     sent_at: float | None  # when SQS got the message (epoch seconds), for how long it may be held
     detail: Mapping[str, Any]  # the job, as DescribeJobs describes it
+    queue_blocked: bool = False  # a "Batch Job Queue Blocked" event: the job is RUNNABLE and blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +77,16 @@ class Unreadable:
     reason: str
 
 
-def advances(known: str | None, status: str) -> bool:
-    """Whether an event for ``status`` moves a job the executor knows at ``known`` forward."""
+def advances(known: str | None, status: str, *, new_reason: bool = False) -> bool:
+    """Whether an event for ``status`` moves a job the executor knows at ``known`` forward.
+
+    ``new_reason``: the event is a queue-blocked event whose reason differs from the one the executor
+    has; for a job still RUNNABLE that is news although its status is not. A plain state change event
+    for the status the job is at never is (a late duplicate must not clear a reason).
+    """
     if known is None:
+        return True
+    if new_reason and status == known == "RUNNABLE":
         return True
     return _PROGRESSION.get(status, -1) > _PROGRESSION.get(known, -1)
 
@@ -90,9 +104,12 @@ def read_message(message: Mapping[str, Any]) -> JobEvent | Unreadable:
         return Unreadable(message_id, receipt, "the body is not JSON")
     if not isinstance(event, dict):
         return Unreadable(message_id, receipt, "the body is not a JSON object")
-    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
+    if event.get("source") != SOURCE or event.get("detail-type") not in DETAIL_TYPES:
         return Unreadable(
-            message_id, receipt, f'not a "{DETAIL_TYPE}" event from {SOURCE} (the rule\'s pattern is wider?)'
+            message_id,
+            receipt,
+            f'not a "{DETAIL_TYPE}" or "{BLOCKED_EVENT_DETAIL_TYPE}" event from {SOURCE} (the rule\'s '
+            "pattern is wider?)",
         )
     detail = event.get("detail")
     if not isinstance(detail, dict):
@@ -113,6 +130,7 @@ def read_message(message: Mapping[str, Any]) -> JobEvent | Unreadable:
         deployment=deployment if isinstance(deployment, str) else None,
         sent_at=_sent_at(message),
         detail=detail,
+        queue_blocked=event.get("detail-type") == BLOCKED_EVENT_DETAIL_TYPE,
     )
 
 

@@ -55,6 +55,17 @@ class Phase(enum.Enum):
     FAILED = "failed"
 
 
+FINISHED_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED})
+
+
+def state_key(status: str | None, blocked: str | None) -> str | None:
+    """What a poll compares to tell whether a job changed: its status, and for a RUNNABLE job the
+    documented reason it blocks its queue (``blocked_reasons``), if any."""
+    if status is None or blocked is None:
+        return status
+    return f"{status} {blocked}"
+
+
 def phase_of(job: Mapping[str, Any]) -> Phase:
     status = str(job.get("status", ""))
     if status == "RUNNING":

@@ -109,6 +109,10 @@ class Route:
     policy: Policy = DEFAULT_POLICY
     retry_route: str | None = None  # where tries after the first, and capacity failures, go
     provision: Provisioning = DEFAULT_PROVISIONING
+    # Most seconds a job may block its queue in RUNNABLE per documented reason before AWS Batch
+    # cancels it (the job queue's jobStateTimeLimitActions, written by ``provision``); read by the
+    # executor to name the limit when it reports such a job.
+    wait_limits: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def declared_compute(self) -> Compute:

@@ -22,6 +22,7 @@ from batch_router.config.model import (
     Provisioning,
     Route,
     RouteTable,
+    resource_name,
 )
 from batch_router.config.route_file import MAX_ROUTE_FILE_BYTES, read_route_data
 from batch_router.config.schema_problems import did_you_mean, validate
@@ -109,6 +110,7 @@ _ROUTE_FIELDS = {
     "fair_share": lambda v: v,
     "submit_job_kwargs": lambda v: camelize_keys(dict(v or {})),
     "retry_route": lambda v: v,
+    "wait_limits": dict,
 }
 
 
@@ -132,6 +134,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
     name_set = set(names)  # every check below is a look-up: 10,000 routes check in well under a second
     seen: dict[str, int] = {}
     queue_owner: dict[str, str] = {}
+    wait_limits_by_queue: dict[str, tuple[int, Mapping[str, int]]] = {}
     for i, route in enumerate(routes):
         name = route["name"]
         if name in seen:
@@ -174,6 +177,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
             kwargs = route.get(key) or {}
             problems += kwargs_problems(kwargs, ["routes", i, key])
         problems += _retry_route_problems(route, i, name_set, names)
+        problems += _wait_limit_problems(route, i, wait_limits_by_queue)
         problems += _provision_problems(route, i)
     default = data.get("default_route")
     if default is not None and default not in name_set:
@@ -215,6 +219,24 @@ def _retry_route_problems(
             )
         ]
     return []
+
+
+def _wait_limit_problems(
+    route: Mapping[str, Any], i: int, by_queue: dict[str, tuple[int, Mapping[str, int]]]
+) -> list[Problem]:
+    """Wait limits belong to the job queue (jobStateTimeLimitActions), so the routes that share a queue
+    must say the same ones; the schema checks each reason and number."""
+    limits = route.get("wait_limits") or {}
+    first, theirs = by_queue.setdefault(resource_name(route["job_queue"]), (i, limits))
+    if first == i or dict(theirs) == dict(limits):
+        return []
+    return [
+        Problem(
+            f"routes[{i}].wait_limits",
+            f"differs from routes[{first}]'s, which uses the same job queue {route['job_queue']!r}",
+            "a job queue has one set of wait limits: give every route on it the same wait_limits",
+        )
+    ]
 
 
 def _provision_problems(route: Mapping[str, Any], i: int) -> list[Problem]:

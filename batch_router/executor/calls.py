@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.blocked_reasons import blocked, cancelled_by_wait_limit
 from batch_router.aws.errors import ErrorKind, classify
 from batch_router.aws.pacing import Pacing
 from batch_router.aws.try_jobs import WarningLog, find_in_places
@@ -126,13 +127,23 @@ def poll(client: BatchClient, known: Mapping[str, str | None], log_group: str) -
 def status_change(
     job: Mapping[str, Any], job_id: str, known: str | None, log_group: str
 ) -> StatusChanged | None:
-    """What changed for one job (described by DescribeJobs or by an event), or None when nothing did."""
+    """What changed for one job (described by DescribeJobs or by an event), or None when nothing did.
+
+    ``known`` is the job's state as the executor has it (``job_states.state_key``): its status, and for
+    a RUNNABLE job the documented reason it blocks its queue, so a reason that comes, changes or goes
+    is a change too.
+    """
     status = str(job.get("status"))
     phase = states.phase_of(job)
-    if status == known and phase not in (states.Phase.SUCCEEDED, states.Phase.FAILED):
+    why = blocked(job)
+    if (
+        states.state_key(status, why.code if why is not None else None) == known
+        and phase not in states.FINISHED_PHASES
+    ):
         return None
     if phase is not states.Phase.FAILED:
-        return StatusChanged(job_id, status, phase)
+        return StatusChanged(job_id, status, phase, blocked=why)
+    wait_limit = cancelled_by_wait_limit(job)
     before_start = states.failed_before_start(job, seen_running=False)
     return StatusChanged(
         job_id,
@@ -141,5 +152,6 @@ def status_change(
         info=states.failure_info(job, log_group),
         failed_before_start=before_start,
         lost_capacity=states.lost_capacity(job),
-        workload=workload_from_job(job) if before_start else None,
+        workload=workload_from_job(job) if before_start and wait_limit is None else None,
+        wait_limit_reason=wait_limit,
     )

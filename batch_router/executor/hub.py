@@ -231,11 +231,12 @@ class Hub:
 
     # -- stops -------------------------------------------------------------------------------------
 
-    def stop(self, job_id: str) -> None:
-        """Stop a job that must not run the task (revoked, or made for a try no longer ours)."""
+    def stop(self, job_id: str, reason: str = REVOKE_REASON) -> None:
+        """Stop a job that must not run the task (revoked, made for a try no longer ours, or one that
+        can never run where it waits)."""
         client, ticket = self.runtime().client, StopTicket(job_id=job_id)
         self._pending_stops[job_id] = None
-        run = lambda: ticket.stopped(try_jobs.stop_job(client, job_id, REVOKE_REASON))  # noqa: E731
+        run = lambda: ticket.stopped(try_jobs.stop_job(client, job_id, reason))  # noqa: E731
         if not self.channel.send(self.api, run, ticket.crashed):
             # Kept as pending: terminate() stops it itself; after end() it fails on its dead token.
             self.log.warning(
@@ -267,7 +268,7 @@ class Hub:
         if stopped.serial is not None:
             self._pending_try_stops.pop(stopped.serial, None)
         if stopped.error is not None:
-            self.log.error("batch-router: could not stop a revoked job: %s", stopped.error.reason)
+            self.log.error("batch-router: could not stop a job: %s", stopped.error.reason)
 
     # -- pauses ------------------------------------------------------------------------------------
 

@@ -34,7 +34,13 @@ from batch_router.aws.pacing import Pacing
 from batch_router.config.model import resource_name
 from batch_router.executor.calls import status_change
 from batch_router.executor.hub import Hub
-from batch_router.executor.outcomes import EventChanged, EventsApplied, EventsRead, crashed_call
+from batch_router.executor.outcomes import (
+    EventChanged,
+    EventsApplied,
+    EventsRead,
+    StatusChanged,
+    crashed_call,
+)
 from batch_router.executor.tracker import TryRecord
 
 if TYPE_CHECKING:
@@ -217,10 +223,11 @@ class EventReader:
                 )
                 drop.append(event.receipt)  # the reconciling sweep reads the job instead
                 continue
-            if change is None or not advances(record.status, event.status):
+            new_reason = event.queue_blocked and _reason(change) != record.blocked
+            if change is None or not advances(record.status, event.status, new_reason=new_reason):
                 drop.append(event.receipt)  # a duplicate, or later than what the executor knows
                 continue
-            changes.append(EventChanged(change))
+            changes.append(EventChanged(change, queue_blocked=event.queue_blocked))
             receipts.append(event.receipt)
         self._ack.delete(drop)
         self._ack.release(hold)
@@ -369,3 +376,7 @@ class JobEvents:
             if record is not None:
                 tracker.heard(record)
         return sorted(late)
+
+
+def _reason(change: StatusChanged | None) -> str | None:
+    return change.blocked.code if change is not None and change.blocked is not None else None

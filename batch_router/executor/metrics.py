@@ -25,6 +25,10 @@ GAUGE_INTERVAL_SECONDS = 1.0
 GAUGE_REFRESH_SECONDS = 60.0
 COUNTERS = ("submitted", "running", "succeeded", "failed", "retried", "throttled", "crashed")
 GAUGES = ("pending", "queued", "running")
+# Jobs blocking their queue per documented reason (aws.blocked_reasons): a gauge per route and reason,
+# given to gauges() as "blocked:<reason code>" and sent as ``jobs.blocked`` tagged with the reason, and
+# for plain StatsD as ``jobs.blocked.<reason, lower case, ":" as ".">.<route>``.
+BLOCKED = "blocked"
 
 
 class MetricsSink(Protocol):
@@ -95,6 +99,16 @@ class ExecutorMetrics:
         except Exception:  # metrics must never cost a task or a heartbeat
             pass
 
+    def _send_gauge(self, route: str, name: str, value: float) -> None:
+        kind, _, reason = name.partition(":")
+        if kind == BLOCKED and reason:
+            tags = {**self._tags(route), "reason": reason}
+            self._sink.gauge(f"{PREFIX}.jobs.{BLOCKED}", value, tags=tags)
+            self._sink.gauge(f"{PREFIX}.jobs.{BLOCKED}.{reason.lower().replace(':', '.')}.{route}", value)
+            return
+        self._sink.gauge(f"{PREFIX}.jobs.{name}", value, tags=self._tags(route))
+        self._sink.gauge(f"{PREFIX}.jobs.{name}.{route}", value)
+
     def gauges(self, counts_by_route: Mapping[str, Mapping[str, int]], now: float) -> None:
         """Send the GAUGES of the routes given that changed since they were last sent, and 0 for those
         that had tries and are no longer given; at most once every GAUGE_INTERVAL_SECONDS, and every
@@ -106,7 +120,9 @@ class ExecutorMetrics:
         if refresh:
             self._next_refresh = now + GAUGE_REFRESH_SECONDS
         current = {
-            (route, name): float(c.get(name, 0)) for route, c in counts_by_route.items() for name in GAUGES
+            (route, name): float(c.get(name, 0))
+            for route, c in counts_by_route.items()
+            for name in (*GAUGES, *(n for n in c if n not in GAUGES))
         }
         current.update(dict.fromkeys(self._non_zero - current.keys(), 0.0))
         try:
@@ -114,8 +130,7 @@ class ExecutorMetrics:
                 if self._sent.get(key) == value and not (refresh and value):
                     continue
                 route, name = key
-                self._sink.gauge(f"{PREFIX}.jobs.{name}", value, tags=self._tags(route))
-                self._sink.gauge(f"{PREFIX}.jobs.{name}.{route}", value)
+                self._send_gauge(route, name, value)
                 self._sent[key] = value
                 if value:
                     self._non_zero.add(key)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batch_router.aws import job_states as states
+from batch_router.aws.blocked_reasons import Blocked
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.executor.belief import TryClaim
 from batch_router.executor.tracker import TryRecord
@@ -233,6 +234,8 @@ class StatusChanged:
     lost_capacity: bool = False  # ... because its Spot capacity or host went away
     # ... and the workload read back from its command, to submit it again: a tracked try keeps none
     workload: Workload | None = None
+    blocked: Blocked | None = None  # a RUNNABLE job: the documented reason it blocks its queue
+    wait_limit_reason: str | None = None  # failed: the queue's jobStateTimeLimitActions cancelled it
 
     def about(self) -> About:
         return About(jobs=(self.job_id,))
@@ -293,6 +296,7 @@ class EventChanged:
     """A job's status change from an event: applied as the poll's, if it still moves the job forward."""
 
     update: StatusChanged
+    queue_blocked: bool = False  # from a "Batch Job Queue Blocked" event (the job blocks its queue)
 
     def about(self) -> About:
         return About(jobs=(self.update.job_id,))

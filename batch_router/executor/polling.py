@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import time
+from datetime import UTC, datetime
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX
+from batch_router.aws.blocked_reasons import Blocked
 from batch_router.aws.errors import ErrorKind
 from batch_router.aws.job_events import advances
 from batch_router.executor import calls
@@ -19,7 +21,7 @@ from batch_router.executor.hub import Hub
 from batch_router.executor.job_events import JobEvents
 from batch_router.executor.outcomes import EventChanged, Polled, StatusChanged
 from batch_router.executor.submitting import Submitter
-from batch_router.executor.tracker import Stage
+from batch_router.executor.tracker import Stage, TryRecord
 from batch_router.executor.workloads import restored, workload_from_payload
 
 __all__ = ["Poller", "SweepPacer"]
@@ -158,17 +160,23 @@ class Poller:
 
     def _on_event(self, event: EventChanged) -> None:
         """A change from a job event: applied as the poll's, unless its job has moved past it since."""
-        record = self._hub.tracker.by_job(event.update.job_id)
-        if record is not None and advances(record.status, event.update.status):
-            self._on_job(event.update)
+        update = event.update
+        record = self._hub.tracker.by_job(update.job_id)
+        reason = update.blocked.code if update.blocked is not None else None
+        new_reason = event.queue_blocked and reason != (record.blocked if record is not None else None)
+        if record is not None and advances(record.status, update.status, new_reason=new_reason):
+            self._on_job(update)
 
     def _on_job(self, update: StatusChanged) -> None:
         hub = self._hub
         record = hub.tracker.by_job(update.job_id)
         if record is None or record.stage is not Stage.TRACKED:
             return  # finished, revoked or resubmitted since the poll was sent
-        hub.tracker.set_status(record, update.status)
+        was_blocked = record.blocked
+        hub.tracker.set_status(record, update.status, update.blocked.code if update.blocked else None)
         if update.phase is states.Phase.QUEUED:
+            if update.blocked is not None and update.blocked.code != was_blocked:
+                self._blocked(record, update.blocked)
             return
         if update.phase is states.Phase.RUNNING:
             if hub.tracker.running(record):
@@ -181,6 +189,9 @@ class Poller:
             hub.count("succeeded", record)
             return
         info = update.info or f"AWS Batch job {update.job_id} {update.status}"
+        if update.wait_limit_reason is not None:
+            hub.finish_failed(record, "batch-router: wait limit reached", self._wait_limited(record, update))
+            return
         before_start = update.failed_before_start and not record.seen_running
         # The job's command holds the workload; an adopted try whose command was unreadable kept its own.
         workload = update.workload
@@ -194,3 +205,40 @@ class Poller:
             if before_start:
                 info += f" (the task never started; {self._submitter.why_not_resubmitted(workload)})"
             hub.finish_failed(record, "batch-router: job failed", info)
+
+    def _blocked(self, record: TryRecord, why: Blocked) -> None:
+        """AWS Batch says the try's job blocks its queue: a reason waiting can end is told where people
+        look (the task's event log, the scheduler log, the route's gauge); one it cannot fails the try
+        now and cancels the job, which would otherwise hold the queue until task_queued_timeout revokes
+        the try, only for the next try to block it again."""
+        hub = self._hub
+        where = f"route {record.route!r} (job queue {record.job_queue})"
+        if why.reason.clears_by_waiting:
+            seen = datetime.now(UTC).strftime("%H:%M:%S UTC")
+            text = (
+                f"AWS Batch job {record.job_name} ({record.job_id}) waits in RUNNABLE, blocking {where} "
+                f"(seen at {seen}): {why.message}. What to change: {why.reason.fix}"
+            )
+            hub.log.warning("batch-router: %s: %s", record.key, text)
+            hub.airflow.log_task_event(event="batch-router: job waiting", extra=text, ti_key=record.key)
+            return
+        text = (
+            f"AWS Batch job {record.job_name} ({record.job_id}) can never run on {where}: {why.message}. "
+            f"Waiting cannot end it; batch-router cancelled the job. What to change: {why.reason.fix}"
+        )
+        if record.job_id is not None:
+            hub.stop(record.job_id, reason=f"batch-router: {why.code}: the job can never run on this queue")
+        hub.finish_failed(record, "batch-router: job cannot run", text)
+
+    def _wait_limited(self, record: TryRecord, update: StatusChanged) -> str:
+        """The failure info of a job the queue's jobStateTimeLimitActions cancelled: not the task's own
+        failure (it never started), and not submitted again (it would wait as long once more)."""
+        runtime = self._hub.runtime()
+        route = runtime.plan.table.get(record.route)
+        reason = str(update.wait_limit_reason)
+        limit = route.wait_limits.get(reason) if route is not None else None
+        said = f"route {record.route!r}'s wait limit of {limit} s" if limit else "its job queue's wait limit"
+        return (
+            f"AWS Batch cancelled job {record.job_name} ({update.job_id}) after it waited in RUNNABLE "
+            f"longer than {said} for {reason}; the task never started. {update.info or ''}".rstrip()
+        )

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from batch_router.aws.job_states import state_key
+from batch_router.executor.metrics import BLOCKED
 from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ class TryRecord:
     stage: Stage = Stage.PENDING
     job_id: str | None = None
     status: str | None = None  # the job's last known Batch status
+    blocked: str | None = None  # RUNNABLE and blocking its queue: the documented reason's code
     attempts: int = 0  # submit attempts used: failed calls that may count and jobs that died before start
     next_attempt_at: float = 0.0
     lookup_first: bool = False  # an earlier SubmitJob may have made a job: look for it before submitting
@@ -122,6 +125,7 @@ class Tracker:
         self._due: list[tuple[float, int, TryRecord]] = []
         self._in_flight = 0
         self._buckets: Counter[tuple[str, str]] = Counter()
+        self._blocked: Counter[tuple[str, str]] = Counter()  # (route, reason code): blocked jobs
         # The ids of jobs whose try finished here, newest last, kept only while job events are read
         # (``remember_finished``): a late event about one of them is known to be no one else's.
         self._finished: dict[str, None] = {}
@@ -232,6 +236,7 @@ class Tracker:
             stage=Stage.TRACKED,
             job_id=job_id,
             status=None if status is None else sys.intern(status),
+            blocked=None,
             request=None,
             payload=None,
             attempts=record.attempts + submitted,
@@ -257,6 +262,7 @@ class Tracker:
             record,
             stage=Stage.PLANNING,
             status=None,
+            blocked=None,
             job_id=None,
             payload=payload,
             submit_if_missing=True,
@@ -283,12 +289,14 @@ class Tracker:
         _change(record, route=route, job_queue=job_queue, job_definition=job_definition, on_retry_route=True)
         self._reindex(record, live)
 
-    def set_status(self, record: TryRecord, status: str | None) -> None:
-        """The job's status as a poll read it; None forgets it, so the next poll reports the job again."""
-        if status != record.status:
+    def set_status(self, record: TryRecord, status: str | None, blocked: str | None = None) -> None:
+        """The job's status as a poll or event read it, and the documented reason it blocks its queue
+        (RUNNABLE only); None forgets both, so the next poll reports the job again."""
+        if status != record.status or blocked != record.blocked:
             live = self._unindex(record)
             # a handful of values: one string each, not one per try
             _set(record, "status", None if status is None else sys.intern(status))
+            _set(record, "blocked", None if blocked is None else sys.intern(blocked))
             self._reindex(record, live)
 
     def running(self, record: TryRecord) -> bool:
@@ -346,6 +354,11 @@ class Tracker:
         self._buckets[bucket] += sign
         if self._buckets[bucket] <= 0:
             del self._buckets[bucket]
+        if record.blocked is not None:
+            why = (record.route, record.blocked)
+            self._blocked[why] += sign
+            if self._blocked[why] <= 0:
+                del self._blocked[why]
         if record.stage is Stage.IN_FLIGHT:
             self._in_flight += sign
         elif record.stage is Stage.PENDING and sign > 0:
@@ -384,12 +397,16 @@ class Tracker:
         for job_id in job_ids:
             r = self._by_job.get(job_id)
             if r is not None and r.stage is Stage.TRACKED:
-                statuses[job_id] = None if r.status == "RUNNING" and not r.reported_running else r.status
+                unreported = r.status == "RUNNING" and not r.reported_running
+                statuses[job_id] = None if unreported else state_key(r.status, r.blocked)
         return statuses
 
     def counts_by_route(self) -> dict[str, dict[str, int]]:
-        """Per route: tries not yet in Batch, jobs waiting in Batch and jobs running."""
+        """Per route: tries not yet in Batch, jobs waiting in Batch and jobs running; and of the jobs
+        waiting, those blocking their queue, per documented reason (``blocked:<reason>``)."""
         counts: dict[str, dict[str, int]] = {}
         for (route, bucket), n in self._buckets.items():
             counts.setdefault(route, dict.fromkeys(GAUGE_BUCKETS, 0))[bucket] = n
+        for (route, reason), n in self._blocked.items():
+            counts.setdefault(route, dict.fromkeys(GAUGE_BUCKETS, 0))[f"{BLOCKED}:{reason}"] = n
         return counts

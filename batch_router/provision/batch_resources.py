@@ -5,6 +5,7 @@ AWS::Batch::ComputeEnvironment / JobQueue / SchedulingPolicy / JobDefinition).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from batch_router.config.compute_kinds import provisioned
@@ -124,7 +125,15 @@ def scheduling_policy(queue: str) -> dict[str, Any]:
     }
 
 
-def job_queue(queue: str, environment_ids: list[str], policy_id: str | None) -> dict[str, Any]:
+def job_queue(
+    queue: str,
+    environment_ids: list[str],
+    policy_id: str | None,
+    wait_limits: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The queue, and its routes' ``wait_limits`` as jobStateTimeLimitActions (AWS::Batch::JobQueue
+    JobStateTimeLimitAction: State RUNNABLE, Action CANCEL, the only action for ECS, Fargate and EKS
+    queues; Reason the statusReason it acts on; MaxTimeSeconds 600 to 86,400)."""
     properties: dict[str, Any] = {
         "JobQueueName": queue,
         "Priority": 1,
@@ -136,6 +145,11 @@ def job_queue(queue: str, environment_ids: list[str], policy_id: str | None) -> 
     }
     if policy_id is not None:
         properties["SchedulingPolicyArn"] = ref(policy_id)
+    if wait_limits:
+        properties["JobStateTimeLimitActions"] = [
+            {"Action": "CANCEL", "MaxTimeSeconds": seconds, "Reason": reason, "State": "RUNNABLE"}
+            for reason, seconds in wait_limits.items()
+        ]
     return {"Type": "AWS::Batch::JobQueue", "Properties": properties}
 
 

@@ -1,7 +1,8 @@
 """What the job events path needs in the account: the EventBridge rule for the route table's job queues,
 the SQS queue it sends to (with a dead-letter queue), and the queue policy letting only that rule send.
 
-The rule matches AWS Batch's "Batch Job State Change" events (source ``aws.batch``) whose
+The rule matches AWS Batch's "Batch Job State Change" and "Batch Job Queue Blocked" events (source
+``aws.batch``; user guide, "Job queue blocked events": the job that blocks, with its reason) whose
 ``detail.jobQueue`` is one of the table's queues, by ARN as the event names it (AWS Batch user guide,
 "Job state change events"; EventBridge user guide, "Event patterns": a list matches any of its values).
 Pure: plain dicts out.
@@ -26,6 +27,7 @@ __all__ = [
 
 SOURCE = "aws.batch"
 DETAIL_TYPE = "Batch Job State Change"
+BLOCKED_DETAIL_TYPE = "Batch Job Queue Blocked"
 EVENTS_QUEUE = "JobEventsQueue"
 DEAD_LETTER_QUEUE = "JobEventsDeadLetterQueue"
 EVENTS_RULE = "JobEventsRule"
@@ -44,7 +46,7 @@ def event_pattern(job_queue_arns: Sequence[Any]) -> dict[str, Any]:
     """The EventBridge pattern of the job state change events of these job queues."""
     return {
         "source": [SOURCE],
-        "detail-type": [DETAIL_TYPE],
+        "detail-type": [DETAIL_TYPE, BLOCKED_DETAIL_TYPE],
         "detail": {"jobQueue": list(job_queue_arns)},
     }
 

@@ -69,7 +69,7 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
             policy_id = logical_id(queue, "SchedulingPolicy", list(resources))
             resources[policy_id] = batch.scheduling_policy(queue)
         queue_ids[queue] = logical_id(queue, "JobQueue", list(resources))
-        resources[queue_ids[queue]] = batch.job_queue(queue, environment_ids, policy_id)
+        resources[queue_ids[queue]] = batch.job_queue(queue, environment_ids, policy_id, route.wait_limits)
     definition_ids: dict[str, str] = {}
     for name, routes in definitions.items():
         definition_ids[name] = logical_id(name, "JobDefinition", list(resources))

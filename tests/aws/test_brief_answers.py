@@ -34,6 +34,17 @@ def test_a_failed_job_is_kept_whole() -> None:
     assert brief(RUNNING, FAILED) == [{"jobId": "a", "status": "RUNNING"}, FAILED]
 
 
+def test_a_runnable_job_keeps_its_status_reason_which_says_why_it_blocks_its_queue() -> None:
+    blocked = {
+        "jobId": "c",
+        "status": "RUNNABLE",
+        "statusReason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity",
+        "container": {"command": ["x"]},
+    }
+
+    assert brief(blocked) == [{key: blocked[key] for key in ("jobId", "status", "statusReason")}]
+
+
 def test_the_rest_of_the_answer_is_kept() -> None:
     body = brief_jobs_body(json.dumps({"jobs": [RUNNING], "nextToken": "t"}).encode())
 

@@ -108,3 +108,34 @@ def test_an_event_advances_a_job_only_past_what_is_known(known: str | None, stat
         assert not moved
     else:
         assert moved == (STATUSES.index(status) > STATUSES.index(known))
+
+
+# AWS Batch user guide, "Job queue blocked events": the documented example (its detail shortened).
+BLOCKED: dict[str, Any] = {
+    **DOCUMENTED,
+    "detail-type": "Batch Job Queue Blocked",
+    "resources": [
+        "arn:aws:batch:us-east-1:123456789012:job/4c7599ae-0a82-49aa-ba5a-4727fcce14a8",
+        "arn:aws:batch:us-east-1:123456789012:job-queue/PexjEHappyPathCanary2JobQueue",
+    ],
+    "detail": {**DOCUMENTED["detail"], "statusReason": "blocked-reason"},
+}
+
+
+def test_the_documented_queue_blocked_event_reads_as_its_job_blocking_its_queue() -> None:
+    event = read_message(_message(BLOCKED))
+
+    assert isinstance(event, JobEvent) and event.queue_blocked
+    assert (event.status, event.job_queue) == ("RUNNABLE", "PexjEHappyPathCanary2JobQueue")
+
+
+def test_a_state_change_event_is_not_a_queue_blocked_one() -> None:
+    event = read_message(_message(DOCUMENTED))
+
+    assert isinstance(event, JobEvent) and not event.queue_blocked
+
+
+def test_a_new_reason_for_a_job_still_runnable_is_news_and_a_plain_runnable_event_is_not() -> None:
+    assert advances("RUNNABLE", "RUNNABLE", new_reason=True)
+    assert not advances("RUNNABLE", "RUNNABLE")
+    assert not advances("RUNNING", "RUNNABLE", new_reason=True)

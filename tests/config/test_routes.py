@@ -291,3 +291,39 @@ def test_schema_problems_and_rule_problems_are_reported_in_one_run() -> None:
     text = str(raised.value)
     assert "routes[0].compute: 'fargte' is not one of" in text
     assert "default_route: 'nope' is not the name of a route" in text
+
+
+def _limited(limits: Any, route: int = 1) -> dict[str, Any]:
+    data = _table()
+    data["routes"][route]["wait_limits"] = limits
+    return data
+
+
+def test_wait_limits_are_read_into_the_route() -> None:
+    table = parse_route_table(_limited({"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": 3600}), "r")
+
+    assert table.get("gpu").wait_limits == {"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": 3600}  # type: ignore[union-attr]
+
+
+def test_a_wait_limit_for_a_reason_aws_cannot_act_on_names_the_reasons_it_can() -> None:
+    problems = _problems(_limited({"MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS": 3600}))
+
+    assert any(
+        "routes[1].wait_limits" in p and "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY" in p for p in problems
+    )
+
+
+@pytest.mark.parametrize("seconds", [599, 86_401, 3600.5])
+def test_a_wait_limit_outside_aws_bounds_is_rejected(seconds: float) -> None:
+    problems = _problems(_limited({"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": seconds}))
+
+    assert any("routes[1].wait_limits" in p for p in problems)
+
+
+def test_routes_sharing_a_job_queue_must_give_the_same_wait_limits() -> None:
+    data = _limited({"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": 3600})
+    data["routes"].append({**data["routes"][1], "name": "gpu-twin", "wait_limits": {}})
+
+    problems = _problems(data)
+
+    assert any("routes[3].wait_limits" in p and "routes[1]" in p and "q-g" in p for p in problems)

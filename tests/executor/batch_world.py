@@ -285,6 +285,20 @@ class BatchWorld:
             # moto's full description drops the container's exit code; Batch keeps it on the attempt too
             job.latest_attempt["container"]["exitCode"] = exit_code
 
+    def block(self, job_id: str, status_reason: str | None) -> None:
+        """RUNNABLE and, when ``status_reason`` is given, blocking its queue for that reason (AWS Batch
+        writes the reason into the job's statusReason; moto describes a stopped reason there)."""
+        job = self._job(job_id)
+        job.status = "RUNNABLE"
+        job.job_stopped_reason = status_reason
+
+    def cancel_for_wait_limit(self, job_id: str, reason: str) -> None:
+        """What a job queue's jobStateTimeLimitActions does to a job blocked for ``reason`` too long."""
+        job = self._job(job_id)
+        job.job_started_at = datetime.fromtimestamp(0)  # never started (see fail())
+        job.job_stopped_reason = f"Canceled by JobStateTimeLimit action due to reason: {reason}"
+        job._mark_stopped(success=False)
+
     # job events ---------------------------------------------------------------------------------------
 
     def events_queue(self, *queues: str, name: str = "batch-router-job-events") -> str:
@@ -297,11 +311,12 @@ class BatchWorld:
         bridge = session.client("events", endpoint_url=self.endpoint_url)
         return make_events_queue(queues, batch=self.batch, sqs=self.sqs, events=bridge, name=name)
 
-    def emit(self, job_id: str) -> None:
-        """AWS Batch's state change event for the job's current status (EventBridge -> the rules)."""
+    def emit(self, job_id: str, *, queue_blocked: bool = False) -> None:
+        """AWS Batch's state change event for the job's current status (EventBridge -> the rules), or
+        with ``queue_blocked`` its "Batch Job Queue Blocked" event."""
         from batch_router.dev.local.job_events import emit
 
-        emit(self._job(job_id))
+        emit(self._job(job_id), queue_blocked=queue_blocked)
 
     def forget(self, job_id: str) -> None:
         """Batch no longer knows the job, as after its retention period."""

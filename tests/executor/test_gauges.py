@@ -78,3 +78,30 @@ def test_non_zero_gauges_are_sent_again_at_each_refresh() -> None:
     gauges.gauges({"a": {"queued": 1}}, now=GAUGE_REFRESH_SECONDS)
 
     assert sink.gauges == [("batch_router.jobs.queued.a", 1.0)]
+
+
+def test_blocked_jobs_go_out_per_route_and_reason_and_back_to_zero_when_none_is_left() -> None:
+    gauges, sink = metrics()
+    gauges.gauges({"gpu": {"queued": 2, "blocked:CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": 2}}, now=0.0)
+    sent = dict(sink.gauges)
+    sink.gauges.clear()
+
+    gauges.gauges({"gpu": {"queued": 2}}, now=GAUGE_INTERVAL_SECONDS)
+
+    assert sent["batch_router.jobs.blocked.capacity.insufficient_instance_capacity.gpu"] == 2.0
+    assert sink.gauges == [("batch_router.jobs.blocked.capacity.insufficient_instance_capacity.gpu", 0.0)]
+
+
+def test_the_tagged_blocked_gauge_carries_the_reason() -> None:
+    tagged: list[tuple[str, Any]] = []
+
+    class TaggedSink(Sink):
+        def gauge(
+            self, stat: str, value: float, rate: Any = None, delta: Any = None, *, tags: Any = None
+        ) -> None:
+            if tags is not None:
+                tagged.append((stat, tags))
+
+    ExecutorMetrics(sink=TaggedSink()).gauges({"gpu": {"blocked:UNDETERMINED": 1}}, now=0.0)
+
+    assert ("batch_router.jobs.blocked", {"route": "gpu", "reason": "UNDETERMINED"}) in tagged

@@ -321,3 +321,39 @@ def test_an_event_whose_job_description_cannot_be_read_is_deleted_and_the_others
     drive(on_events, lambda: _messages_left(world, events_url) == 0)
 
     assert any("cannot be read" in w for w in log.warnings)
+
+
+CAPACITY = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested"
+
+
+def test_a_queue_blocked_event_brings_the_jobs_reason_with_no_describe_jobs(
+    on_events: BatchRouterExecutor, world: BatchWorld, faults: Faults
+) -> None:
+    key, job_id = _submitted(on_events, world)
+    world.block(job_id, None)
+    world.emit(job_id)
+    drive(on_events, lambda: (r := on_events._tracker.get(key)) and r.status == "RUNNABLE")
+    polls = faults.count("DescribeJobs")
+    world.block(job_id, CAPACITY)
+    world.emit(job_id, queue_blocked=True)
+
+    drive(on_events, lambda: (r := on_events._tracker.get(key)) and r.blocked)
+
+    assert on_events._tracker.get(key).blocked == "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"  # type: ignore[union-attr]
+    assert faults.count("DescribeJobs") == polls
+
+
+def test_a_late_runnable_state_change_event_does_not_clear_a_reason(
+    on_events: BatchRouterExecutor, world: BatchWorld, events_url: str
+) -> None:
+    key, job_id = _submitted(on_events, world)
+    world.block(job_id, None)
+    plain_runnable = world.describe(job_id)
+    world.block(job_id, CAPACITY)
+    world.emit(job_id, queue_blocked=True)
+    drive(on_events, lambda: (r := on_events._tracker.get(key)) and r.blocked)
+
+    _send(world, events_url, _event(plain_runnable))  # the RUNNABLE state change, late
+    drive(on_events, lambda: _messages_left(world, events_url) == 0)
+
+    assert on_events._tracker.get(key).blocked == "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"  # type: ignore[union-attr]

@@ -84,8 +84,55 @@ def test_an_unknown_status_is_always_a_change() -> None:
     assert [u.status for u in result.updates] == ["RUNNING"]
 
 
+def test_a_blocked_reason_that_comes_is_a_change_though_the_status_is_not() -> None:
+    reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested"
+    job = {"jobId": "a", "status": "RUNNABLE", "statusReason": reason}
+
+    (update,) = poll(Described(job), {"a": "RUNNABLE"}).updates
+
+    assert update.blocked is not None and update.blocked.code == "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+
+
+def test_a_blocked_reason_the_executor_knows_is_no_change() -> None:
+    reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested"
+    job = {"jobId": "a", "status": "RUNNABLE", "statusReason": reason}
+
+    assert poll(Described(job), {"a": "RUNNABLE CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"}).updates == ()
+
+
+def test_a_blocked_reason_that_goes_is_a_change() -> None:
+    job = {"jobId": "a", "status": "RUNNABLE"}
+
+    (update,) = poll(Described(job), {"a": "RUNNABLE CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"}).updates
+
+    assert (update.status, update.blocked) == ("RUNNABLE", None)
+
+
+def test_a_job_a_wait_limit_cancelled_names_the_reason_and_carries_no_workload_to_submit_again() -> None:
+    job = {
+        "jobId": "a",
+        "jobName": "n",
+        "status": "FAILED",
+        "statusReason": "Canceled by JobStateTimeLimit action due to reason: "
+        "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    }
+
+    (update,) = poll(Described(job), {"a": "RUNNABLE"}).updates
+
+    assert update.wait_limit_reason == "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
+    assert update.workload is None
+
+
 STATUSES = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "NEW"]
-REASONS = ["CannotPullContainerError", "Essential container in task exited", "Host EC2 i-1 terminated", ""]
+REASONS = [
+    "CannotPullContainerError",
+    "Essential container in task exited",
+    "Host EC2 i-1 terminated",
+    "",
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement is higher",
+    "Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+]
 container = st.fixed_dictionaries(
     {},
     optional={
@@ -111,7 +158,11 @@ job_description = st.fixed_dictionaries(
 
 @given(
     jobs=st.lists(job_description, max_size=6),
-    known=st.lists(st.sampled_from([None, *STATUSES]), min_size=6, max_size=6),
+    known=st.lists(
+        st.sampled_from([None, *STATUSES, "RUNNABLE CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"]),
+        min_size=6,
+        max_size=6,
+    ),
 )
 def test_a_poll_over_brief_answers_finds_what_it_finds_over_full_ones(
     jobs: list[dict[str, Any]], known: list[str | None]

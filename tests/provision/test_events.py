@@ -27,13 +27,16 @@ def _resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [r for r in template["Resources"].values() if r["Type"] == kind]
 
 
-def test_the_rule_matches_the_batch_job_state_changes_of_every_queue_of_the_table() -> None:
+def test_the_rule_matches_the_job_state_changes_and_blocked_queue_events_of_every_queue_of_the_table() -> (
+    None
+):
     queue_arn = "arn:aws:batch:us-east-1:123456789012:job-queue/existing"
     template = build_template(_table("made-here", queue_arn, "made-here"), ProvisionOptions(events=True))
 
     (rule,) = _resources(template, "AWS::Events::Rule")
     pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.batch"] and pattern["detail-type"] == ["Batch Job State Change"]
+    assert pattern["source"] == ["aws.batch"]
+    assert pattern["detail-type"] == ["Batch Job State Change", "Batch Job Queue Blocked"]
     made_here = {
         "Ref": next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::Batch::JobQueue")
     }

@@ -329,3 +329,24 @@ def test_an_eks_route_that_asks_for_its_own_role_gets_one() -> None:
 def test_own_role_is_for_eks_routes_only() -> None:
     with pytest.raises(ConfigError, match=r"routes\[0\]\.provision\.own_role: is for EKS routes"):
         table(route("light", provision={"own_role": True}))
+
+
+def test_a_routes_wait_limits_become_its_queues_job_state_time_limit_actions() -> None:
+    limited = route("gpu", "ec2", wait_limits={"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": 7200})
+
+    (queue,) = of_type(build_template(table(limited), ProvisionOptions()), "AWS::Batch::JobQueue").values()
+
+    assert queue["Properties"]["JobStateTimeLimitActions"] == [
+        {
+            "Action": "CANCEL",
+            "MaxTimeSeconds": 7200,
+            "Reason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+            "State": "RUNNABLE",
+        }
+    ]
+
+
+def test_a_queue_without_wait_limits_has_no_job_state_time_limit_actions() -> None:
+    (queue,) = of_type(build_template(table(route("q")), ProvisionOptions()), "AWS::Batch::JobQueue").values()
+
+    assert "JobStateTimeLimitActions" not in queue["Properties"]

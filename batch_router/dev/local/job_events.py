@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from batch_router.aws.blocked_reasons import BLOCKED_EVENT_DETAIL_TYPE
 from batch_router.aws.job_events import DETAIL_TYPE, SOURCE
 from batch_router.config.model import resource_name
 from batch_router.provision.events import event_pattern
@@ -26,15 +27,24 @@ EVENTS_QUEUE_NAME = "batch-router-job-events"
 logger = logging.getLogger(__name__)
 
 
-def emit(job: Any) -> None:
-    """Send ``job``'s (a moto Batch ``Job``) current status as its state change event."""
+def emit(job: Any, *, queue_blocked: bool = False) -> None:
+    """Send ``job``'s (a moto Batch ``Job``) current status as its state change event, or with
+    ``queue_blocked`` as the "Batch Job Queue Blocked" event AWS Batch sends for a RUNNABLE job that
+    blocks its queue (user guide, "Job queue blocked events": the same detail)."""
     from moto.events.models import events_backends
 
     try:
         account, region = job.job_definition.backend.account_id, job.job_definition._region
         detail = json.dumps(job.describe(), default=str)
         events_backends[account][region].put_events(
-            [{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": detail, "Resources": [job.arn]}]
+            [
+                {
+                    "Source": SOURCE,
+                    "DetailType": BLOCKED_EVENT_DETAIL_TYPE if queue_blocked else DETAIL_TYPE,
+                    "Detail": detail,
+                    "Resources": [job.arn, job.job_queue.arn] if queue_blocked else [job.arn],
+                }
+            ]
         )
     except Exception:  # an event the local Batch cannot send is lost, as one can be in AWS
         logger.exception("local Batch: could not send the state change event of job %s", job.job_id)

@@ -134,6 +134,14 @@ class LocalBatch:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def hold_capacity(self, job_queue: str, held: bool = True) -> None:
+        """Make the queue act as if EC2 had no instances to give its compute environments (``held``),
+        or give them back: its jobs block in RUNNABLE with AWS's CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY
+        reason meanwhile (``blocking``)."""
+        if self._runtime is None:
+            raise LocalBatchError("the local Batch is not running")
+        self._runtime.hold_capacity(job_queue, held)
+
     def start(self) -> LocalBatch:
         global _active
         if self._server is not None:

@@ -24,6 +24,7 @@ from moto.batch import models as batch_models
 from moto.batch.models import Job, datetime2int_milliseconds
 from moto.batch.utils import JobStatus
 
+from batch_router.dev.local.blocking import blocked_reason, job_vcpus
 from batch_router.dev.local.job_events import emit
 from batch_router.dev.local.jobspec import (
     ProcessSpec,
@@ -126,6 +127,9 @@ class LocalJob(Job):
             return
         if not self._advance(JobStatus.RUNNABLE.value):
             return
+        if not self._wait_while_blocked():
+            self._end_before_start()
+            return
         if not self.runtime.acquire_slot(self):
             self._end_before_start()
             return
@@ -138,6 +142,30 @@ class LocalJob(Job):
             self._run_attempt()
         finally:
             self.runtime.release_slot()
+
+    def _wait_while_blocked(self) -> bool:
+        """Stay RUNNABLE, blocking the queue with AWS's reason (``blocking``), while the queue's
+        compute environments cannot run the job; AWS Batch sends a "Batch Job Queue Blocked" event
+        each time it finds the job blocking. False if the job is stopped (cancelled) first."""
+        said: str | None = None
+        while (reason := self._blocked_reason()) is not None:
+            if reason != said:
+                self.job_stopped_reason = said = reason  # what moto describes as the statusReason
+                emit(self, queue_blocked=True)
+            self._wake.wait(POLL_SECONDS)
+            if self.stopping:
+                return False
+        if said is not None:
+            self.job_stopped_reason = None
+            emit(self)  # still RUNNABLE, no longer blocked
+        return True
+
+    def _blocked_reason(self) -> str | None:
+        if self.job_definition.container_properties is None:
+            return None  # EKS pods: the local Batch does not size them
+        vcpus = job_vcpus(self.job_definition.container_properties, self.container_overrides)
+        limits = [(env.compute_resources or {}).get("maxvCpus") for env in self.job_queue.environments]
+        return blocked_reason(vcpus, limits, has_capacity=self.runtime.has_capacity(self.job_queue.name))
 
     def _pause(self) -> bool:
         self._wake.wait(self.runtime.settings.transition_seconds)

@@ -79,6 +79,7 @@ class JobRuntime:
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_jobs)
         self._lock = threading.Lock()
         self._jobs: set[LocalJob] = set()
+        self._without_capacity: set[str] = set()  # job queue names (hold_capacity)
 
     def track(self, job: LocalJob) -> None:
         with self._lock:
@@ -91,6 +92,14 @@ class JobRuntime:
     def live_jobs(self) -> list[LocalJob]:
         with self._lock:
             return list(self._jobs)
+
+    def hold_capacity(self, job_queue: str, held: bool) -> None:
+        with self._lock:
+            (self._without_capacity.add if held else self._without_capacity.discard)(job_queue)
+
+    def has_capacity(self, job_queue: str) -> bool:
+        with self._lock:
+            return job_queue not in self._without_capacity
 
     def acquire_slot(self, job: LocalJob) -> bool:
         """Wait (the job stays RUNNABLE) until a run slot is free; False if the job is stopped first."""
