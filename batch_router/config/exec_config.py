@@ -40,6 +40,8 @@ _HINT_HELP: dict[str, str] = {
     "memory_mib": "a whole number of MiB, e.g. 2048",
     "gpu": "a whole number of GPUs, 0 or more",
     "timeout_seconds": "a whole number of seconds, at least 60 (Batch's minimum attemptDurationSeconds)",
+    "consumable_resources": "a mapping of consumable resource names to whole quantities, e.g. "
+    '{"licence-x": 2}: at most 5, of those the route offers',
 }
 
 # Unknown top-level keys people reach for, and what to do instead.
@@ -124,6 +126,12 @@ def _hints(data: Mapping[str, Any]) -> Hints:
         memory_mib=_int_or_none(data.get("memory_mib")),
         gpu=_int_or_none(data.get("gpu")),
         timeout_seconds=_int_or_none(data.get("timeout_seconds")),
+        consumable_resources=tuple(
+            sorted(
+                (str(name), int(quantity))
+                for name, quantity in (data.get("consumable_resources") or {}).items()
+            )
+        ),
     )
 
 

@@ -17,10 +17,21 @@ from batch_router.config.compute_kinds import Compute as Compute  # re-exported
 COMPUTE_TYPES: tuple[str, ...] = ALL_COMPUTE
 
 # exec_config keys that steer routing and sizing instead of being passed to SubmitJob.
-HINT_KEYS: tuple[str, ...] = ("route", "compute", "vcpu", "memory_mib", "gpu", "timeout_seconds")
+HINT_KEYS: tuple[str, ...] = (
+    "route",
+    "compute",
+    "vcpu",
+    "memory_mib",
+    "gpu",
+    "timeout_seconds",
+    "consumable_resources",
+)
 
 MIN_TIMEOUT_SECONDS = 60  # Batch rejects an attemptDurationSeconds below 60 (API_JobTimeout)
 MIN_MEMORY_MIB = 4  # "You must specify at least 4 MiB of memory for a job" (API_ResourceRequirement)
+# "You can specify up to 5 resources for each job you define" (AWS Batch user guide, "Specify the
+# resources needed to run a job").
+MAX_CONSUMABLE_RESOURCES = 5
 
 
 # What a DAG author's executor_config may change once the platform's layers set it, besides any
@@ -42,9 +53,11 @@ DEFAULT_EXECUTOR_CONFIG_KEYS: frozenset[str] = frozenset(
         "tags",
         "eksPropertiesOverride",
         "ecsPropertiesOverride",
-        "consumableResourcePropertiesOverride",
     }
 )
+# Not among them: consumableResourcePropertiesOverride. Consumable resources (licences, connections) are
+# the platform's to hand out; a task asks for a quantity of what its route offers with the
+# consumable_resources hint, within the route's cap (a policy may still list the key).
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,26 @@ class Provisioning:
 
 DEFAULT_PROVISIONING = Provisioning()
 
+ConsumableType = Literal["REPLENISHABLE", "NON_REPLENISHABLE"]
+
+
+@dataclass(frozen=True)
+class ConsumableUse:
+    """A consumable resource a route's jobs use (AWS Batch user guide, "Resource-aware scheduling"):
+    ``quantity`` of it each, unless a task asks for another quantity, at most ``max``."""
+
+    quantity: int
+    max: int
+
+
+@dataclass(frozen=True)
+class ConsumableResource:
+    """A consumable resource the route table declares, for ``provision`` to create
+    (API_CreateConsumableResource: totalQuantity, resourceType)."""
+
+    total: int
+    type: ConsumableType = "REPLENISHABLE"
+
 
 @dataclass(frozen=True)
 class Route:
@@ -113,6 +146,10 @@ class Route:
     # cancels it (the job queue's jobStateTimeLimitActions, written by ``provision``); read by the
     # executor to name the limit when it reports such a job.
     wait_limits: Mapping[str, int] = field(default_factory=dict)
+    # Consumable resources (by name or ARN) the route's jobs use, pinned by the platform; sent as
+    # consumableResourcePropertiesOverride. A task's consumable_resources hint may change the quantity
+    # of one within its max, and the router passes over routes that do not offer what a task asks for.
+    consumable_resources: Mapping[str, ConsumableUse] = field(default_factory=dict)
 
     @property
     def declared_compute(self) -> Compute:
@@ -132,6 +169,8 @@ class RouteTable:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # submit_job_kwargs under every route
     source: str = "<settings>"
     implicit: bool = False  # True when built from JOB_QUEUE/JOB_DEFINITION (no route table given)
+    # The consumable resources ``provision`` creates (the routes may also use existing ones).
+    consumable_resources: Mapping[str, ConsumableResource] = field(default_factory=dict)
 
     def get(self, name: str) -> Route | None:
         return self._by_name.get(name)
@@ -218,10 +257,12 @@ class Hints:
     memory_mib: int | None = None
     gpu: int | None = None
     timeout_seconds: int | None = None
+    consumable_resources: tuple[tuple[str, int], ...] = ()  # (name or ARN, quantity), as asked
 
     @property
     def has_resources(self) -> bool:
-        return any(v is not None for v in (self.compute, self.vcpu, self.memory_mib, self.gpu))
+        resources = (self.compute, self.vcpu, self.memory_mib, self.gpu)
+        return any(v is not None for v in resources) or bool(self.consumable_resources)
 
 
 @dataclass(frozen=True)

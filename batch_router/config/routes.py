@@ -18,6 +18,9 @@ from batch_router.config.model import (
     HINT_KEYS,
     OVERRIDABLE_SPECIAL,
     SEED_POLICY,
+    ConsumableResource,
+    ConsumableType,
+    ConsumableUse,
     Policy,
     Provisioning,
     Route,
@@ -64,6 +67,7 @@ def parse_route_table(data: Any, source: str) -> RouteTable:
         default_route=data.get("default_route") or routes[0].name,
         defaults=defaults,
         source=source,
+        consumable_resources=_consumable_resources(data.get("consumable_resources") or {}),
     )
 
 
@@ -111,6 +115,30 @@ _ROUTE_FIELDS = {
     "submit_job_kwargs": lambda v: camelize_keys(dict(v or {})),
     "retry_route": lambda v: v,
     "wait_limits": dict,
+    "consumable_resources": lambda v: {name: _consumable_use(use) for name, use in v.items()},
+}
+
+
+def _consumable_use(use: int | Mapping[str, int]) -> ConsumableUse:
+    """``1``: one each, no more; ``{quantity: 1, max: 4}``: one unless the task asks, at most four."""
+    if isinstance(use, int):
+        return ConsumableUse(quantity=use, max=use)
+    return ConsumableUse(quantity=use.get("quantity", 0), max=use["max"])
+
+
+def _consumable_resources(raw: Mapping[str, Any]) -> dict[str, ConsumableResource]:
+    return {
+        name: ConsumableResource(
+            total=spec["total"], type=_CONSUMABLE_TYPES[spec.get("type", "replenishable")]
+        )
+        for name, spec in raw.items()
+    }
+
+
+# The route file's spelling of API_CreateConsumableResource's resourceType.
+_CONSUMABLE_TYPES: dict[str, ConsumableType] = {
+    "replenishable": "REPLENISHABLE",
+    "non-replenishable": "NON_REPLENISHABLE",
 }
 
 
@@ -178,6 +206,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
             problems += kwargs_problems(kwargs, ["routes", i, key])
         problems += _retry_route_problems(route, i, name_set, names)
         problems += _wait_limit_problems(route, i, wait_limits_by_queue)
+        problems += _consumable_problems(route, i)
         problems += _provision_problems(route, i)
     default = data.get("default_route")
     if default is not None and default not in name_set:
@@ -219,6 +248,19 @@ def _retry_route_problems(
             )
         ]
     return []
+
+
+def _consumable_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
+    """A route cannot give its jobs more of a resource by default than a task may ask for."""
+    return [
+        Problem(
+            f"routes[{i}].consumable_resources.{name}.quantity",
+            f"is above max ({use['max']})",
+            "lower quantity or raise max",
+        )
+        for name, use in (route.get("consumable_resources") or {}).items()
+        if isinstance(use, Mapping) and use.get("quantity", 0) > use["max"]
+    ]
 
 
 def _wait_limit_problems(

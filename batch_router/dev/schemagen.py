@@ -26,7 +26,12 @@ import botocore
 import botocore.session
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StringShape, StructureShape
 
-from batch_router.config.model import COMPUTE_TYPES, MIN_MEMORY_MIB, MIN_TIMEOUT_SECONDS
+from batch_router.config.model import (
+    COMPUTE_TYPES,
+    MAX_CONSUMABLE_RESOURCES,
+    MIN_MEMORY_MIB,
+    MIN_TIMEOUT_SECONDS,
+)
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SUBMIT_JOB_FILE = "submit_job.schema.json"
@@ -63,6 +68,15 @@ HINT_PROPERTIES: dict[str, dict[str, Any]] = {
         "type": "integer",
         "minimum": MIN_TIMEOUT_SECONDS,
         "description": "Batch terminates the job after this many seconds (timeout.attemptDurationSeconds).",
+    },
+    "consumable_resources": {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": MAX_CONSUMABLE_RESOURCES,
+        "propertyNames": {"minLength": 1},
+        "additionalProperties": {"type": "integer", "minimum": 0},
+        "description": "Quantities of the route's consumable resources (licences, connections) the task "
+        "uses, by name; each at most the route's max for it.",
     },
 }
 

@@ -24,6 +24,7 @@ from batch_router.config.json_tree import dict_items, dig, json_path
 from batch_router.config.model import Compute, DefinitionFacts, ExecConfig, Route, RouteTable
 from batch_router.errors import ExecConfigError, Problem
 from batch_router.plan.compute_shapes import write_container, write_eks
+from batch_router.plan.consumables import route_consumables, with_asked_quantities
 from batch_router.plan.merge import deep_merge, seed_merge
 from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
 from batch_router.plan.naming import MAX_TAGS, job_name, job_tags, with_job_tags
@@ -62,7 +63,9 @@ def build_submit_job(
     seed = route.policy.open  # no route table: the reference's semantics (config.routes)
     source = _source(identity, route)
     route_layer = deep_merge(
-        {"jobQueue": route.job_queue, "jobDefinition": route.job_definition}, route.submit_job_kwargs
+        {"jobQueue": route.job_queue, "jobDefinition": route.job_definition},
+        route_consumables(route),
+        route.submit_job_kwargs,
     )
     layers: list[tuple[str, Mapping[str, Any]]] = [
         ("SUBMIT_JOB_KWARGS", base_kwargs),
@@ -127,6 +130,7 @@ def build_submit_job(
             )
         hints = exec_config.hints
         kwargs = write_container(kwargs, route, compute, command, env_list, hints, notes, problems, facts)
+    kwargs = with_asked_quantities(kwargs, route, exec_config.hints)
     if exec_config.hints.timeout_seconds is not None:
         kwargs = deep_merge(
             kwargs, {"timeout": {"attemptDurationSeconds": exec_config.hints.timeout_seconds}}

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from batch_router.config.compute_kinds import kind
-from batch_router.config.model import Hints, Route, RouteTable
+from batch_router.config.model import ConsumableUse, Hints, Route, RouteTable, resource_name
 from batch_router.errors import PassedOver, RoutingError
 from batch_router.plan.model import RouteChoice
 from batch_router.rules.fargate import round_up
@@ -124,7 +124,27 @@ def misfits(route: Route, hints: Hints) -> list[str]:
             f" (Fargate's smallest size holding {describe_hints(hints, sizes_only=True)}"
             f" is {vcpu:g} vCPU / {memory} MiB)"
         )
+    return reasons + consumable_misfits(route, hints)
+
+
+def consumable_misfits(route: Route, hints: Hints) -> list[str]:
+    """Why ``route`` cannot give the task the consumable resources it asks for (a name and its ARN are
+    the same resource)."""
+    offered = offered_consumables(route)
+    reasons: list[str] = []
+    for name, quantity in hints.consumable_resources:
+        found = offered.get(resource_name(name))
+        if found is None:
+            if quantity > 0:
+                reasons.append(f"offers no consumable resource {name!r}")
+        elif quantity > found[1].max:
+            reasons.append(f"allows at most {found[1].max} of {name!r}, task asks for {quantity}")
     return reasons
+
+
+def offered_consumables(route: Route) -> dict[str, tuple[str, ConsumableUse]]:
+    """The route's consumable resources by bare name: (as the route names it, its use)."""
+    return {resource_name(name): (name, use) for name, use in route.consumable_resources.items()}
 
 
 def describe_hints(hints: Hints, *, sizes_only: bool = False) -> str:
@@ -138,6 +158,9 @@ def describe_hints(hints: Hints, *, sizes_only: bool = False) -> str:
         parts.append(f"memory_mib={hints.memory_mib}")
     if hints.gpu is not None and not sizes_only:
         parts.append(f"gpu={hints.gpu}")
+    if hints.consumable_resources and not sizes_only:
+        asked = ", ".join(f"{name}: {quantity}" for name, quantity in hints.consumable_resources)
+        parts.append(f"consumable_resources={{{asked}}}")
     return ", ".join(parts) or "no resource hints"
 
 

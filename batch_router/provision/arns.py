@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CLOUDFORMATION_SCOPE", "ArnScope", "job_definition_arns", "job_queue_arn", "sqs_queue_arn"]
+__all__ = [
+    "CLOUDFORMATION_SCOPE",
+    "ArnScope",
+    "consumable_resource_arn",
+    "job_definition_arns",
+    "job_queue_arn",
+    "sqs_queue_arn",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,11 @@ def sqs_queue_arn(scope: ArnScope, queue: str) -> str:
 
 def job_queue_arn(scope: ArnScope, ref: str) -> str:
     return ref if ref.startswith("arn:") else scope.batch(f"job-queue/{ref}")
+
+
+def consumable_resource_arn(scope: ArnScope, ref: str) -> str:
+    """Service Authorization Reference, AWS Batch: ``consumable-resource/${ConsumableResourceName}``."""
+    return ref if ref.startswith("arn:") else scope.batch(f"consumable-resource/{ref}")
 
 
 def job_definition_arns(scope: ArnScope, ref: str) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from batch_router.config.compute_kinds import provisioned
-from batch_router.config.model import Route
+from batch_router.config.model import ConsumableResource, Route
 from batch_router.provision.cfn import get_att, ref, sub
 from batch_router.provision.options import BASE_MEMORY_MIB, BASE_VCPU, ProvisionOptions
 
@@ -21,6 +21,7 @@ __all__ = [
     "JOB_ROLE",
     "LAUNCH_TEMPLATE",
     "compute_environment",
+    "consumable_resource",
     "job_definition",
     "job_queue",
     "launch_template",
@@ -120,6 +121,20 @@ def scheduling_policy(queue: str) -> dict[str, Any]:
         "Properties": {
             "Name": f"{queue}-fair-share",
             "FairsharePolicy": {"ShareDecaySeconds": 3600, "ComputeReservation": 0},
+            "Tags": {"managed-by": "batch-router"},
+        },
+    }
+
+
+def consumable_resource(name: str, resource: ConsumableResource) -> dict[str, Any]:
+    """AWS::Batch::ConsumableResource: a name unique in the account, its total quantity and whether a
+    job's use comes back when the job ends (ResourceType REPLENISHABLE) or is spent."""
+    return {
+        "Type": "AWS::Batch::ConsumableResource",
+        "Properties": {
+            "ConsumableResourceName": name,
+            "TotalQuantity": resource.total,
+            "ResourceType": resource.type,
             "Tags": {"managed-by": "batch-router"},
         },
     }

@@ -20,7 +20,7 @@ from typing import Any
 from batch_router.config.model import RouteTable
 from batch_router.config.settings import DEFAULT_DEPLOYMENT
 from batch_router.plan.naming import DEPLOYMENT_TAG, TRY_ID_TAG
-from batch_router.provision.arns import ArnScope, job_definition_arns, job_queue_arn
+from batch_router.provision.arns import ArnScope, consumable_resource_arn, job_definition_arns, job_queue_arn
 
 __all__ = [
     "POLICY_VERSION",
@@ -77,9 +77,14 @@ def scheduler_statements(
     definitions = _unique(
         arn for route in table.routes for arn in job_definition_arns(scope, route.job_definition)
     )
+    # SubmitJob is authorized on the consumable resources a request names too (Service Authorization
+    # Reference, AWS Batch: SubmitJob's resource types include consumable-resource).
+    consumables = _unique(
+        consumable_resource_arn(scope, name) for route in table.routes for name in route.consumable_resources
+    )
     jobs = scope.batch("job/*")
     statements = [
-        _statement("SubmitToTheRouteTable", ["batch:SubmitJob"], queues + definitions),
+        _statement("SubmitToTheRouteTable", ["batch:SubmitJob"], queues + definitions + consumables),
         # SubmitJob carries the try's tags; tagging on create is authorized as TagResource on the job
         # being made, whose id nobody knows beforehand. Only with this deployment's tag (every job of it
         # has one), and never on a job that has a deployment tag already: another deployment's jobs

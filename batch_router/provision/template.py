@@ -80,6 +80,10 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
                 role = logical_id(name, "PodRole", list(resources))
                 resources[role] = pod_role(options.remote_log_group, f"job definition {name}'s own")
             resources[logical_id(name, "PodIdentity", list(resources))] = batch.pod_identity(name, role)
+    for name, consumable in table.consumable_resources.items():
+        resources[logical_id(name, "ConsumableResource", list(resources))] = batch.consumable_resource(
+            name, consumable
+        )
     if any(not KINDS[k].chooses_hosts for k in kinds):  # instances of our own: their launch template
         resources[batch.LAUNCH_TEMPLATE] = batch.launch_template()
     resources["JobLogGroup"] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from batch_router.config.model import Route
+from batch_router.config.model import Route, resource_name
 from batch_router.rules.request_parts import (
     ecs_containers,
     eks_containers,
@@ -52,7 +52,7 @@ def cap_violations(route: Route, request: Mapping[str, Any]) -> list[Violation]:
         whole = pod.get(kind, _Total())
         alone = init.get(kind, _Total())
         totals[kind] = whole if whole.amount >= alone.amount else alone
-    return [
+    return _consumable_violations(route, request) + [
         Violation(
             total.where[0],
             f"asks for {total.amount:g} {_UNITS[kind]}"
@@ -64,6 +64,31 @@ def cap_violations(route: Route, request: Mapping[str, Any]) -> list[Violation]:
         for kind, total in sorted(totals.items())
         if (cap := caps[kind]) is not None and total.amount > cap
     ]
+
+
+def _consumable_violations(route: Route, request: Mapping[str, Any]) -> list[Violation]:
+    """A quantity of one of the route's consumable resources above its max, whichever layer asked."""
+    caps = {resource_name(name): (name, use.max) for name, use in route.consumable_resources.items()}
+    if not caps:
+        return []
+    override = request.get("consumableResourcePropertiesOverride")
+    entries = override.get("consumableResourceList") if isinstance(override, Mapping) else None
+    violations: list[Violation] = []
+    for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+        if not isinstance(entry, Mapping):
+            continue
+        cap = caps.get(resource_name(str(entry.get("consumableResource", ""))))
+        quantity = number(entry.get("quantity"))
+        if cap is not None and quantity is not None and quantity > cap[1]:
+            violations.append(
+                Violation(
+                    ("consumableResourcePropertiesOverride", "consumableResourceList", i, "quantity"),
+                    f"asks for {quantity:g} of {cap[0]!r}; route {route.name!r} allows at most {cap[1]}",
+                    f"ask for at most {cap[1]}, or route the task to a route that offers more",
+                    "policy-cap",
+                )
+            )
+    return violations
 
 
 class _Total:

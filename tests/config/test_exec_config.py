@@ -49,9 +49,18 @@ def test_hints_are_split_from_submit_job_kwargs() -> None:
 
 
 def test_every_hint_key_lands_in_hints_and_none_in_kwargs() -> None:
-    raw = {"route": "r1", "compute": "ec2", "vcpu": 2, "memory_mib": 4096, "gpu": 1, "timeout_seconds": 600}
+    raw = {
+        "route": "r1",
+        "compute": "ec2",
+        "vcpu": 2,
+        "memory_mib": 4096,
+        "gpu": 1,
+        "timeout_seconds": 600,
+        "consumable_resources": {"licence-x": 2},
+    }
     parsed = parse_exec_config(raw)
-    assert {key: getattr(parsed.hints, key) for key in HINT_KEYS} == raw
+    hints = {key: getattr(parsed.hints, key) for key in HINT_KEYS}
+    assert {**hints, "consumable_resources": dict(parsed.hints.consumable_resources)} == raw
     assert parsed.submit_job_kwargs == {}
 
 

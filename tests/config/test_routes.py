@@ -327,3 +327,37 @@ def test_routes_sharing_a_job_queue_must_give_the_same_wait_limits() -> None:
     problems = _problems(data)
 
     assert any("routes[3].wait_limits" in p and "routes[1]" in p and "q-g" in p for p in problems)
+
+
+def test_consumable_resources_are_read_as_a_quantity_or_a_quantity_and_a_max() -> None:
+    from batch_router.config.model import ConsumableResource, ConsumableUse
+
+    data = _table(
+        consumable_resources={"licence-x": {"total": 20}, "tokens": {"total": 5, "type": "non-replenishable"}}
+    )
+    data["routes"][1]["consumable_resources"] = {"licence-x": 1, "db-conn": {"quantity": 1, "max": 4}}
+
+    table = parse_route_table(data, "r")
+
+    assert table.get("gpu").consumable_resources == {  # type: ignore[union-attr]
+        "licence-x": ConsumableUse(1, 1),
+        "db-conn": ConsumableUse(1, 4),
+    }
+    assert table.consumable_resources == {
+        "licence-x": ConsumableResource(20, "REPLENISHABLE"),
+        "tokens": ConsumableResource(5, "NON_REPLENISHABLE"),
+    }
+
+
+def test_a_default_quantity_above_its_max_is_rejected() -> None:
+    data = _table()
+    data["routes"][1]["consumable_resources"] = {"db-conn": {"quantity": 5, "max": 4}}
+
+    assert any("routes[1].consumable_resources.db-conn.quantity" in p for p in _problems(data))
+
+
+def test_a_route_may_use_at_most_five_consumable_resources_as_aws_allows_a_job() -> None:
+    data = _table()
+    data["routes"][1]["consumable_resources"] = {f"r{i}": 1 for i in range(6)}
+
+    assert any("routes[1].consumable_resources" in p for p in _problems(data))

@@ -350,3 +350,56 @@ def test_a_queue_without_wait_limits_has_no_job_state_time_limit_actions() -> No
     (queue,) = of_type(build_template(table(route("q")), ProvisionOptions()), "AWS::Batch::JobQueue").values()
 
     assert "JobStateTimeLimitActions" not in queue["Properties"]
+
+
+def _consumable_table() -> Any:
+    data = {
+        "version": 1,
+        "consumable_resources": {"licence-x": {"total": 20}},
+        "routes": [route("licensed", "ec2", consumable_resources={"licence-x": {"quantity": 1, "max": 4}})],
+    }
+    return parse_route_table(data, "routes.yaml")
+
+
+def test_the_tables_consumable_resources_are_made_with_their_total_and_type() -> None:
+    template = build_template(_consumable_table(), ProvisionOptions())
+
+    (resource,) = of_type(template, "AWS::Batch::ConsumableResource").values()
+
+    assert resource["Properties"]["ConsumableResourceName"] == "licence-x"
+    assert (resource["Properties"]["TotalQuantity"], resource["Properties"]["ResourceType"]) == (
+        20,
+        "REPLENISHABLE",
+    )
+
+
+def test_a_template_with_consumable_resources_and_wait_limits_passes_cfn_lint() -> None:
+    table = _consumable_table()
+    limited = parse_route_table(
+        {
+            "version": 1,
+            "consumable_resources": {"licence-x": {"total": 20}},
+            "routes": [
+                route(
+                    "licensed",
+                    "ec2",
+                    consumable_resources={"licence-x": 1},
+                    wait_limits={"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": 3600},
+                )
+            ],
+        },
+        "routes.yaml",
+    )
+    for each in (table, limited):
+        text = template_yaml(build_template(each, ProvisionOptions()))
+        matches = lint(text, config=ManualArgs(regions=["us-east-1"]))
+        assert [f"{m.rule.id} {m.message}" for m in matches] == []
+
+
+def test_the_scheduler_may_submit_jobs_using_the_tables_consumable_resources() -> None:
+    from batch_router.provision.arns import ArnScope
+
+    statements = scheduler_statements(_consumable_table(), ArnScope("aws", "us-east-1", "123456789012"), [])
+
+    submit = next(s for s in statements if s["Sid"] == "SubmitToTheRouteTable")
+    assert "arn:aws:batch:us-east-1:123456789012:consumable-resource/licence-x" in submit["Resource"]
