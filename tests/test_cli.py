@@ -298,3 +298,29 @@ def test_plan_shows_where_a_routes_retries_go(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert code == 0
     assert "retries: route 'batch-on-demand' (job queue airflow-fargate-on-demand)" in out
+
+
+def test_validate_shows_consumable_resources_and_wait_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(
+        """
+version: 1
+consumable_resources: {licence-x: {total: 20}}
+routes:
+  - name: licensed
+    compute: ec2
+    job_queue: q
+    job_definition: jd
+    consumable_resources: {licence-x: {quantity: 1, max: 4}}
+    wait_limits: {"CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY": 3600}
+"""
+    )
+
+    code, out = _run(capsys, "validate", str(routes))
+
+    assert code == 0
+    assert "consumable resource 'licence-x': 20 in all, replenishable" in out
+    assert "route 'licensed' uses consumable resources: licence-x 1 (a task may ask up to 4)" in out
+    assert "after 3600 s for CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY" in out

@@ -35,7 +35,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     hold; then each exec_config, parsed, routed and built as the executor would, so validate and plan
     agree."""
     from batch_router.cli.configured import NothingConfigured, configured_plan
-    from batch_router.config.routes import mode_line
+    from batch_router.config.routes import capacity_lines, mode_line
 
     if args.routes_file is not None and args.routes is not None:
         print(
@@ -51,6 +51,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         count = f"{len(table.routes)} route{'s' if len(table.routes) != 1 else ''}"
         print(f"{configured.source}: valid ({count}, default {table.default_route!r})")
         print(mode_line(table))
+        for line in capacity_lines(table):
+            print(line)
     except NothingConfigured as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

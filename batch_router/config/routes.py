@@ -408,6 +408,30 @@ def mode_line(table: RouteTable) -> str:
     )
 
 
+def capacity_lines(table: RouteTable) -> list[str]:
+    """What the table says of capacity beyond sizes, one line each: the consumable resources it makes,
+    and per route the ones its jobs use and how long they may block their queue."""
+    lines = [
+        f"consumable resource {name!r}: {resource.total} in all, {resource.type.lower().replace('_', '-')}"
+        " (batch-router provision makes it)"
+        for name, resource in table.consumable_resources.items()
+    ]
+    for route in table.routes:
+        uses = [
+            f"{name} {use.quantity}"
+            + (f" (a task may ask up to {use.max})" if use.max != use.quantity else "")
+            for name, use in route.consumable_resources.items()
+        ]
+        if uses:
+            lines.append(f"route {route.name!r} uses consumable resources: {', '.join(uses)}")
+        limits = [f"{seconds} s for {reason}" for reason, seconds in route.wait_limits.items()]
+        if limits:
+            lines.append(
+                f"route {route.name!r}: AWS Batch cancels a job blocked in RUNNABLE after {', '.join(limits)}"
+            )
+    return lines
+
+
 def route_table_from_settings(settings: ExecutorSettings) -> RouteTable:
     """The route table the executor runs with: ROUTES_FILE, inline ROUTES, or the implicit one."""
     if settings.routes_file is not None:
