@@ -1,5 +1,6 @@
 """Jobs that wait: AWS Batch's documented reason a RUNNABLE job blocks its queue, told where people look,
-and a try failed at once where waiting can never end it (issue 27)."""
+and a try failed at once where waiting can never end it; the consumable resources a job waits for
+(issue 27)."""
 
 from __future__ import annotations
 
@@ -132,3 +133,32 @@ def test_a_job_its_queues_wait_limit_cancelled_fails_naming_the_reason_and_the_l
     )
     assert world.job_ids() == [job_id]
     assert [e for e, _ in events(executor, key)] == ["batch-router: wait limit reached"]
+
+
+def test_a_tasks_consumable_resources_reach_submit_job_as_the_route_offers_them(
+    world: BatchWorld, faults: Faults, set_option: Callable[..., None]
+) -> None:
+    queue = world.queue("airflow-licensed")
+    route = {
+        "name": "licensed",
+        "compute": "fargate",
+        "job_queue": queue,
+        "job_definition": world.job_definition("airflow-task"),
+        "consumable_resources": {"licence-x": {"quantity": 1, "max": 4}},
+    }
+    set_option(routes=json.dumps({"version": 1, "routes": [route]}), region_name="us-east-1")
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        workload = make_workload(
+            task_id="licensed", executor_config={"consumable_resources": {"licence-x": 3}}
+        )
+        queue_all(executor, workload)
+        drive(executor, lambda: faults.count("SubmitJob") >= 1)
+    finally:
+        executor.end()
+
+    (sent,) = faults.params("SubmitJob")
+    assert sent["consumableResourcePropertiesOverride"] == {
+        "consumableResourceList": [{"consumableResource": "licence-x", "quantity": 3}]
+    }
