@@ -27,7 +27,7 @@ from batch_router.executor.belief import claim_for
 from batch_router.executor.hub import Hub
 from batch_router.executor.metrics import UNKNOWN_ROUTE
 from batch_router.executor.outcomes import Described
-from batch_router.executor.tracker import Stage, TryRecord
+from batch_router.executor.tracker import ADOPTED, LOOKUP_FIRST, NO_SUBMIT, Stage, TryRecord
 from batch_router.executor.workloads import Workload, workload_from_job
 from batch_router.plan.model import TaskIdentity
 from batch_router.plan.naming import ROUTE_TAG, TRY_ID_TAG
@@ -153,10 +153,8 @@ def adopting_record(plan: Plan, ti: TaskInstance, ext: str, make_workload: MakeW
         # no job gets every attempt MAX_SUBMIT_JOB_ATTEMPTS allows (a job found for it counts one).
         attempts=0,
         stage=Stage.ADOPTING,
-        lookup_first=True,
-        submit_if_missing=workload is not None,
+        flags=LOOKUP_FIRST | ADOPTED | (0 if workload is not None else NO_SUBMIT),
         elsewhere=tuple(elsewhere),
-        adopted=True,
     )
 
 
@@ -181,5 +179,5 @@ def tracked_record(record: TryRecord, job: Any) -> TryRecord:
         stage=Stage.TRACKED,
         job_id=str(job["jobId"]),
         status=str(job.get("status")),
-        adopted=True,
+        flags=ADOPTED,
     )

@@ -52,6 +52,21 @@ def _change(record: TryRecord, **fields: Any) -> None:
         _set(record, name, value)
 
 
+def _flags(record: TryRecord, *, on: int = 0, off: int = 0) -> None:
+    _set(record, "flags", (record.flags | on) & ~off)
+
+
+# A record's yes/no facts, as bits of ``TryRecord.flags``: seven fields of their own were 56 of the
+# bytes every tracked try keeps (a slot is 8 bytes, whatever it holds); one int is 8.
+LOOKUP_FIRST = 1
+NO_SUBMIT = 2
+SEEN_RUNNING = 4
+REPORTED_RUNNING = 8
+HEARD = 16
+ON_RETRY_ROUTE = 32
+ADOPTED = 64
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class TryRecord:
     """One Airflow task try (or callback) and the Batch job that runs it.
@@ -82,20 +97,47 @@ class TryRecord:
     blocked: str | None = None  # RUNNABLE and blocking its queue: the documented reason's code
     attempts: int = 0  # submit attempts used: failed calls that may count and jobs that died before start
     next_attempt_at: float = 0.0
-    lookup_first: bool = False  # an earlier SubmitJob may have made a job: look for it before submitting
-    submit_if_missing: bool = True  # False once out of attempts: look once more, never submit
-    seen_running: bool = False
-    reported_running: bool = False
-    heard: bool = False  # an event about its job came (job events on): it need not be polled early
+    flags: int = 0  # the yes/no facts below (LOOKUP_FIRST ... ADOPTED), one int for all seven
     last_error: str | None = None  # why the last SubmitJob failed, for the failure info
     missing_rounds: int = 0  # DescribeJobs rounds in a row that did not return the job
     old_job_ids: tuple[str, ...] = ()  # this try's earlier jobs, which died before start
-    on_retry_route: bool = False  # an earlier job lost its capacity: later ones go to the retry route
     # Other (job queue, job name) places a look-up searches: an adopted try whose executor_config can no
     # longer be planned may have its job in any route's queue.
     elsewhere: tuple[tuple[str, str], ...] = ()
-    adopted: bool = False  # from a dead scheduler: a job found for it tells its route and workload
     serial: int = field(default_factory=lambda: next(_serials))
+
+    @property
+    def lookup_first(self) -> bool:
+        """An earlier SubmitJob may have made a job: look for it before submitting."""
+        return bool(self.flags & LOOKUP_FIRST)
+
+    @property
+    def submit_if_missing(self) -> bool:
+        """False once out of attempts: look once more, never submit."""
+        return not self.flags & NO_SUBMIT
+
+    @property
+    def seen_running(self) -> bool:
+        return bool(self.flags & SEEN_RUNNING)
+
+    @property
+    def reported_running(self) -> bool:
+        return bool(self.flags & REPORTED_RUNNING)
+
+    @property
+    def heard(self) -> bool:
+        """An event about its job came (job events on): it need not be polled early."""
+        return bool(self.flags & HEARD)
+
+    @property
+    def on_retry_route(self) -> bool:
+        """An earlier job lost its capacity: later ones go to the retry route."""
+        return bool(self.flags & ON_RETRY_ROUTE)
+
+    @property
+    def adopted(self) -> bool:
+        """From a dead scheduler: a job found for it tells its route and workload."""
+        return bool(self.flags & ADOPTED)
 
     @property
     def match_ids(self) -> frozenset[str]:
@@ -207,7 +249,7 @@ class Tracker:
         live = self._unindex(record)
         _change(record, stage=Stage.PENDING, next_attempt_at=next_attempt_at)
         if look_first:
-            _set(record, "lookup_first", True)
+            _flags(record, on=LOOKUP_FIRST)
         self._reindex(record, live)
 
     def submit_failed(
@@ -220,7 +262,7 @@ class Tracker:
 
     def last_look(self, record: TryRecord, *, now: float) -> None:
         """Out of attempts, but the last one may have made a job: look once more, submit no more."""
-        _set(record, "submit_if_missing", False)
+        _flags(record, on=NO_SUBMIT)
         self.call_failed(record, next_attempt_at=now)
 
     def attach_job(
@@ -240,12 +282,9 @@ class Tracker:
             request=None,
             payload=None,
             attempts=record.attempts + submitted,
-            lookup_first=False,
-            seen_running=False,
-            reported_running=False,
-            heard=False,
             missing_rounds=0,
         )
+        _flags(record, off=LOOKUP_FIRST | SEEN_RUNNING | REPORTED_RUNNING | HEARD)
         self._reindex(record, live)
         if self._by_key.get(record.key) is record:
             self._by_job[job_id] = record
@@ -265,16 +304,16 @@ class Tracker:
             blocked=None,
             job_id=None,
             payload=payload,
-            submit_if_missing=True,
-            lookup_first=False,
             next_attempt_at=next_attempt_at,
         )
+        _flags(record, off=NO_SUBMIT | LOOKUP_FIRST)
         self._reindex(record, live)
 
     def plan_again(self, record: TryRecord, *, now: float) -> None:
         """Looked and found no job, and the try has a workload of its own (adopted): plan it now."""
         live = self._unindex(record)
-        _change(record, stage=Stage.PLANNING, lookup_first=False, next_attempt_at=now)
+        _change(record, stage=Stage.PLANNING, next_attempt_at=now)
+        _flags(record, off=LOOKUP_FIRST)
         self._reindex(record, live)
 
     def planned(self, record: TryRecord, *, request: str) -> None:
@@ -286,7 +325,8 @@ class Tracker:
     def move_route(self, record: TryRecord, *, route: str, job_queue: str, job_definition: str) -> None:
         """The try's next jobs go to another route (its retry_route): counted there from now on."""
         live = self._unindex(record)
-        _change(record, route=route, job_queue=job_queue, job_definition=job_definition, on_retry_route=True)
+        _change(record, route=route, job_queue=job_queue, job_definition=job_definition)
+        _flags(record, on=ON_RETRY_ROUTE)
         self._reindex(record, live)
 
     def set_status(self, record: TryRecord, status: str | None, blocked: str | None = None) -> None:
@@ -301,9 +341,8 @@ class Tracker:
 
     def running(self, record: TryRecord) -> bool:
         """The job was seen running; True the first time (to be reported to Airflow)."""
-        _set(record, "seen_running", True)
         first = not record.reported_running
-        _set(record, "reported_running", True)
+        _flags(record, on=SEEN_RUNNING | REPORTED_RUNNING)
         return first
 
     def put_back(self, record: TryRecord, *, next_attempt_at: float) -> bool:
@@ -321,7 +360,7 @@ class Tracker:
     def heard(self, record: TryRecord) -> None:
         """An event about the try's job came: it is followed by events now."""
         if not record.heard:
-            _set(record, "heard", True)
+            _flags(record, on=HEARD)
 
     def unheard(self) -> set[str]:
         """Jobs no event has been heard of since the executor began following them (a scan, meant for
