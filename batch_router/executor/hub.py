@@ -30,6 +30,7 @@ from batch_router.executor.belief import claim_for
 from batch_router.executor.channel import Channel
 from batch_router.executor.metrics import UNKNOWN_ROUTE, ExecutorMetrics
 from batch_router.executor.outcomes import About, Stopped, StopTicket
+from batch_router.executor.task_notes import TaskNotes, airflow_task_notes
 from batch_router.executor.tracker import Tracker, TryRecord
 from batch_router.plan.planner import Plan
 
@@ -126,6 +127,7 @@ class Hub:
     # started, so it stops these itself rather than leave a revoked job running.
     _pending_stops: dict[str, None]  # job ids
     _pending_try_stops: dict[int, TryRecord]  # by record serial: jobs without a known id
+    _notes: TaskNotes | None  # made at first use (reads Airflow's logging configuration)
 
     def __init__(self, *, conf: ConfSource | None, airflow: AirflowSide, log: Log, metrics: ExecutorMetrics):
         self._conf = conf
@@ -140,6 +142,7 @@ class Hub:
         self._runtime = None
         self._pending_stops = {}
         self._pending_try_stops = {}
+        self._notes = None
         self.channel.on(Stopped, self._on_stopped)
 
     # -- what is loaded once -----------------------------------------------------------------------
@@ -222,6 +225,15 @@ class Hub:
     def finish_failed(self, record: TryRecord, event: str, reason: str) -> None:
         self.tracker.remove(record)
         self.fail_now(record.key, event, reason, record)
+
+    def note(self, record: TryRecord, text: str) -> None:
+        """Tell the try's own log pane (``task_notes``); never raises."""
+        try:
+            if self._notes is None:
+                self._notes = airflow_task_notes(self.log)
+            self._notes.note(record.identity, text)
+        except Exception:  # no logging configuration to read: the event log still says it
+            pass
 
     def count(self, name: str, record: TryRecord, by: int = 1) -> None:
         """Count ``name`` for the try's route and where its job was sent."""

@@ -45,6 +45,12 @@ def set_option(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 
 @pytest.fixture(autouse=True)
+def _logs_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The executor's notes for a try's log pane (task_notes) go to the test's own folder."""
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(tmp_path_factory.mktemp("logs")))
+
+
+@pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__RETRY_BASE_SECONDS", "0.01")
     monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__RETRY_MAX_SECONDS", "0.05")

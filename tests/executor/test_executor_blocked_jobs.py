@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from batch_world import BatchWorld, Faults
 from executor_kit import Recorder, drive, events, make_workload, queue_all
 
 from batch_router.executor import BatchRouterExecutor
+from batch_router.executor.task_notes import NOTES_SUFFIX
 
 CAPACITY = (
     "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested for "
@@ -41,6 +44,19 @@ def test_a_job_blocked_for_capacity_stays_queued_and_its_event_log_says_why_and_
     assert CAPACITY in said[0] and "route 'default'" in said[0] and "instance_types" in said[0]
     assert executor._tracker.get(key) is not None and not Recorder(executor).states(key)
     assert world.stopped(job_id) is None
+
+
+def test_the_tries_log_pane_says_why_its_job_waits(
+    executor: BatchRouterExecutor, world: BatchWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(tmp_path))
+    key, job_id = _submitted(executor)
+    world.block(job_id, CAPACITY)
+    drive(executor, lambda: [e for e, _ in events(executor, key) if "waiting" in e])
+
+    (notes,) = tmp_path.rglob(f"attempt={key.try_number}.log{NOTES_SUFFIX}")
+    assert CAPACITY in json.loads(notes.read_text().splitlines()[0])["event"]
+    assert f"task_id={key.task_id}" in str(notes)
 
 
 def test_the_same_reason_seen_again_is_told_once(
