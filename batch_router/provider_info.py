@@ -42,7 +42,8 @@ DESCRIPTIONS: dict[str, str] = {
     "max_submit_job_attempts": "Jobs and failed SubmitJob calls one task try may use.",
     "check_health_on_startup": "Check every route (queue, compute, job definition) at start-up.",
     "deployment": "Every job's batch-router:deployment tag; the scheduler's IAM policy stops only these.",
-    "compute": "Compute of the implicit route (fargate, ec2 or eks); unset: read from JOB_DEFINITION.",
+    "compute": "Compute of the implicit route (fargate, ec2, eks or ecs-managed-instances); unset: read "
+    "from JOB_DEFINITION.",
     "routes_file": "Path to a route table (YAML or JSON).",
     "routes": "The route table as an inline JSON string (instead of ROUTES_FILE).",
     "poll_interval": "Seconds between DescribeJobs rounds over every unfinished job.",

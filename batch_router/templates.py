@@ -17,7 +17,7 @@ from typing import Any
 from batch_router.config.exec_config import parse_exec_config
 from batch_router.config.schemas import templates_dir
 
-__all__ = ["eks", "fargate", "gpu", "template", "template_names"]
+__all__ = ["ecs_managed_instances", "eks", "fargate", "gpu", "template", "template_names"]
 
 
 def template_names() -> list[str]:
@@ -73,6 +73,11 @@ def fargate(size: str = "small", **overrides: Any) -> dict[str, Any]:
 def eks(**overrides: Any) -> dict[str, Any]:
     """A task on an EKS route, 1 vCPU and 2048 MiB unless overridden."""
     return template("eks-default", **overrides)
+
+
+def ecs_managed_instances(**overrides: Any) -> dict[str, Any]:
+    """A task on an ECS Managed Instances route, 2 vCPU and 4096 MiB unless overridden."""
+    return template("ecs-managed-instances-default", **overrides)
 
 
 @functools.cache

@@ -47,9 +47,8 @@ def memory_figures(events: Sequence[Mapping[str, Any]], size: int) -> dict[str, 
 def render_memory_table(runs: Sequence[Mapping[str, Any]]) -> str:
     """One column per executor that ran (the reference first); every batch-router path is judged."""
     sizes = sorted({int(run["size"]) for run in runs})
-    names = [REFERENCE, BATCH_ROUTER] + sorted(
-        {str(run["executor"]) for run in runs} - {REFERENCE, BATCH_ROUTER}
-    )
+    others = sorted({str(run["executor"]) for run in runs} - {REFERENCE, BATCH_ROUTER})
+    names = [REFERENCE, BATCH_ROUTER, *others]
     by = {(run["executor"], int(run["size"])): run for run in runs}
     lines = [
         "memory kept per tracked try (tracemalloc, bytes); target for batch-router <= 1,024;"

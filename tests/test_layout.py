@@ -56,6 +56,8 @@ EXECUTOR_ORDER = (
     "workloads",
     "metrics",
     "heap_freeze",
+    "task_notes",
+    "try_record",
     "tracker",
     "belief",
     "outcomes",

@@ -99,6 +99,12 @@ def definition_problem(route: Route, definitions: list[dict[str, Any]], implicit
             f"job definition {route.job_definition!r} has no eksProperties, but the route says compute: "
             f"{compute.name}"
         )
+    if compute.shape == "task" and not newest.get("ecsProperties"):
+        # "Amazon ECS Managed Instances jobs do not support legacy containerProperties" (user guide).
+        return (
+            f"job definition {route.job_definition!r} has no ecsProperties, which {compute.label} jobs "
+            f"run (route compute: {compute.name})"
+        )
     if not compute.pods and compute.platform_capability not in capabilities:
         return (
             f"job definition {route.job_definition!r} has platformCapabilities {sorted(capabilities)}, "

@@ -33,7 +33,8 @@ def definition_facts(description: Mapping[str, Any]) -> DefinitionFacts:
     """Compute and size from one description.
 
     Compute (API_JobDefinition): ``eksProperties`` makes it an EKS job definition; otherwise
-    ``platformCapabilities`` says EC2 or FARGATE ("If no value is specified, it defaults to EC2").
+    ``platformCapabilities`` says EC2, FARGATE or MANAGED_INSTANCES ("If no value is specified, it
+    defaults to EC2").
     Size: ``containerProperties.resourceRequirements`` VCPU / MEMORY, or the deprecated ``vcpus`` /
     ``memory`` members; left None for ECS task properties and EKS pods (their sizes are per container).
     """

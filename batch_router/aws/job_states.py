@@ -82,29 +82,53 @@ def _last_attempt(job: Mapping[str, Any]) -> Mapping[str, Any]:
     return attempts[-1] if attempts else {}
 
 
+def job_containers(job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The job's containers as DescribeJobs describes them (API_JobDetail): ``container`` for a
+    containerProperties job, ``ecsProperties.taskProperties[].containers[]`` for an ecsProperties one (ECS
+    Managed Instances: "TaskContainerDetails", with its own exitCode, reason and logStreamName), and the
+    EKS pod's containers. The executor's command is in the first of them."""
+    found: list[Mapping[str, Any]] = []
+    if job.get("container"):
+        found.append(job["container"])
+    for task in (job.get("ecsProperties") or {}).get("taskProperties") or ():
+        found += [c for c in (task.get("containers") or ()) if isinstance(c, Mapping)]
+    pod = (job.get("eksProperties") or {}).get("podProperties") or {}
+    found += [c for c in (pod.get("containers") or ()) if isinstance(c, Mapping)]
+    return found
+
+
+def _attempt_containers(job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The last attempt's containers (API_AttemptDetail: ``container``, or ``taskProperties[]``
+    ``.containers[]`` for an ecsProperties job)."""
+    attempt = _last_attempt(job)
+    found: list[Mapping[str, Any]] = [attempt["container"]] if attempt.get("container") else []
+    for task in attempt.get("taskProperties") or ():
+        found += [c for c in (task.get("containers") or ()) if isinstance(c, Mapping)]
+    return found
+
+
 def status_reason(job: Mapping[str, Any]) -> str:
     """Why the job stopped, from the job or, failing that, its container or last attempt."""
     attempt = _last_attempt(job)
-    for text in (
-        job.get("statusReason"),
-        (job.get("container") or {}).get("reason"),
-        attempt.get("statusReason"),
-        (attempt.get("container") or {}).get("reason"),
-    ):
+    texts = [job.get("statusReason")]
+    texts += [c.get("reason") for c in job_containers(job)]
+    texts.append(attempt.get("statusReason"))
+    texts += [c.get("reason") for c in _attempt_containers(job)]
+    for text in texts:
         if text:
             return shorten(str(text), MAX_AWS_TEXT)  # from AWS: any length reaches the logs otherwise
     return "no reason given"
 
 
 def exit_code(job: Mapping[str, Any]) -> int | None:
-    for container in ((job.get("container") or {}), (_last_attempt(job).get("container") or {})):
+    for container in (*job_containers(job), *_attempt_containers(job)):
         if container.get("exitCode") is not None:
             return int(container["exitCode"])
     return None
 
 
 def log_stream(job: Mapping[str, Any]) -> str | None:
-    for container in ((job.get("container") or {}), (_last_attempt(job).get("container") or {})):
+    for container in (*job_containers(job), *_attempt_containers(job)):
         if container.get("logStreamName"):
             return str(container["logStreamName"])
     return None
@@ -112,8 +136,11 @@ def log_stream(job: Mapping[str, Any]) -> str | None:
 
 def log_group(job: Mapping[str, Any], default: str) -> str:
     """The awslogs group the job writes to: its own log configuration's, else the setting's."""
-    options = ((job.get("container") or {}).get("logConfiguration") or {}).get("options") or {}
-    return str(options.get("awslogs-group") or default)
+    for container in job_containers(job):
+        options = (container.get("logConfiguration") or {}).get("options") or {}
+        if options.get("awslogs-group"):
+            return str(options["awslogs-group"])
+    return default
 
 
 def failed_before_start(job: Mapping[str, Any], *, seen_running: bool) -> bool:

@@ -35,7 +35,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     hold; then each exec_config, parsed, routed and built as the executor would, so validate and plan
     agree."""
     from batch_router.cli.configured import NothingConfigured, configured_plan
-    from batch_router.config.routes import capacity_lines, mode_line
+    from batch_router.config.route_capacity import capacity_lines
+    from batch_router.config.routes import mode_line
 
     if args.routes_file is not None and args.routes is not None:
         print(

@@ -18,14 +18,16 @@ from batch_router.config.model import (
     HINT_KEYS,
     OVERRIDABLE_SPECIAL,
     SEED_POLICY,
-    ConsumableResource,
-    ConsumableType,
-    ConsumableUse,
     Policy,
     Provisioning,
     Route,
     RouteTable,
-    resource_name,
+)
+from batch_router.config.route_capacity import (
+    consumable_problems,
+    consumable_resources,
+    consumable_use,
+    wait_limit_problems,
 )
 from batch_router.config.route_file import MAX_ROUTE_FILE_BYTES, read_route_data
 from batch_router.config.schema_problems import did_you_mean, validate
@@ -67,7 +69,7 @@ def parse_route_table(data: Any, source: str) -> RouteTable:
         default_route=data.get("default_route") or routes[0].name,
         defaults=defaults,
         source=source,
-        consumable_resources=_consumable_resources(data.get("consumable_resources") or {}),
+        consumable_resources=consumable_resources(data.get("consumable_resources") or {}),
     )
 
 
@@ -115,30 +117,7 @@ _ROUTE_FIELDS = {
     "submit_job_kwargs": lambda v: camelize_keys(dict(v or {})),
     "retry_route": lambda v: v,
     "wait_limits": dict,
-    "consumable_resources": lambda v: {name: _consumable_use(use) for name, use in v.items()},
-}
-
-
-def _consumable_use(use: int | Mapping[str, int]) -> ConsumableUse:
-    """``1``: one each, no more; ``{quantity: 1, max: 4}``: one unless the task asks, at most four."""
-    if isinstance(use, int):
-        return ConsumableUse(quantity=use, max=use)
-    return ConsumableUse(quantity=use.get("quantity", 0), max=use["max"])
-
-
-def _consumable_resources(raw: Mapping[str, Any]) -> dict[str, ConsumableResource]:
-    return {
-        name: ConsumableResource(
-            total=spec["total"], type=_CONSUMABLE_TYPES[spec.get("type", "replenishable")]
-        )
-        for name, spec in raw.items()
-    }
-
-
-# The route file's spelling of API_CreateConsumableResource's resourceType.
-_CONSUMABLE_TYPES: dict[str, ConsumableType] = {
-    "replenishable": "REPLENISHABLE",
-    "non-replenishable": "NON_REPLENISHABLE",
+    "consumable_resources": lambda v: {name: consumable_use(use) for name, use in v.items()},
 }
 
 
@@ -205,8 +184,8 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[Problem]:
             kwargs = route.get(key) or {}
             problems += kwargs_problems(kwargs, ["routes", i, key])
         problems += _retry_route_problems(route, i, name_set, names)
-        problems += _wait_limit_problems(route, i, wait_limits_by_queue)
-        problems += _consumable_problems(route, i)
+        problems += wait_limit_problems(route, i, wait_limits_by_queue)
+        problems += consumable_problems(route, i)
         problems += _provision_problems(route, i)
     default = data.get("default_route")
     if default is not None and default not in name_set:
@@ -250,45 +229,16 @@ def _retry_route_problems(
     return []
 
 
-def _consumable_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
-    """A route cannot give its jobs more of a resource by default than a task may ask for."""
-    return [
-        Problem(
-            f"routes[{i}].consumable_resources.{name}.quantity",
-            f"is above max ({use['max']})",
-            "lower quantity or raise max",
-        )
-        for name, use in (route.get("consumable_resources") or {}).items()
-        if isinstance(use, Mapping) and use.get("quantity", 0) > use["max"]
-    ]
-
-
-def _wait_limit_problems(
-    route: Mapping[str, Any], i: int, by_queue: dict[str, tuple[int, Mapping[str, int]]]
-) -> list[Problem]:
-    """Wait limits belong to the job queue (jobStateTimeLimitActions), so the routes that share a queue
-    must say the same ones; the schema checks each reason and number."""
-    limits = route.get("wait_limits") or {}
-    first, theirs = by_queue.setdefault(resource_name(route["job_queue"]), (i, limits))
-    if first == i or dict(theirs) == dict(limits):
-        return []
-    return [
-        Problem(
-            f"routes[{i}].wait_limits",
-            f"differs from routes[{first}]'s, which uses the same job queue {route['job_queue']!r}",
-            "a job queue has one set of wait limits: give every route on it the same wait_limits",
-        )
-    ]
-
-
 def _provision_problems(route: Mapping[str, Any], i: int) -> list[Problem]:
     """What a route's provision block cannot mean: Fargate picks its own hosts, and a minimum above the
     maximum cannot be kept."""
     provision = route.get("provision") or {}
     problems: list[Problem] = []
     compute = KINDS.get(route["compute"])  # None: the schema says what is wrong with it
-    if compute is not None and compute.chooses_hosts:
-        for key in ("instance_types", "allocation_strategy", "min_vcpus"):
+    if compute is not None:
+        refused = [key for key in ("allocation_strategy", "min_vcpus") if compute.chooses_hosts]
+        refused += [] if compute.instance_types else ["instance_types"]
+        for key in refused:
             if key in provision:
                 problems.append(
                     Problem(
@@ -406,30 +356,6 @@ def mode_line(table: RouteTable) -> str:
         f"write a route table to restrict it (docs/policy.md); job queue {route.job_queue}, job "
         f"definition {route.job_definition}, {compute}"
     )
-
-
-def capacity_lines(table: RouteTable) -> list[str]:
-    """What the table says of capacity beyond sizes, one line each: the consumable resources it makes,
-    and per route the ones its jobs use and how long they may block their queue."""
-    lines = [
-        f"consumable resource {name!r}: {resource.total} in all, {resource.type.lower().replace('_', '-')}"
-        " (batch-router provision makes it)"
-        for name, resource in table.consumable_resources.items()
-    ]
-    for route in table.routes:
-        uses = [
-            f"{name} {use.quantity}"
-            + (f" (a task may ask up to {use.max})" if use.max != use.quantity else "")
-            for name, use in route.consumable_resources.items()
-        ]
-        if uses:
-            lines.append(f"route {route.name!r} uses consumable resources: {', '.join(uses)}")
-        limits = [f"{seconds} s for {reason}" for reason, seconds in route.wait_limits.items()]
-        if limits:
-            lines.append(
-                f"route {route.name!r}: AWS Batch cancels a job blocked in RUNNABLE after {', '.join(limits)}"
-            )
-    return lines
 
 
 def route_table_from_settings(settings: ExecutorSettings) -> RouteTable:

@@ -27,7 +27,7 @@ from batch_router.executor.belief import claim_for
 from batch_router.executor.hub import Hub
 from batch_router.executor.metrics import UNKNOWN_ROUTE
 from batch_router.executor.outcomes import Described
-from batch_router.executor.tracker import ADOPTED, LOOKUP_FIRST, NO_SUBMIT, Stage, TryRecord
+from batch_router.executor.try_record import ADOPTED, LOOKUP_FIRST, NO_SUBMIT, Stage, TryRecord
 from batch_router.executor.workloads import Workload, workload_from_job
 from batch_router.plan.model import TaskIdentity
 from batch_router.plan.naming import ROUTE_TAG, TRY_ID_TAG

@@ -43,7 +43,7 @@ from batch_router.executor.job_events import JobEvents
 from batch_router.executor.metrics import ExecutorMetrics
 from batch_router.executor.polling import Poller
 from batch_router.executor.submitting import Submitter
-from batch_router.executor.tracker import Stage, TryRecord
+from batch_router.executor.try_record import Stage, TryRecord
 from batch_router.executor.workloads import Workload, fresh_workload
 from batch_router.provider_info import unknown_options
 

@@ -31,7 +31,8 @@ from batch_router.executor.channel import Channel
 from batch_router.executor.metrics import UNKNOWN_ROUTE, ExecutorMetrics
 from batch_router.executor.outcomes import About, Stopped, StopTicket
 from batch_router.executor.task_notes import TaskNotes, airflow_task_notes
-from batch_router.executor.tracker import Tracker, TryRecord
+from batch_router.executor.tracker import Tracker
+from batch_router.executor.try_record import TryRecord
 from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:

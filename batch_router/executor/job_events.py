@@ -41,7 +41,7 @@ from batch_router.executor.outcomes import (
     StatusChanged,
     crashed_call,
 )
-from batch_router.executor.tracker import TryRecord
+from batch_router.executor.try_record import TryRecord
 
 if TYPE_CHECKING:
     from batch_router.executor.hub import Runtime

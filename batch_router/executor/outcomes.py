@@ -16,7 +16,7 @@ from batch_router.aws import job_states as states
 from batch_router.aws.blocked_reasons import Blocked
 from batch_router.aws.errors import BatchApiError, ErrorKind
 from batch_router.executor.belief import TryClaim
-from batch_router.executor.tracker import TryRecord
+from batch_router.executor.try_record import TryRecord
 from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:

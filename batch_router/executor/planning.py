@@ -23,7 +23,7 @@ __all__ = ["InfoLog", "plan_workloads", "replan"]
 
 from batch_router.errors import ExecConfigError, RoutingError
 from batch_router.executor.outcomes import Planned, Refused, Replanned, ReplanTicket, Unplannable
-from batch_router.executor.tracker import TryRecord
+from batch_router.executor.try_record import TryRecord
 from batch_router.executor.workloads import (
     Workload,
     executor_config_of,

@@ -21,7 +21,7 @@ from batch_router.executor.hub import Hub
 from batch_router.executor.job_events import JobEvents
 from batch_router.executor.outcomes import EventChanged, Polled, StatusChanged
 from batch_router.executor.submitting import Submitter
-from batch_router.executor.tracker import Stage, TryRecord
+from batch_router.executor.try_record import Stage, TryRecord
 from batch_router.executor.workloads import restored, workload_from_payload
 
 __all__ = ["Poller", "SweepPacer"]

@@ -28,7 +28,7 @@ from batch_router.executor.outcomes import (
     Submitted,
     SubmitTicket,
 )
-from batch_router.executor.tracker import Stage, TryRecord
+from batch_router.executor.try_record import Stage, TryRecord
 from batch_router.executor.workloads import Workload, with_fresh_token
 from batch_router.plan.planner import Plan
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.executors.workloads import ExecuteCallback, ExecuteTask
 
+from batch_router.aws.job_states import job_containers
 from batch_router.plan.model import TaskIdentity
 
 if TYPE_CHECKING:
@@ -80,13 +81,11 @@ def fresh_workload(ti: Any, generator: JWTGenerator) -> Workload | None:
 
 
 def command_of_job(job: Mapping[str, Any]) -> Sequence[str] | None:
-    container = job.get("container") or {}
-    if container.get("command"):
-        return [str(part) for part in container["command"]]
-    containers = ((job.get("eksProperties") or {}).get("podProperties") or {}).get("containers") or []
-    for spec in containers:
-        if spec.get("command"):
-            return [str(part) for part in spec["command"]]
+    """The first command among the job's containers (``job_states.job_containers``: an ECS container,
+    an ECS Managed Instances task's containers, an EKS pod's)."""
+    for container in job_containers(job):
+        if container.get("command"):
+            return [str(part) for part in container["command"]]
     return None
 
 

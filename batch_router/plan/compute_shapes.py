@@ -1,8 +1,9 @@
 """The task's command, environment and sizing hints, written in the shape its route's compute takes.
 
 EC2 and Fargate take ``containerOverrides`` (Fargate only in its legal vCPU/memory pairs, rounded up;
-EC2 in whole vCPUs); EKS takes ``eksPropertiesOverride`` with Kubernetes units, and a
-``containerOverrides`` from a shared layer is moved into the pod's first container.
+EC2 in whole vCPUs); ECS Managed Instances take ``ecsPropertiesOverride`` (the task's first container,
+sized as EC2 containers are); EKS takes ``eksPropertiesOverride`` with Kubernetes units. A
+``containerOverrides`` from a shared layer is moved into the task's or pod's first container.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from batch_router.errors import Problem
 from batch_router.plan.merge import deep_merge, plain_copy
 from batch_router.rules import fargate
 
-__all__ = ["write_container", "write_eks"]
+__all__ = ["write_container", "write_eks", "write_task"]
 
 
 # --- EC2 and Fargate: containerOverrides ------------------------------------------------------------
@@ -83,7 +84,10 @@ def write_container(
         if vcpu is not None:
             whole = max(1, math.ceil(vcpu))
             if whole != vcpu:
-                notes.append(f"ec2: {vcpu:g} vCPU rounded up to {whole} (EC2 jobs take whole vCPUs)")
+                label = compute_kind(compute).label
+                notes.append(
+                    f"{compute}: {vcpu:g} vCPU rounded up to {whole} ({label} jobs are sized in whole vCPUs)"
+                )
             requirements["VCPU"] = str(whole)
         if memory is not None:
             requirements["MEMORY"] = str(memory)
@@ -117,6 +121,76 @@ def _size(vcpu: float | None, memory: int | None) -> str:
     vcpu_text = f"{vcpu:g} vCPU" if vcpu is not None else "(no vCPU)"
     memory_text = f"{memory} MiB" if memory is not None else "(no memory)"
     return f"{vcpu_text} / {memory_text}"
+
+
+# --- ECS Managed Instances: ecsPropertiesOverride -------------------------------------------------
+
+
+def write_task(
+    kwargs: dict[str, Any],
+    route: Route,
+    compute: Compute | None,
+    command: Sequence[str],
+    env: list[dict[str, str]],
+    hints: Hints,
+    notes: list[str],
+    problems: list[Problem],
+    definition: DefinitionFacts | None = None,
+) -> dict[str, Any]:
+    """Jobs on ECS Managed Instances run ``ecsProperties`` job definitions ("Amazon ECS Managed
+    Instances jobs do not support legacy containerProperties", user guide), which a request overrides
+    with ``ecsPropertiesOverride.taskProperties[].containers[]`` (command, environment,
+    resourceRequirements, the same fields as containerOverrides). So the executor writes the task's
+    first container (by position: a one-container task needs no name) exactly as it writes
+    containerOverrides elsewhere, and what earlier layers put in containerOverrides moves there."""
+    moved = kwargs.pop("containerOverrides", None) or {}
+    container: dict[str, Any] = {}
+    if isinstance(moved, Mapping):
+        container = _container_to_task(moved, notes, problems)
+    written = write_container(
+        {"containerOverrides": container}, route, compute, command, env, hints, notes, problems, definition
+    )["containerOverrides"]
+    task = kwargs.setdefault("ecsPropertiesOverride", {}).setdefault("taskProperties", [])
+    if not task:
+        task.append({})
+    containers = task[0].setdefault("containers", [])
+    if not containers:
+        containers.append({})
+    containers[0] = deep_merge(containers[0], written)
+    return kwargs
+
+
+def _container_to_task(
+    overrides: Mapping[str, Any], notes: list[str], problems: list[Problem]
+) -> dict[str, Any]:
+    """containerOverrides from earlier layers, as the task container's (legacy vcpus and memory as
+    resourceRequirements, which is all a task container takes)."""
+    container: dict[str, Any] = {}
+    requirements = list(plain_copy(overrides.get("resourceRequirements") or []))
+    for key, value in overrides.items():
+        if key in ("command", "resourceRequirements"):
+            continue  # an empty command (a non-empty one was refused): the executor writes the command
+        if key == "environment":
+            container["environment"] = plain_copy(value)
+        elif key in ("vcpus", "memory") and value is not None:
+            kind = "VCPU" if key == "vcpus" else "MEMORY"
+            if not any(r.get("type") == kind for r in requirements if isinstance(r, Mapping)):
+                requirements.append({"type": kind, "value": str(value)})
+        elif value:
+            problems.append(
+                Problem(
+                    f"containerOverrides.{key}",
+                    "cannot be used on an ECS Managed Instances route",
+                    "its jobs take ecsPropertiesOverride.taskProperties[].containers[] instead",
+                )
+            )
+    if requirements:
+        container["resourceRequirements"] = requirements
+    if container:
+        notes.append(
+            "ecs-managed-instances: containerOverrides from earlier layers moved into the task's container"
+        )
+    return container
 
 
 # --- EKS: eksPropertiesOverride in Kubernetes units -----------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from batch_router.config.compute_kinds import pods
+from batch_router.config.compute_kinds import kind, pods
 from batch_router.config.exec_config import (
     COMMAND_HINT,
     EXECUTOR_OWNED_ENV,
@@ -23,7 +23,7 @@ from batch_router.config.exec_config import (
 from batch_router.config.json_tree import dict_items, dig, json_path
 from batch_router.config.model import Compute, DefinitionFacts, ExecConfig, Route, RouteTable
 from batch_router.errors import ExecConfigError, Problem
-from batch_router.plan.compute_shapes import write_container, write_eks
+from batch_router.plan.compute_shapes import write_container, write_eks, write_task
 from batch_router.plan.consumables import route_consumables, with_asked_quantities
 from batch_router.plan.merge import deep_merge, seed_merge
 from batch_router.plan.model import BuiltJob, RouteChoice, TaskIdentity
@@ -120,7 +120,8 @@ def build_submit_job(
     problems += _orchestration_problems(route, str(kwargs["jobDefinition"]), compute)
     kwargs["jobName"] = job_name(kwargs.get("jobName") or job_name_prefix, identity)
     env_list = [{"name": name, "value": value} for name, value in env.items()]
-    if pods(route.compute):
+    shape = kind(route.compute).shape if route.compute is not None else "container"
+    if shape == "pod":
         kwargs = write_eks(kwargs, command, env_list, exec_config.hints, notes, problems)
     else:
         # Only a shared layer can get here with one (see _foreign_compute_problems): it is for EKS routes.
@@ -128,8 +129,9 @@ def build_submit_job(
             notes.append(
                 f"eksPropertiesOverride from shared settings dropped: route runs on {route.compute or 'ECS'}"
             )
+        write = write_task if shape == "task" else write_container
         hints = exec_config.hints
-        kwargs = write_container(kwargs, route, compute, command, env_list, hints, notes, problems, facts)
+        kwargs = write(kwargs, route, compute, command, env_list, hints, notes, problems, facts)
     kwargs = with_asked_quantities(kwargs, route, exec_config.hints)
     if exec_config.hints.timeout_seconds is not None:
         kwargs = deep_merge(
@@ -194,15 +196,17 @@ def _facts_of(
 
 
 def _orchestration_problems(route: Route, definition: str, compute: Compute | None) -> list[Problem]:
-    """A job definition of the other orchestration (EKS against ECS) than the request is written for:
-    AWS refuses containerOverrides for an EKS job definition, and eksPropertiesOverride for an ECS one."""
-    if compute is None or route.compute is None or pods(compute) == pods(route.compute):
+    """A job definition of another shape than the request is written for: AWS refuses containerOverrides
+    for an EKS job definition, eksPropertiesOverride for an ECS one, and an ECS Managed Instances job
+    definition holds ecsProperties, not the containerProperties containerOverrides override."""
+    if compute is None or route.compute is None or kind(compute).shape == kind(route.compute).shape:
         return []
+    sends = {"pod": "EKS pods", "task": "ECS tasks (ecsProperties)", "container": "ECS containers"}
     return [
         Problem(
             "jobDefinition",
             f"job definition {definition!r} runs on {compute}, but route {route.name!r} sends "
-            f"{'EKS pods' if pods(route.compute) else 'ECS containers'}",
+            f"{sends[kind(route.compute).shape]}",
             "name a job definition of the route's kind of compute, or route the task elsewhere",
         )
     ]
@@ -237,6 +241,11 @@ def _owned_problems(label: str, layer: Mapping[str, Any], owned_env: frozenset[s
     pod = dig(layer, "eksPropertiesOverride", "podProperties")
     for i, container in dict_items(pod.get("containers") if pod else None):
         containers.append((["eksPropertiesOverride", "podProperties", "containers", i], container, "env"))
+    tasks = dig(layer, "ecsPropertiesOverride")
+    for t, task in dict_items(tasks.get("taskProperties") if tasks else None):
+        for c, container in dict_items(task.get("containers")):
+            path: list[str | int] = ["ecsPropertiesOverride", "taskProperties", t, "containers", c]
+            containers.append((path, container, "environment"))
     for path, container, env_key in containers:
         if not isinstance(container, Mapping):
             continue

@@ -11,6 +11,10 @@ from typing import Any
 from batch_router.config.compute_kinds import provisioned
 from batch_router.config.model import ConsumableResource, Route
 from batch_router.provision.cfn import get_att, ref, sub
+from batch_router.provision.iam_resources import (
+    MANAGED_INSTANCES_INFRASTRUCTURE_ROLE,
+    MANAGED_INSTANCES_PROFILE,
+)
 from batch_router.provision.options import BASE_MEMORY_MIB, BASE_VCPU, ProvisionOptions
 
 __all__ = [
@@ -46,27 +50,34 @@ WORKER_CONTAINER = "airflow-worker"
 DEFAULT_INSTANCE_TYPES = ("default_x86_64",)
 
 
-def _capacity_types(route: Route) -> list[str]:
-    """The compute environments' types, in job-queue order: Spot first, then on-demand, so Batch places
-    jobs on Spot while it has capacity and on on-demand after (the queue's own fallback)."""
-    on_demand, spot = provisioned(route.compute).environment_types
-    return {
-        "spot": [spot],
-        "on-demand": [on_demand],
-        "spot-then-on-demand": [spot, on_demand],
-    }[route.provision.capacity]
-
-
-def compute_environment(route: Route, capacity_type: str, security_groups: Any) -> dict[str, Any]:
-    provision = route.provision
-    resources: dict[str, Any] = {
-        "Type": capacity_type,
-        "MaxvCpus": provision.max_vcpus,
-        "Subnets": ref(SUBNETS),
-        "SecurityGroupIds": security_groups,
-    }
-    properties: dict[str, Any] = {"Type": "MANAGED", "State": "ENABLED", "ComputeResources": resources}
+def _capacity_types(route: Route) -> list[tuple[str, str | None]]:
+    """(resource type, capacity option) of each compute environment, in job-queue order: Spot first,
+    then on-demand, so Batch places jobs on Spot while it has capacity and on on-demand after (the
+    queue's own fallback). Kinds with one resource type ask for Spot with a capacity option instead
+    (ECS Managed Instances: ``capacityOptionType`` SPOT or ON_DEMAND)."""
     compute = provisioned(route.compute)
+    on_demand, spot = compute.environment_types
+    slots = {"spot": [spot], "on-demand": [on_demand], "spot-then-on-demand": [spot, on_demand]}
+    options = {"spot": ["SPOT"], "on-demand": ["ON_DEMAND"], "spot-then-on-demand": ["SPOT", "ON_DEMAND"]}
+    capacity = route.provision.capacity
+    if compute.spot_by == "capacity_option":
+        return [(on_demand, option) for option in options[capacity]]
+    return [(resource_type, None) for resource_type in slots[capacity]]
+
+
+def compute_environment(
+    route: Route, capacity_type: str, security_groups: Any, capacity_option: str | None = None
+) -> dict[str, Any]:
+    provision = route.provision
+    compute = provisioned(route.compute)
+    resources: dict[str, Any] = {"Type": capacity_type, "MaxvCpus": provision.max_vcpus}
+    if compute.spot_by == "capacity_option":
+        resources["ManagedInstancesProvider"] = _managed_instances_provider(
+            route, security_groups, capacity_option or "ON_DEMAND"
+        )
+    else:
+        resources.update({"Subnets": ref(SUBNETS), "SecurityGroupIds": security_groups})
+    properties: dict[str, Any] = {"Type": "MANAGED", "State": "ENABLED", "ComputeResources": resources}
     if not compute.chooses_hosts:
         spot = capacity_type == compute.environment_types[1]
         strategy = provision.allocation_strategy
@@ -95,9 +106,36 @@ def compute_environment(route: Route, capacity_type: str, security_groups: Any) 
     return {"Type": "AWS::Batch::ComputeEnvironment", "Properties": properties}
 
 
+def _managed_instances_provider(route: Route, security_groups: Any, option: str) -> dict[str, Any]:
+    """AWS Batch user guide, "Compute environments on Amazon ECS Managed Instances": the networking,
+    instance profile and instance selection all live in ``managedInstancesProvider``; instance types are
+    ``instanceRequirements.allowedInstanceTypes``, where a family (g5) is written ``g5.*`` (Amazon ECS
+    API reference, InstanceRequirementsRequest ``allowedInstanceTypes``: "one or more wild cards,
+    represented by an asterisk (*), to allow an instance type, size, or generation")."""
+    template: dict[str, Any] = {
+        "Ec2InstanceProfileArn": get_att(MANAGED_INSTANCES_PROFILE, "Arn"),
+        "NetworkConfiguration": {"Subnets": ref(SUBNETS), "SecurityGroups": security_groups},
+        "CapacityOptionType": option,
+    }
+    if route.provision.instance_types:
+        allowed = [t if "." in t or "*" in t else f"{t}.*" for t in route.provision.instance_types]
+        template["InstanceRequirements"] = {"AllowedInstanceTypes": allowed}
+    return {
+        "InfrastructureRoleArn": get_att(MANAGED_INSTANCES_INFRASTRUCTURE_ROLE, "Arn"),
+        "InstanceLaunchTemplate": template,
+    }
+
+
 def compute_environments(route: Route, security_groups: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(capacity type, resource) for each compute environment of the route's queue, in queue order."""
-    return [(kind, compute_environment(route, kind, security_groups)) for kind in _capacity_types(route)]
+    """(name for its logical id, resource) of each compute environment of the route's queue, in queue
+    order."""
+    return [
+        (
+            f"{resource_type}_{option}" if option else resource_type,
+            compute_environment(route, resource_type, security_groups, option),
+        )
+        for resource_type, option in _capacity_types(route)
+    ]
 
 
 def launch_template() -> dict[str, Any]:
@@ -239,6 +277,31 @@ def job_definition(name: str, route: Route, options: ProvisionOptions) -> dict[s
                     }
                 ],
             }
+        }
+    elif compute.shape == "task":
+        # "Job definitions on Amazon ECS Managed Instances": ecsProperties, platform capability
+        # MANAGED_INSTANCES, no containerProperties; the awslogs driver is supported.
+        properties["PlatformCapabilities"] = [compute.platform_capability]
+        properties["EcsProperties"] = {
+            "TaskProperties": [
+                {
+                    "Containers": [
+                        {
+                            "Name": WORKER_CONTAINER,
+                            "Image": ref("WorkerImage"),
+                            "Essential": True,
+                            "ResourceRequirements": [
+                                {"Type": "VCPU", "Value": str(BASE_VCPU)},
+                                {"Type": "MEMORY", "Value": str(BASE_MEMORY_MIB)},
+                            ],
+                            "Environment": env,
+                            "LogConfiguration": _log_configuration(options),
+                        }
+                    ],
+                    "ExecutionRoleArn": get_att(EXECUTION_ROLE, "Arn"),
+                    "TaskRoleArn": get_att(JOB_ROLE, "Arn"),
+                }
+            ]
         }
     else:
         container: dict[str, Any] = {

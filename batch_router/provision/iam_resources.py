@@ -13,7 +13,17 @@ from batch_router.provision.iam_policy import (
     policy_document,
 )
 
-__all__ = ["ecr_repository_arn", "iam_resources", "managed_policy", "pod_role"]
+__all__ = [
+    "MANAGED_INSTANCES_INFRASTRUCTURE_ROLE",
+    "MANAGED_INSTANCES_PROFILE",
+    "ecr_repository_arn",
+    "iam_resources",
+    "managed_policy",
+    "pod_role",
+]
+
+MANAGED_INSTANCES_INFRASTRUCTURE_ROLE = "ManagedInstancesInfrastructureRole"
+MANAGED_INSTANCES_PROFILE = "ManagedInstancesProfile"
 
 
 def _managed(name: str) -> dict[str, Any]:
@@ -79,6 +89,7 @@ def iam_resources(
     image: str | None,
     ecs_instances: bool,
     eks_instances: bool,
+    managed_instances: bool = False,
 ) -> dict[str, Any]:
     repository = ecr_repository_arn(image)
     execution = execution_role_statements(
@@ -124,6 +135,23 @@ def iam_resources(
             ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"],
         )
         resources["EksInstanceProfile"] = _instance_profile("EksInstanceRole")
+    if managed_instances:
+        # AWS Batch User Guide, "Tutorial: Create a managed compute environment using Amazon ECS Managed
+        # Instances": an infrastructure role ECS assumes to manage the instances (trusted by
+        # ecs.amazonaws.com; Amazon ECS Developer Guide, "Amazon ECS infrastructure IAM role"), and an
+        # instance profile with AmazonECSInstanceRolePolicyForManagedInstances.
+        resources[MANAGED_INSTANCES_INFRASTRUCTURE_ROLE] = {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "Description": "ECS launches, scales and ends the ECS Managed Instances with it",
+                "AssumeRolePolicyDocument": _assumed_by("ecs.amazonaws.com"),
+                "ManagedPolicyArns": [_managed("AmazonECSInfrastructureRolePolicyForManagedInstances")],
+            },
+        }
+        resources["ManagedInstancesRole"] = _instance_role(
+            "ECS Managed Instances join ECS with it", ["AmazonECSInstanceRolePolicyForManagedInstances"]
+        )
+        resources[MANAGED_INSTANCES_PROFILE] = _instance_profile("ManagedInstancesRole")
     return resources
 
 

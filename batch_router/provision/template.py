@@ -107,6 +107,7 @@ def build_template(table: RouteTable, options: ProvisionOptions) -> dict[str, An
             image=options.image,
             ecs_instances=any(not KINDS[k].chooses_hosts and not KINDS[k].pods for k in kinds),
             eks_instances=any(KINDS[k].pods for k in kinds),
+            managed_instances=any(KINDS[k].spot_by == "capacity_option" for k in kinds),
         )
     )
     events_queue = None

@@ -90,32 +90,42 @@ def _enums_of(node: object, key: str) -> list[list[str]]:
     return found
 
 
-def test_a_fourth_kind_must_fill_in_every_field() -> None:
+def test_a_new_kind_must_fill_in_every_field() -> None:
     with pytest.raises(TypeError) as missing:
-        ComputeKind(name="ecs-managed", label="ECS Managed Instances", orchestration="ECS")  # type: ignore[call-arg,arg-type]
+        ComputeKind(name="next", label="Next", orchestration="ECS")  # type: ignore[call-arg,arg-type]
 
-    for field in ("platform_capability", "environment_types", "sizing", "gpus", "chooses_hosts", "pod_role"):
+    for field in (
+        "shape",
+        "platform_capability",
+        "environment_types",
+        "spot_by",
+        "sizing",
+        "gpus",
+        "chooses_hosts",
+        "instance_types",
+        "pod_role",
+    ):
         assert field in str(missing.value)
 
 
-def test_a_fourth_kind_in_the_table_is_read_by_the_code_that_asks_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    fourth = dataclasses.replace(
+def test_a_new_kind_in_the_table_is_read_by_the_code_that_asks_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    fifth = dataclasses.replace(
         KINDS["ec2"],
-        name="ecs-managed",
-        label="ECS Managed Instances",
-        environment_types=("ECS_MI", "ECS_MI"),  # type: ignore[arg-type]
+        name="next",
+        label="Next",
+        environment_types=("NEXT", "NEXT"),  # type: ignore[arg-type]
     )
-    monkeypatch.setitem(KINDS, "ecs-managed", fourth)  # type: ignore[index]
-    route = Route("managed", "ecs-managed", "q", "jd")  # type: ignore[arg-type]
+    monkeypatch.setitem(KINDS, "next", fifth)  # type: ignore[index]
+    route = Route("managed", "next", "q", "jd")  # type: ignore[arg-type]
     env = {
         "computeEnvironmentName": "ce",
         "containerOrchestrationType": "ECS",
         "computeResources": {"type": "EC2"},
     }
 
-    assert "ecs-managed" in kinds_where(pods=False, gpus=True)
+    assert "next" in kinds_where(pods=False, gpus=True)
     assert "is EC2 on ECS" in str(compute_problem(route, env))
-    assert compute_problem(route, {**env, "computeResources": {"type": "ECS_MI"}}) is None
+    assert compute_problem(route, {**env, "computeResources": {"type": "NEXT"}}) is None
 
 
 def test_a_job_definitions_compute_is_read_from_its_orchestration_and_capabilities() -> None:
@@ -123,3 +133,12 @@ def test_a_job_definitions_compute_is_read_from_its_orchestration_and_capabiliti
     assert compute_of_definition({"platformCapabilities": ["FARGATE"]}) == "fargate"
     assert compute_of_definition({"platformCapabilities": ["EC2"]}) == "ec2"
     assert compute_of_definition({}) == "ec2"  # "If no value is specified, it defaults to EC2"
+    assert compute_of_definition({"platformCapabilities": ["MANAGED_INSTANCES"]}) == "ecs-managed-instances"
+
+
+def test_an_ecs_managed_instances_route_runs_on_its_one_environment_type_only() -> None:
+    route = Route("mi", "ecs-managed-instances", "q", "jd")
+    env = {"computeEnvironmentName": "ce", "containerOrchestrationType": "ECS"}
+
+    assert compute_problem(route, {**env, "computeResources": {"type": "ECS_MANAGED_INSTANCES"}}) is None
+    assert "is EC2 on ECS" in str(compute_problem(route, {**env, "computeResources": {"type": "EC2"}}))

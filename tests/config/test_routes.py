@@ -76,7 +76,8 @@ def test_a_misspelt_compute_names_the_path_the_choices_and_the_fix() -> None:
     data = _table()
     data["routes"][2]["compute"] = "fargte"
     assert _problems(data) == [
-        "routes[2].compute: 'fargte' is not one of fargate, ec2, eks (hint: did you mean 'fargate'?)"
+        "routes[2].compute: 'fargte' is not one of fargate, ec2, eks, ecs-managed-instances "
+        "(hint: did you mean 'fargate'?)"
     ]
 
 

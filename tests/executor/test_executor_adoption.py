@@ -15,7 +15,7 @@ from executor_kit import Recorder, drive, make_workload, queue_all, task_instanc
 
 from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.core import REVOKE_REASON
-from batch_router.executor.tracker import Stage
+from batch_router.executor.try_record import Stage
 
 
 @pytest.fixture

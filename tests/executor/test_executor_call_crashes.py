@@ -10,7 +10,7 @@ from batch_world import BatchWorld
 from executor_kit import Recorder, drive, make_workload, queue_all, tune
 
 from batch_router.executor import BatchRouterExecutor, calls, intake
-from batch_router.executor.tracker import Stage
+from batch_router.executor.try_record import Stage
 from batch_router.plan.planner import Plan
 
 

@@ -13,7 +13,7 @@ from executor_kit import drive, make_workload, queue_all, task_instance, tune
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError
 from batch_router.executor import BatchRouterExecutor
-from batch_router.executor.tracker import Stage
+from batch_router.executor.try_record import Stage
 
 
 def wait_for_planning(executor: BatchRouterExecutor) -> None:

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import batch_router
-from batch_router.executor.tracker import Stage, Tracker, TryRecord
+from batch_router.executor.tracker import Tracker
+from batch_router.executor.try_record import Stage, TryRecord
 from batch_router.plan.model import TaskIdentity
 
 

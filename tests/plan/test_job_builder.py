@@ -279,7 +279,7 @@ def test_ec2_hints_become_resource_requirements_as_strings() -> None:
 def test_ec2_fractional_vcpu_is_rounded_up_to_a_whole_one_with_a_note() -> None:
     built = build(EC2, hints=Hints(vcpu=2.5))
     assert requirements_of(built.kwargs) == {"VCPU": "3"}
-    assert built.notes == ("ec2: 2.5 vCPU rounded up to 3 (EC2 jobs take whole vCPUs)",)
+    assert built.notes == ("ec2: 2.5 vCPU rounded up to 3 (EC2 jobs are sized in whole vCPUs)",)
 
 
 def test_ec2_hints_replace_resource_requirements_of_the_same_type_only() -> None:

@@ -50,8 +50,26 @@ def test_the_documented_templates_exist() -> None:
         "fargate-medium",
         "fargate-large",
         "eks-default",
+        "ecs-managed-instances-default",
     }
     assert documented <= set(template_names())
+
+
+def test_the_managed_instances_template_routes_to_a_managed_instances_route() -> None:
+    from batch_router.config.model import Route, RouteTable
+    from batch_router.plan.router import choose_route
+    from batch_router.templates import ecs_managed_instances
+
+    table = RouteTable(
+        routes=(
+            Route("small", "fargate", "q-f", "jd-f", max_vcpu=4, max_memory_mib=30720),
+            Route("managed", "ecs-managed-instances", "q-m", "jd-m"),
+        ),
+        default_route="small",
+    )
+    hints = parse_exec_config(ecs_managed_instances(vcpu=4)).hints
+
+    assert choose_route(table, hints, None).route.name == "managed"
 
 
 def test_template_names_are_sorted() -> None:

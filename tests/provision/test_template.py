@@ -403,3 +403,65 @@ def test_the_scheduler_may_submit_jobs_using_the_tables_consumable_resources() -
 
     submit = next(s for s in statements if s["Sid"] == "SubmitToTheRouteTable")
     assert "arn:aws:batch:us-east-1:123456789012:consumable-resource/licence-x" in submit["Resource"]
+
+
+def test_an_ecs_managed_instances_route_passes_cfn_lint_on_demand_and_spot_first() -> None:
+    for capacity in ("on-demand", "spot-then-on-demand"):
+        managed = route(
+            "managed",
+            "ecs-managed-instances",
+            max_gpu=2,
+            provision={"capacity": capacity, "instance_types": ["g5", "g6.xlarge"]},
+        )
+        text = template_yaml(build_template(table(managed), FULL))
+
+        matches = lint(text, config=ManualArgs(regions=["us-east-1"]))
+
+        assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches] == []
+
+
+def test_managed_instances_ask_for_spot_by_capacity_option_in_one_environment_type() -> None:
+    managed = route("managed", "ecs-managed-instances", provision={"capacity": "spot-then-on-demand"})
+
+    template = build_template(table(managed), ProvisionOptions())
+
+    queue = next(iter(of_type(template, "AWS::Batch::JobQueue").values()))
+    order = [entry["ComputeEnvironment"]["Ref"] for entry in queue["Properties"]["ComputeEnvironmentOrder"]]
+    environments = of_type(template, "AWS::Batch::ComputeEnvironment")
+    resources = [environments[name]["Properties"]["ComputeResources"] for name in order]
+    assert [r["Type"] for r in resources] == ["ECS_MANAGED_INSTANCES", "ECS_MANAGED_INSTANCES"]
+    options = [
+        r["ManagedInstancesProvider"]["InstanceLaunchTemplate"]["CapacityOptionType"] for r in resources
+    ]
+    assert options == ["SPOT", "ON_DEMAND"]
+    assert "InstanceTypes" not in resources[0] and "LaunchTemplate" not in resources[0]
+
+
+def test_managed_instances_families_are_allowed_as_wildcards() -> None:
+    managed = route("managed", "ecs-managed-instances", provision={"instance_types": ["m7i", "c7i.2xlarge"]})
+
+    (environment,) = of_type(
+        build_template(table(managed), ProvisionOptions()), "AWS::Batch::ComputeEnvironment"
+    ).values()
+
+    template = environment["Properties"]["ComputeResources"]["ManagedInstancesProvider"][
+        "InstanceLaunchTemplate"
+    ]
+    assert template["InstanceRequirements"]["AllowedInstanceTypes"] == ["m7i.*", "c7i.2xlarge"]
+
+
+def test_a_managed_instances_job_definition_is_an_ecs_properties_task_on_managed_instances() -> None:
+    template = build_template(table(route("managed", "ecs-managed-instances")), ProvisionOptions())
+
+    (definition,) = of_type(template, "AWS::Batch::JobDefinition").values()
+
+    properties = definition["Properties"]
+    assert properties["PlatformCapabilities"] == ["MANAGED_INSTANCES"]
+    assert "ContainerProperties" not in properties
+    (container,) = properties["EcsProperties"]["TaskProperties"][0]["Containers"]
+    assert container["Essential"] is True and container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert "ManagedInstancesInfrastructureRole" in template["Resources"]
+    trust = template["Resources"]["ManagedInstancesInfrastructureRole"]["Properties"][
+        "AssumeRolePolicyDocument"
+    ]
+    assert trust["Statement"][0]["Principal"] == {"Service": "ecs.amazonaws.com"}

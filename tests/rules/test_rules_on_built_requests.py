@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -16,7 +17,16 @@ from batch_router.plan.model import TaskIdentity
 from batch_router.plan.planner import Plan
 from batch_router.rules import Context, check_request
 
-TABLE = read_route_file(examples.ROUTES_FILE)
+# The example table, and a route of the one kind it has none of (the demo's local Batch cannot run
+# ECS Managed Instances), so every kind's requests are built and checked.
+_EXAMPLE = read_route_file(examples.ROUTES_FILE)
+TABLE = dataclasses.replace(
+    _EXAMPLE,
+    routes=(
+        *_EXAMPLE.routes,
+        Route("managed", "ecs-managed-instances", "airflow-mi", "airflow-worker-mi", max_vcpu=64, max_gpu=8),
+    ),
+)
 PLAN = Plan(TABLE)
 IDENTITY = TaskIdentity("etl", "load", "scheduled__2026-01-01", try_number=1, try_id="t-1")
 COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"]
@@ -48,7 +58,7 @@ def test_every_example_route_builds_a_request_aws_accepts(route: str) -> None:
     vcpu=st.none() | st.sampled_from([0.25, 0.5, 1, 1.5, 2, 3, 4, 7.5, 16, 32, 64]),
     memory_mib=st.none() | st.integers(min_value=4, max_value=786_432),
     gpu=st.none() | st.integers(min_value=0, max_value=8),
-    compute=st.none() | st.sampled_from(["fargate", "ec2", "eks"]),
+    compute=st.none() | st.sampled_from(["fargate", "ec2", "eks", "ecs-managed-instances"]),
     timeout_seconds=st.none() | st.integers(min_value=60, max_value=10**7),
 )
 def test_any_hints_a_route_takes_build_a_request_aws_accepts(
