@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from batch_router.config.model import Compute, Route, RouteTable
+from batch_router.config.model import DEFAULT_PROVISIONING, Compute, Route, RouteTable
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,9 @@ def provision(
     network = ensure_network(iam, ec2)
     for route in table.routes:
         ce_name = compute_environment_name(route)
-        ensure_compute_environment(client, ce_name, route.declared_compute, network)
+        ensure_compute_environment(
+            client, ce_name, route.declared_compute, network, max_vcpus=route.provision.max_vcpus
+        )
         ensure_job_queue(client, resource_name(route.job_queue), ce_name)
         name, revision = split_revision(route.job_definition)
         ensure_job_definition(client, name, route.declared_compute, revision)
@@ -133,10 +135,18 @@ def ensure_network(iam: Any, ec2: Any) -> Network:
     )
 
 
-def compute_environment_request(name: str, compute: Compute, network: Network, region: str) -> dict[str, Any]:
-    """A managed compute environment of the route's kind (EKS: EC2 capacity plus ``eksConfiguration``)."""
+def compute_environment_request(
+    name: str,
+    compute: Compute,
+    network: Network,
+    region: str,
+    max_vcpus: int = DEFAULT_PROVISIONING.max_vcpus,
+) -> dict[str, Any]:
+    """A managed compute environment of the route's kind (EKS: EC2 capacity plus ``eksConfiguration``),
+    as large as the route's ``provision.max_vcpus`` says (a job asking for more blocks its queue, as on
+    AWS: ``blocking``)."""
     resources: dict[str, Any] = {
-        "maxvCpus": 256,
+        "maxvCpus": max_vcpus,
         "subnets": list(network.subnets),
         "securityGroupIds": list(network.security_groups),
     }
@@ -166,12 +176,19 @@ def compute_environment_request(name: str, compute: Compute, network: Network, r
     return request
 
 
-def ensure_compute_environment(client: Any, name: str, compute: Compute, network: Network) -> None:
+def ensure_compute_environment(
+    client: Any,
+    name: str,
+    compute: Compute,
+    network: Network,
+    *,
+    max_vcpus: int = DEFAULT_PROVISIONING.max_vcpus,
+) -> None:
     found = client.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"]
     if found:
         return
     client.create_compute_environment(
-        **compute_environment_request(name, compute, network, client.meta.region_name)
+        **compute_environment_request(name, compute, network, client.meta.region_name, max_vcpus)
     )
     logger.info("created compute environment %s (%s)", name, compute)
 
