@@ -85,6 +85,14 @@ class AirflowApi:
         result: list[dict[str, Any]] = self.get("/api/v2/eventLogs", limit=100, **filters)["event_logs"]
         return result
 
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[str]:
+        """The try's log pane as the UI reads it: each line's text (``event``), sources included."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        answer = self.get(urllib.parse.quote(path), full_content="true")
+        content = answer.get("content") if isinstance(answer, dict) else None
+        lines = content if isinstance(content, list) else [content]
+        return [str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in lines]
+
     def jobs(self, **filters: Any) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.get("/api/v2/jobs", limit=100, **filters)["jobs"]
         return result

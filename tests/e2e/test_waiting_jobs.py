@@ -1,0 +1,99 @@
+"""A job AWS Batch would block its queue with, on the real Airflow stack and the local Batch: the route's
+caps allow 4 vCPUs, its compute environments may run 2 (a platform's mis-sizing). The local Batch blocks
+the job with AWS's MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE, which waiting cannot end, so the
+executor fails the try at once, cancels the job, and says why in the task's event log and log pane."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from batch_router.dev.airflow_stack import AirflowStack
+from batch_router.dev.demo import EXECUTOR, executor_env
+from batch_router.dev.local.clients import local_batch_client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+DAGS = Path(__file__).parent / "waiting_dags"
+REASON = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
+QUEUE = "airflow-undersized"
+ROUTES = {
+    "version": 1,
+    "routes": [
+        {
+            "name": "undersized",
+            "compute": "fargate",
+            "job_queue": QUEUE,
+            "job_definition": "airflow-worker-fargate",
+            "max_vcpu": 8,
+            "max_memory_mib": 16384,
+            "provision": {"max_vcpus": 2},
+        }
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Waited:
+    state: str
+    ti: dict[str, Any]
+    events: list[dict[str, Any]]
+    log_pane: list[str]
+    jobs: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def waited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waited]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    dags = tmp_path_factory.mktemp("dags")
+    for source in DAGS.glob("*.py"):
+        shutil.copy(source, dags / source.name)
+    routes = tmp_path_factory.mktemp("routes") / "routes.yaml"
+    routes.write_text(yaml.safe_dump(ROUTES))
+    stack = AirflowStack(home=home, dags_folder=dags, executor=EXECUTOR, extra_env=executor_env(routes))
+    try:
+        stack.start_on_local_batch(routes)
+        stack.wait_dag("e2e_waiting")
+        run_id = stack.run_dag("e2e_waiting")
+        state = stack.wait_run("e2e_waiting", run_id, timeout=240)
+        ti = stack.api.task_instance("e2e_waiting", run_id, "too_big")
+        events = stack.api.event_logs(dag_id="e2e_waiting", task_id="too_big", run_id=run_id)
+        log_pane = stack.api.task_log("e2e_waiting", run_id, "too_big", int(ti["try_number"]))
+        client = local_batch_client(stack.batch_env)
+        ids = [
+            i for status in ("RUNNABLE", "FAILED", "SUCCEEDED") for i in client.list_job_ids(QUEUE, status)
+        ]
+        jobs = client.describe_jobs(ids) if ids else []
+        yield Waited(state, ti, events, log_pane, jobs)
+    finally:
+        leftovers = stack.stop()
+    assert leftovers == {}, f"processes outlived the stack: {leftovers}"
+
+
+def test_the_task_fails_in_its_first_try_instead_of_waiting_queued(waited: Waited) -> None:
+    assert (waited.state, waited.ti["state"], waited.ti["try_number"]) == ("failed", "failed", 1)
+
+
+def test_its_event_log_names_awss_reason_and_what_to_change(waited: Waited) -> None:
+    (cannot_run,) = [e for e in waited.events if e["event"] == "batch-router: job cannot run"]
+
+    assert REASON in cannot_run["extra"] and "max_vcpu" in cannot_run["extra"]
+
+
+def test_its_log_pane_says_why_though_the_task_never_ran(waited: Waited) -> None:
+    pane = "\n".join(waited.log_pane)
+
+    assert REASON in pane and "cancelled the job" in pane
+    assert "Hostname not available" not in pane
+
+
+def test_its_job_was_cancelled_and_nothing_else_was_submitted(waited: Waited) -> None:
+    (job,) = waited.jobs
+
+    assert job["status"] == "FAILED" and REASON in job["statusReason"]
