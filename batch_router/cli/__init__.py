@@ -169,7 +169,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         from batch_router.dev.local import run_local
     except ImportError as exc:
         return _needs_local_extra("local", exc)
-    return run_local(args.routes, args.port, args.region, args.work_dir)
+    return run_local(args.routes, args.port, args.region, args.work_dir, held=args.hold_capacity)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -231,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="us-east-1", help="the AWS region it answers for")
     p.add_argument(
         "--work-dir", type=Path, default=None, help="where jobs run (default: a temporary folder, removed)"
+    )
+    p.add_argument(
+        "--hold-capacity",
+        action="append",
+        default=[],
+        metavar="JOB_QUEUE",
+        help="act as if EC2 had no instances for this queue: its jobs wait in RUNNABLE with AWS's "
+        "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY reason (repeatable)",
     )
     p.set_defaults(func=cmd_local)
 

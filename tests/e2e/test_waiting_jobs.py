@@ -1,11 +1,17 @@
-"""A job AWS Batch would block its queue with, on the real Airflow stack and the local Batch: the route's
-caps allow 4 vCPUs, its compute environments may run 2 (a platform's mis-sizing). The local Batch blocks
-the job with AWS's MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE, which waiting cannot end, so the
-executor fails the try at once, cancels the job, and says why in the task's event log and log pane."""
+"""Jobs AWS Batch would block their queue with, on the real Airflow stack and the local Batch.
+
+``undersized``: the route's caps allow 4 vCPUs, its compute environments may run 2 (a platform's
+mis-sizing). The local Batch blocks the job with AWS's MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+which waiting cannot end, so the executor fails the try at once, cancels the job, and says why in the
+task's event log and log pane. ``held``: the local Batch holds the queue's capacity (as if EC2 had no
+instances), so the job waits with CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY and the queued task's log
+pane says so.
+"""
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +28,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 DAGS = Path(__file__).parent / "waiting_dags"
 REASON = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
-QUEUE = "airflow-undersized"
+CAPACITY = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+QUEUE, HELD_QUEUE = "airflow-undersized", "airflow-held"
 ROUTES = {
     "version": 1,
     "routes": [
@@ -34,7 +41,13 @@ ROUTES = {
             "max_vcpu": 8,
             "max_memory_mib": 16384,
             "provision": {"max_vcpus": 2},
-        }
+        },
+        {
+            "name": "held",
+            "compute": "fargate",
+            "job_queue": HELD_QUEUE,
+            "job_definition": "airflow-worker-fargate",
+        },
     ],
 }
 
@@ -46,6 +59,9 @@ class Waited:
     events: list[dict[str, Any]]
     log_pane: list[str]
     jobs: list[dict[str, Any]]
+    held_ti: dict[str, Any]
+    held_event: dict[str, Any]
+    held_log_pane: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +74,15 @@ def waited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waited]:
     routes.write_text(yaml.safe_dump(ROUTES))
     stack = AirflowStack(home=home, dags_folder=dags, executor=EXECUTOR, extra_env=executor_env(routes))
     try:
-        stack.start_on_local_batch(routes)
+        stack.start_on_local_batch(routes, held=[HELD_QUEUE])
         stack.wait_dag("e2e_waiting")
+        stack.wait_dag("e2e_held")
         run_id = stack.run_dag("e2e_waiting")
+        held_run = stack.run_dag("e2e_held")
         state = stack.wait_run("e2e_waiting", run_id, timeout=240)
+        held_event = _wait_event(stack, "e2e_held", held_run, "batch-router: job waiting")
+        held_ti = stack.api.task_instance("e2e_held", held_run, "waits")
+        held_log_pane = stack.api.task_log("e2e_held", held_run, "waits", int(held_ti["try_number"]))
         ti = stack.api.task_instance("e2e_waiting", run_id, "too_big")
         events = stack.api.event_logs(dag_id="e2e_waiting", task_id="too_big", run_id=run_id)
         log_pane = stack.api.task_log("e2e_waiting", run_id, "too_big", int(ti["try_number"]))
@@ -70,10 +91,23 @@ def waited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waited]:
             i for status in ("RUNNABLE", "FAILED", "SUCCEEDED") for i in client.list_job_ids(QUEUE, status)
         ]
         jobs = client.describe_jobs(ids) if ids else []
-        yield Waited(state, ti, events, log_pane, jobs)
+        yield Waited(state, ti, events, log_pane, jobs, held_ti, held_event, held_log_pane)
     finally:
         leftovers = stack.stop()
     assert leftovers == {}, f"processes outlived the stack: {leftovers}"
+
+
+def _wait_event(
+    stack: AirflowStack, dag_id: str, run_id: str, event: str, timeout: float = 180.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in stack.api.event_logs(dag_id=dag_id, run_id=run_id) if e["event"] == event]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no {event!r} event for {dag_id} within {timeout}s"
+        stack.check_running()
+        time.sleep(1.0)
 
 
 def test_the_task_fails_in_its_first_try_instead_of_waiting_queued(waited: Waited) -> None:
@@ -97,3 +131,11 @@ def test_its_job_was_cancelled_and_nothing_else_was_submitted(waited: Waited) ->
     (job,) = waited.jobs
 
     assert job["status"] == "FAILED" and REASON in job["statusReason"]
+
+
+def test_a_task_whose_job_waits_for_capacity_stays_queued_and_its_log_pane_says_why(waited: Waited) -> None:
+    pane = "\n".join(waited.held_log_pane)
+
+    assert waited.held_ti["state"] == "queued"
+    assert CAPACITY in waited.held_event["extra"] and "waits in RUNNABLE" in waited.held_event["extra"]
+    assert CAPACITY in pane and "waits in RUNNABLE" in pane

@@ -129,7 +129,7 @@ class AirflowStack:
         self.components[name] = component
         return component
 
-    def spawn_local_batch(self, routes_file: Path, port: int = 0) -> None:
+    def spawn_local_batch(self, routes_file: Path, port: int = 0, *, held: Sequence[str] = ()) -> None:
         """Start ``batch-router local`` for ``routes_file`` without waiting (``wait_local_batch`` does)."""
         port = port or free_port()
         check_port_free(port, "the local Batch")
@@ -145,6 +145,8 @@ class AirflowStack:
             "--work-dir",  # inside the home, so a local Batch that had to be killed leaves nothing behind
             str(self.home / "local-batch"),
         ]
+        for job_queue in held:
+            args += ["--hold-capacity", job_queue]
         self._spawn(LOCAL_BATCH, args)
 
     def wait_local_batch(self, timeout: float = 60.0) -> dict[str, str]:
@@ -164,10 +166,12 @@ class AirflowStack:
             time.sleep(0.1)
         raise StackError(f"the local Batch did not start within {timeout:.0f}s; see {component.log_path}")
 
-    def start_on_local_batch(self, routes_file: Path, timeout: float = 180.0) -> None:
-        """The usual whole start: the local Batch for ``routes_file`` (while the database is migrated),
-        then every Airflow component, healthy."""
-        self.spawn_local_batch(routes_file)
+    def start_on_local_batch(
+        self, routes_file: Path, timeout: float = 180.0, *, held: Sequence[str] = ()
+    ) -> None:
+        """The usual whole start: the local Batch for ``routes_file`` (while the database is migrated;
+        ``held``: job queues whose capacity it holds), then every Airflow component, healthy."""
+        self.spawn_local_batch(routes_file, held=held)
         self.migrate()
         self.wait_local_batch()
         self.start()

@@ -6,6 +6,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -29,11 +30,19 @@ def export_lines(env: dict[str, str]) -> list[str]:
     return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
 
 
-def run_local(routes_file: Path | None, port: int | None, region: str, work_dir: Path | None = None) -> int:
+def run_local(
+    routes_file: Path | None,
+    port: int | None,
+    region: str,
+    work_dir: Path | None = None,
+    *,
+    held: Sequence[str] = (),
+) -> int:
     """Serve a local Batch provisioned from ``routes_file`` (default: the bundled example routes).
 
     Jobs run in ``work_dir`` (default: a temporary folder removed on exit; a caller that may have to kill
-    the server gives its own, inside a folder it removes)."""
+    the server gives its own, inside a folder it removes). ``held``: job queues whose capacity is held
+    (``LocalBatch.hold_capacity``), so their jobs wait as on AWS when EC2 has no instances."""
     try:
         table, source = _load_routes(routes_file)
     except ProblemsError as err:
@@ -53,6 +62,8 @@ def run_local(routes_file: Path | None, port: int | None, region: str, work_dir:
         except BatchRouterError as err:
             print(f"batch-router local: {err}", file=sys.stderr)
             return 1
+        for job_queue in held:
+            batch.hold_capacity(job_queue)
         print(f"Local AWS Batch listening on {batch.endpoint_url} (region {region})")
         print(
             "WARNING: every job submitted here runs its command as you, on this machine. The server "
@@ -63,6 +74,8 @@ def run_local(routes_file: Path | None, port: int | None, region: str, work_dir:
         print(f"Provisioned from {source}:")
         for route in table.routes:
             print(f"  {route.name} ({route.compute}): {route.job_queue} / {route.job_definition}")
+        for job_queue in held:
+            print(f"  capacity held for {job_queue}: its jobs wait (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY)")
         print("\nPoint Airflow and boto3 at it with:\n")
         print("\n".join(export_lines(batch.env())))
         print("\nPress Ctrl-C to stop (every running job is killed).", flush=True)
