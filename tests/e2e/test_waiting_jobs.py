@@ -5,7 +5,8 @@ mis-sizing). The local Batch blocks the job with AWS's MISCONFIGURATION:COMPUTE_
 which waiting cannot end, so the executor fails the try at once, cancels the job, and says why in the
 task's event log and log pane. ``held``: the local Batch holds the queue's capacity (as if EC2 had no
 instances), so the job waits with CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY and the queued task's log
-pane says so.
+pane says so. ``managed``: an ECS Managed Instances route, whose job the executor sends as an ECS task
+(``ecsPropertiesOverride``) and the local Batch runs like AWS's, to the task's success.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 DAGS = Path(__file__).parent / "waiting_dags"
 REASON = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
 CAPACITY = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
-QUEUE, HELD_QUEUE = "airflow-undersized", "airflow-held"
+QUEUE, HELD_QUEUE, MANAGED_QUEUE = "airflow-undersized", "airflow-held", "airflow-mi"
 ROUTES = {
     "version": 1,
     "routes": [
@@ -48,6 +49,12 @@ ROUTES = {
             "job_queue": HELD_QUEUE,
             "job_definition": "airflow-worker-fargate",
         },
+        {
+            "name": "managed",
+            "compute": "ecs-managed-instances",
+            "job_queue": MANAGED_QUEUE,
+            "job_definition": "airflow-worker-mi",
+        },
     ],
 }
 
@@ -62,6 +69,8 @@ class Waited:
     held_ti: dict[str, Any]
     held_event: dict[str, Any]
     held_log_pane: list[str]
+    managed_state: str
+    managed_jobs: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +86,10 @@ def waited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waited]:
         stack.start_on_local_batch(routes, held=[HELD_QUEUE])
         stack.wait_dag("e2e_waiting")
         stack.wait_dag("e2e_held")
+        stack.wait_dag("e2e_managed")
         run_id = stack.run_dag("e2e_waiting")
         held_run = stack.run_dag("e2e_held")
+        managed_run = stack.run_dag("e2e_managed")
         state = stack.wait_run("e2e_waiting", run_id, timeout=240)
         held_event = _wait_event(stack, "e2e_held", held_run, "batch-router: job waiting")
         held_ti = stack.api.task_instance("e2e_held", held_run, "waits")
@@ -86,15 +97,20 @@ def waited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waited]:
         ti = stack.api.task_instance("e2e_waiting", run_id, "too_big")
         events = stack.api.event_logs(dag_id="e2e_waiting", task_id="too_big", run_id=run_id)
         log_pane = stack.api.task_log("e2e_waiting", run_id, "too_big", int(ti["try_number"]))
+        managed_state = stack.wait_run("e2e_managed", managed_run, timeout=240)
         client = local_batch_client(stack.batch_env)
-        ids = [
-            i for status in ("RUNNABLE", "FAILED", "SUCCEEDED") for i in client.list_job_ids(QUEUE, status)
-        ]
-        jobs = client.describe_jobs(ids) if ids else []
-        yield Waited(state, ti, events, log_pane, jobs, held_ti, held_event, held_log_pane)
+        jobs, managed_jobs = (_jobs(client, queue) for queue in (QUEUE, MANAGED_QUEUE))
+        yield Waited(
+            state, ti, events, log_pane, jobs, held_ti, held_event, held_log_pane, managed_state, managed_jobs
+        )
     finally:
         leftovers = stack.stop()
     assert leftovers == {}, f"processes outlived the stack: {leftovers}"
+
+
+def _jobs(client: Any, queue: str) -> list[dict[str, Any]]:
+    ids = [i for status in ("RUNNABLE", "FAILED", "SUCCEEDED") for i in client.list_job_ids(queue, status)]
+    return client.describe_jobs(ids) if ids else []
 
 
 def _wait_event(
@@ -139,3 +155,13 @@ def test_a_task_whose_job_waits_for_capacity_stays_queued_and_its_log_pane_says_
     assert waited.held_ti["state"] == "queued"
     assert CAPACITY in waited.held_event["extra"] and "waits in RUNNABLE" in waited.held_event["extra"]
     assert CAPACITY in pane and "waits in RUNNABLE" in pane
+
+
+def test_a_task_on_an_ecs_managed_instances_route_runs_as_an_ecs_task_and_succeeds(waited: Waited) -> None:
+    (job,) = waited.managed_jobs
+
+    assert waited.managed_state == "success"
+    assert job["status"] == "SUCCEEDED" and "container" not in job
+    (container,) = job["ecsProperties"]["taskProperties"][0]["containers"]
+    assert container["exitCode"] == 0
+    assert container["logStreamName"]  # the task container's own stream, where its log is read

@@ -20,7 +20,14 @@ from moto.moto_api._internal.models import moto_api_backend
 
 from batch_router.config.model import RouteTable
 from batch_router.config.settings import env_var
-from batch_router.dev.local import cloudformation_gaps, credentials, job_definition_revisions, runner, runtime
+from batch_router.dev.local import (
+    cloudformation_gaps,
+    credentials,
+    job_definition_revisions,
+    managed_instances,
+    runner,
+    runtime,
+)
 from batch_router.dev.local.clients import endpoint_client
 from batch_router.dev.local.job_events import make_events_queue
 from batch_router.dev.local.moto_server import HOST, MotoHttpServer
@@ -175,6 +182,7 @@ class LocalBatch:
             runner.install(self._runtime)
             cloudformation_gaps.install()  # with eks_environments: the template deploys as on AWS
             job_definition_revisions.install()
+            managed_instances.install()
             server.start()
             atexit.register(self.stop)
             if self.table is not None:
@@ -207,6 +215,7 @@ class LocalBatch:
             runner.uninstall()
             cloudformation_gaps.uninstall()
             job_definition_revisions.uninstall()
+            managed_instances.uninstall()
             credentials.release()
             moto_api_backend.reset()
             if self._temp_dir is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from batch_router.config.compute_kinds import kind
 from batch_router.config.model import DEFAULT_PROVISIONING, Compute, Route, RouteTable
 
 logger = logging.getLogger(__name__)
@@ -150,7 +151,22 @@ def compute_environment_request(
         "subnets": list(network.subnets),
         "securityGroupIds": list(network.security_groups),
     }
-    if compute == "fargate":
+    if kind(compute).spot_by == "capacity_option":  # ECS Managed Instances (local/managed_instances.py)
+        network_configuration = {
+            "subnets": resources.pop("subnets"),
+            "securityGroups": resources.pop("securityGroupIds"),
+        }
+        resources |= {
+            "type": kind(compute).environment_types[0],
+            "managedInstancesProvider": {
+                "infrastructureRoleArn": network.service_role_arn,
+                "instanceLaunchTemplate": {
+                    "ec2InstanceProfileArn": network.instance_profile_arn,
+                    "networkConfiguration": network_configuration,
+                },
+            },
+        }
+    elif compute == "fargate":
         resources["type"] = "FARGATE"
     else:
         resources |= {
@@ -208,6 +224,30 @@ def ensure_job_queue(client: Any, name: str, compute_environment: str) -> None:
 
 def job_definition_request(name: str, compute: Compute) -> dict[str, Any]:
     """A job definition with no command of its own: the executor sends each task's command."""
+    if kind(compute).shape == "task":  # ecsProperties, as ECS Managed Instances take
+        return {
+            "jobDefinitionName": name,
+            "type": "container",
+            "platformCapabilities": [kind(compute).platform_capability],
+            "ecsProperties": {
+                "taskProperties": [
+                    {
+                        "containers": [
+                            {
+                                "name": EKS_CONTAINER_NAME,
+                                "image": LOCAL_IMAGE,
+                                "command": [],
+                                "essential": True,
+                                "resourceRequirements": [
+                                    {"type": "VCPU", "value": DEFAULT_VCPU},
+                                    {"type": "MEMORY", "value": DEFAULT_MEMORY_MIB},
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            },
+        }
     if compute == "eks":
         return {
             "jobDefinitionName": name,
