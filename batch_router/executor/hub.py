@@ -30,9 +30,10 @@ from batch_router.executor.belief import claim_for
 from batch_router.executor.channel import Channel
 from batch_router.executor.metrics import UNKNOWN_ROUTE, ExecutorMetrics
 from batch_router.executor.outcomes import About, Stopped, StopTicket
-from batch_router.executor.task_notes import TaskNotes, airflow_task_notes
+from batch_router.executor.task_notes import TaskNotes, airflow_task_notes, identity_of_key
 from batch_router.executor.tracker import Tracker
 from batch_router.executor.try_record import TryRecord
+from batch_router.plan.model import TaskIdentity
 from batch_router.plan.planner import Plan
 
 if TYPE_CHECKING:
@@ -215,8 +216,11 @@ class Hub:
     # -- endings -----------------------------------------------------------------------------------
 
     def fail_now(self, key: WorkloadKey, event: str, reason: str, record: TryRecord | None = None) -> None:
+        """The try fails for ``reason``: said in the scheduler log, the task's event log and its log pane
+        (where a task that never ran would otherwise show only that its logs cannot be read)."""
         self.log.error("batch-router: %s failed: %s", key, reason)
         self.airflow.log_task_event(event=event, extra=reason, ti_key=key)
+        self.note(record.identity if record is not None else key, f"{event}: {reason}", level="error")
         self.airflow.fail(key, info=reason)
         if record is None:
             self.metrics.count("failed", UNKNOWN_ROUTE)
@@ -227,12 +231,16 @@ class Hub:
         self.tracker.remove(record)
         self.fail_now(record.key, event, reason, record)
 
-    def note(self, record: TryRecord, text: str) -> None:
-        """Tell the try's own log pane (``task_notes``); never raises."""
+    def note(self, about: TaskIdentity | WorkloadKey, text: str, *, level: str = "warning") -> None:
+        """Tell the try's own log pane (``task_notes``); never raises. ``about``: the try, or the
+        scheduler's key for it (a callback's key names no task: nothing is written)."""
         try:
+            identity = about if isinstance(about, TaskIdentity) else identity_of_key(about)
+            if identity is None:
+                return
             if self._notes is None:
                 self._notes = airflow_task_notes(self.log)
-            self._notes.note(record.identity, text)
+            self._notes.note(identity, text, level=level)
         except Exception:  # no logging configuration to read: the event log still says it
             pass
 

@@ -190,9 +190,7 @@ class Poller:
             return
         info = update.info or f"AWS Batch job {update.job_id} {update.status}"
         if update.wait_limit_reason is not None:
-            text = self._wait_limited(record, update)
-            hub.note(record, text)
-            hub.finish_failed(record, "batch-router: wait limit reached", text)
+            hub.finish_failed(record, "batch-router: wait limit reached", self._wait_limited(record, update))
             return
         before_start = update.failed_before_start and not record.seen_running
         # The job's command holds the workload; an adopted try whose command was unreadable kept its own.
@@ -223,7 +221,7 @@ class Poller:
             )
             hub.log.warning("batch-router: %s: %s", record.key, text)
             hub.airflow.log_task_event(event="batch-router: job waiting", extra=text, ti_key=record.key)
-            hub.note(record, text)
+            hub.note(record.identity, text)
             return
         text = (
             f"AWS Batch job {record.job_name} ({record.job_id}) can never run on {where}: {why.message}. "
@@ -231,7 +229,6 @@ class Poller:
         )
         if record.job_id is not None:
             hub.stop(record.job_id, reason=f"batch-router: {why.code}: the job can never run on this queue")
-        hub.note(record, text)
         hub.finish_failed(record, "batch-router: job cannot run", text)
 
     def _wait_limited(self, record: TryRecord, update: StatusChanged) -> str:

@@ -10,8 +10,9 @@ use; the UI interleaves them with the task's lines by time. The path is Airflow'
 scheduler's log folder (one host, or a shared volume, as for any local task log).
 
 Notes are written on the scheduler thread: each is one small append, and they come a few per queue
-(a job blocking its queue, a try failed before it ran), never one per try. A note that cannot be
-written is dropped with one debug line: the event log and the scheduler log say the same.
+(a job blocking its queue) or one per failed try (every failure the executor decides: a refused
+``executor_config``, no route, a job that failed or vanished), never one per try that runs. A note
+that cannot be written is dropped with one line in the scheduler log, which says the same.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from batch_router.aws.log import Log
 from batch_router.plan.model import TaskIdentity
 
-__all__ = ["NOTES_SUFFIX", "TaskNotes", "airflow_task_notes"]
+__all__ = ["NOTES_SUFFIX", "TaskNotes", "airflow_task_notes", "identity_of_key"]
 
 NOTES_SUFFIX = ".batch-router"
 
@@ -64,6 +65,20 @@ class TaskNotes:
         except Exception as exc:
             with contextlib.suppress(Exception):
                 self._log.info("batch-router: could not write a note for %s: %s", identity, exc)
+
+
+def identity_of_key(key: Any) -> TaskIdentity | None:
+    """The try a scheduler key (``TaskInstanceKey``) names, or None for a key that names no task."""
+    try:
+        return TaskIdentity(
+            dag_id=str(key.dag_id),
+            task_id=str(key.task_id),
+            run_id=str(key.run_id),
+            try_number=int(key.try_number),
+            map_index=int(key.map_index),
+        )
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def airflow_task_notes(log: Log) -> TaskNotes:

@@ -244,6 +244,19 @@ def test_invalid_exec_config_reason_names_the_bad_key(
     assert "containerOverride" in event_texts(stack, bad_config_run, "misconfigured")
 
 
+def test_the_refused_tasks_log_pane_says_why_instead_of_that_its_logs_cannot_be_read(
+    stack: AirflowStack, bad_config_run: FinishedRun
+) -> None:
+    ti = bad_config_run.task_instances["misconfigured"]
+
+    pane = "\n".join(
+        stack.api.task_log(bad_config_run.dag_id, bad_config_run.run_id, "misconfigured", ti["try_number"])
+    )
+
+    assert "containerOverride" in pane and "batch-router" in pane
+    assert "Hostname not available" not in pane
+
+
 # ---------------------------------------------------------------- the scheduler dies mid-run
 
 

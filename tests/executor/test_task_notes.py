@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from airflow.utils.helpers import log_filename_template_renderer
 from airflow.utils.log.file_task_handler import FileTaskHandler
-from executor_kit import RecordingLog
+from executor_kit import RecordingLog, drive, make_workload, queue_all
 
+from batch_router.executor import BatchRouterExecutor
 from batch_router.executor.task_notes import NOTES_SUFFIX, TaskNotes
 from batch_router.plan.model import TaskIdentity
 
@@ -52,3 +54,22 @@ def test_a_note_that_cannot_be_written_is_dropped_without_raising(tmp_path: Path
     _notes(blocker).note(IDENTITY, "lost")  # the base "folder" is a file: nothing can be made under it
 
     assert not list(tmp_path.rglob(f"*{NOTES_SUFFIX}"))
+
+
+def test_a_try_the_executor_refuses_has_its_reason_in_its_log_pane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_route: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(tmp_path))
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        workload = make_workload(task_id="refused", executor_config={"containerOverride": {}})
+        queue_all(executor, workload)
+        drive(executor, lambda: list(tmp_path.rglob(f"*{NOTES_SUFFIX}")))
+    finally:
+        executor.end()
+
+    (notes,) = tmp_path.rglob(f"attempt=1.log{NOTES_SUFFIX}")
+    (line,) = [json.loads(text) for text in notes.read_text().splitlines()]
+    assert "containerOverride" in line["event"] and line["level"] == "error"
+    assert "task_id=refused" in str(notes)
