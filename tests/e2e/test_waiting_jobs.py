@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from batch_router.dev.airflow_stack import AirflowStack
-from batch_router.dev.demo import EXECUTOR, executor_env
+from batch_router.dev.demo import EXECUTOR, executor_env, wait_batch_jobs_ended
 from batch_router.dev.local.clients import local_batch_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -99,6 +99,10 @@ def waited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waited]:
         log_pane = stack.api.task_log("e2e_waiting", run_id, "too_big", int(ti["try_number"]))
         managed_state = stack.wait_run("e2e_managed", managed_run, timeout=240)
         client = local_batch_client(stack.batch_env)
+        # Airflow hears of the task's end before its job ends in Batch (the task reports its success
+        # itself; the cancel of the job that can never run is sent after the try failed).
+        wait_batch_jobs_ended(client, [MANAGED_QUEUE], "e2e_managed", managed_run, timeout=60)
+        wait_batch_jobs_ended(client, [QUEUE], "e2e_waiting", run_id, timeout=60)
         jobs, managed_jobs = (_jobs(client, queue) for queue in (QUEUE, MANAGED_QUEUE))
         yield Waited(
             state, ti, events, log_pane, jobs, held_ti, held_event, held_log_pane, managed_state, managed_jobs
@@ -109,7 +113,8 @@ def waited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waited]:
 
 
 def _jobs(client: Any, queue: str) -> list[dict[str, Any]]:
-    ids = [i for status in ("RUNNABLE", "FAILED", "SUCCEEDED") for i in client.list_job_ids(queue, status)]
+    statuses = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+    ids = [i for status in statuses for i in client.list_job_ids(queue, status)]
     return client.describe_jobs(ids) if ids else []
 
 
