@@ -54,7 +54,6 @@ class BlockedReason:
     """
 
     code: str
-    meaning: str
     clears_by_waiting: bool
     limitable: bool  # the queue's jobStateTimeLimitActions can cancel a job waiting for it
     fix: str  # what to change, for docs/troubleshooting.md and the messages
@@ -66,7 +65,6 @@ REASONS: Mapping[str, BlockedReason] = {
         # "All connected compute environments have insufficient capacity errors" (capacity comes back).
         BlockedReason(
             "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
-            "no compute environment of the queue can get the instances it asked EC2 for",
             clears_by_waiting=True,
             limitable=True,
             fix="wait, or widen the route's instance_types, add Spot or another compute environment, "
@@ -77,7 +75,6 @@ REASONS: Mapping[str, BlockedReason] = {
         # compute environment ends it.
         BlockedReason(
             "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
-            "the job asks for more vCPUs than any compute environment of the queue may ever run",
             clears_by_waiting=False,
             limitable=True,
             fix="lower the route's max_vcpu (or the task's vcpu hint) to fit, "
@@ -87,7 +84,6 @@ REASONS: Mapping[str, BlockedReason] = {
         # redefine the compute environment's allowed instance types".
         BlockedReason(
             "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
-            "no instance type of the queue's compute environments can hold the job's vCPU, memory or GPUs",
             clears_by_waiting=False,
             limitable=True,
             fix="lower the route's max_vcpu / max_memory_mib / max_gpu to what its instance types hold, "
@@ -97,7 +93,6 @@ REASONS: Mapping[str, BlockedReason] = {
         # Zones, launch template): the compute environment's, so the next job would wait as well.
         BlockedReason(
             "MISCONFIGURATION:EC2_INSTANCE_CONFIGURATION_UNSUPPORTED",
-            "a compute environment of the queue has instance types its zones or launch template cannot run",
             clears_by_waiting=True,
             limitable=True,
             fix="check the instance types against the Region's Availability Zones and the launch "
@@ -106,7 +101,6 @@ REASONS: Mapping[str, BlockedReason] = {
         # "All compute environments have service role issues ... the next job will also be blocked".
         BlockedReason(
             "MISCONFIGURATION:SERVICE_ROLE_PERMISSIONS",
-            "AWS Batch's service role lacks a permission it needs to scale the compute environments",
             clears_by_waiting=True,
             limitable=False,
             fix="compare the service role with AWSBatchServiceRole, or use the service-linked role",
@@ -114,7 +108,6 @@ REASONS: Mapping[str, BlockedReason] = {
         # "All compute environments are invalid" (INVALID compute environment).
         BlockedReason(
             "ACTION_REQUIRED",
-            "every compute environment of the queue is INVALID",
             clears_by_waiting=True,
             limitable=False,
             fix="read the compute environments' statusReason (DescribeComputeEnvironments) and fix them",
@@ -122,7 +115,6 @@ REASONS: Mapping[str, BlockedReason] = {
         # "AWS Batch has detected a blocked queue, but is unable to determine the reason."
         BlockedReason(
             "UNDETERMINED",
-            "AWS Batch sees the queue blocked but cannot tell why",
             clears_by_waiting=True,
             limitable=False,
             fix="see the user guide's common causes (awslogs driver, ECS agent, network, EC2 quotas)",

@@ -223,8 +223,7 @@ class EventReader:
                 )
                 drop.append(event.receipt)  # the reconciling sweep reads the job instead
                 continue
-            new_reason = event.queue_blocked and _reason(change) != record.blocked
-            if change is None or not advances(record.status, event.status, new_reason=new_reason):
+            if change is None or not is_news(record, change, queue_blocked=event.queue_blocked):
                 drop.append(event.receipt)  # a duplicate, or later than what the executor knows
                 continue
             changes.append(EventChanged(change, queue_blocked=event.queue_blocked))
@@ -378,5 +377,9 @@ class JobEvents:
         return sorted(late)
 
 
-def _reason(change: StatusChanged | None) -> str | None:
-    return change.blocked.code if change is not None and change.blocked is not None else None
+def is_news(record: TryRecord, change: StatusChanged, *, queue_blocked: bool) -> bool:
+    """Whether an event's change still moves the try's job forward: a later status, or for a job still
+    RUNNABLE a queue-blocked event naming another reason than the one the executor has. Asked by the
+    reader and again by the scheduler thread as the change is applied."""
+    reason = change.blocked.code if change.blocked is not None else None
+    return advances(record.status, change.status, new_reason=queue_blocked and reason != record.blocked)

@@ -15,10 +15,9 @@ from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import DESCRIBE_JOBS_MAX
 from batch_router.aws.blocked_reasons import Blocked
 from batch_router.aws.errors import ErrorKind
-from batch_router.aws.job_events import advances
 from batch_router.executor import calls
 from batch_router.executor.hub import Hub
-from batch_router.executor.job_events import JobEvents
+from batch_router.executor.job_events import JobEvents, is_news
 from batch_router.executor.outcomes import EventChanged, Polled, StatusChanged
 from batch_router.executor.submitting import Submitter
 from batch_router.executor.try_record import Stage, TryRecord
@@ -160,12 +159,9 @@ class Poller:
 
     def _on_event(self, event: EventChanged) -> None:
         """A change from a job event: applied as the poll's, unless its job has moved past it since."""
-        update = event.update
-        record = self._hub.tracker.by_job(update.job_id)
-        reason = update.blocked.code if update.blocked is not None else None
-        new_reason = event.queue_blocked and reason != (record.blocked if record is not None else None)
-        if record is not None and advances(record.status, update.status, new_reason=new_reason):
-            self._on_job(update)
+        record = self._hub.tracker.by_job(event.update.job_id)
+        if record is not None and is_news(record, event.update, queue_blocked=event.queue_blocked):
+            self._on_job(event.update)
 
     def _on_job(self, update: StatusChanged) -> None:
         hub = self._hub
