@@ -61,6 +61,7 @@ def main(argv: list[str]) -> int:
             [py, "-m", "ruff", "format", "--check", "."],
             [py, "-m", "mypy"],
             [py, "-m", "batch_router.dev.schemagen", "--check"],
+            [py, "-m", "batch_router.dev.www", "--check"],
         ],
         "bench": [[py, "-m", "benchmarks"]],
     }

@@ -32,6 +32,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "dev": frozenset({"errors", "config", "rules", "plan", "aws", "examples", "provision"}),
     # From a route table to AWS resources and IAM: pure, beside the pipeline (nothing on it imports it).
     "provision": frozenset({"errors", "config", "plan"}),
+    # The Batch routes page in Airflow's UI: read-only, served by the API server; never the executor.
+    "ui": frozenset({"errors", "config", "rules", "plan", "aws"}),
     # What Airflow's provider machinery reads of batch-router, and which options set nobody reads.
     "provider_info": frozenset({"errors", "config"}),
     "cli": frozenset(

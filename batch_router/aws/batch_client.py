@@ -143,6 +143,15 @@ class BatchClient:
         for purpose in ("submit", "read", "poll"):
             self._call(purpose, "CreateClient", lambda client: client)
 
+    def region(self) -> str | None:
+        """The region calls go to: the setting, else what the connection resolves to (no request sent)."""
+        if self.region_name:
+            return self.region_name
+        try:
+            return str(self._client("read").meta.region_name or "") or None
+        except Exception:  # no credentials or connection yet: links can wait, the page must not
+            return None
+
     def reset(self) -> None:
         """Forget the clients; the next call makes new ones with freshly resolved credentials."""
         with self._lock:
@@ -204,6 +213,39 @@ class BatchClient:
         def call(client: Any) -> list[str]:
             pages = client.get_paginator("list_jobs").paginate(jobQueue=job_queue, jobStatus=status)
             return [str(summary["jobId"]) for page in pages for summary in page.get("jobSummaryList", [])]
+
+        return self._call("read", "ListJobs", call)
+
+    def list_job_summaries(
+        self,
+        job_queue: str,
+        *,
+        status: str | None = None,
+        created_after_ms: int | None = None,
+        pages: int = 1,
+    ) -> tuple[list[dict[str, Any]], bool, int]:
+        """Job summaries of ``job_queue``, whether pages were left unread, and the calls made (pages read).
+
+        ``created_after_ms`` lists every status at once (the AFTER_CREATED_AT filter; "When the filter
+        is used, jobStatus is ignored", newest first, up to 100 a page); ``status`` lists one status (up
+        to 1,000 a page). ListJobs, maxResults and filters, in botocore's service model of Batch.
+        """
+        kwargs: dict[str, Any] = {"jobQueue": job_queue}
+        if created_after_ms is not None:
+            kwargs["filters"] = [{"name": "AFTER_CREATED_AT", "values": [str(created_after_ms)]}]
+        elif status is not None:
+            kwargs["jobStatus"] = status
+
+        def call(client: Any) -> tuple[list[dict[str, Any]], bool, int]:
+            summaries: list[dict[str, Any]] = []
+            token: str | None = None
+            for page in range(1, max(1, pages) + 1):
+                answer = client.list_jobs(**kwargs, **({"nextToken": token} if token else {}))
+                summaries.extend(answer.get("jobSummaryList", []))
+                token = answer.get("nextToken")
+                if not token:
+                    return summaries, False, page
+            return summaries, True, max(1, pages)
 
         return self._call("read", "ListJobs", call)
 

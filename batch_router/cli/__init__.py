@@ -34,9 +34,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     start-up reads them; what ``provision`` would refuse and caps the provisioned capacity cannot
     hold; then each exec_config, parsed, routed and built as the executor would, so validate and plan
     agree."""
-    from batch_router.cli.configured import NothingConfigured, configured_plan
     from batch_router.config.route_capacity import capacity_lines
     from batch_router.config.routes import mode_line
+    from batch_router.plan.configured import NothingConfigured, configured_plan
 
     if args.routes_file is not None and args.routes is not None:
         print(

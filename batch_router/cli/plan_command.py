@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from batch_router.plan.planner import Plan
 
 from batch_router.cli.common import PLAN_COMMAND, print_problems
-from batch_router.cli.configured import Configured, configured_plan, stdout_to_stderr
 from batch_router.config.routes import mode_line
+from batch_router.plan.configured import Configured, configured_plan, stdout_to_stderr
 
 # ---------------------------------------------------------------- plan
 

@@ -173,8 +173,7 @@ class ExecutorSettings(BaseSettings):
     check_health_on_startup: bool = True
 
     # batch-router's own.
-    # The implicit route's compute, for those who want ``plan`` to answer offline; unset, start-up reads
-    # it from JOB_DEFINITION (and says so when both are there and disagree).
+    # The implicit route's compute (``plan`` answers offline); unset, start-up reads JOB_DEFINITION's.
     compute: Compute | None = None
     # Every job's batch-router:deployment tag: the scheduler's IAM policy (iam-policy / provision
     # --deployment) lets it stop only jobs with this value, so deployments sharing an account cannot
@@ -184,15 +183,13 @@ class ExecutorSettings(BaseSettings):
     routes: dict[str, Any] | None = None
     poll_interval: float = Field(default=5.0, gt=0)
     api_concurrency: int = Field(default=8, ge=1, le=64)
-    # Threads of their own for the poll sweeps' DescribeJobs calls, so SubmitJob never waits behind a
-    # sweep of 20,000 jobs (docs/performance.md, "At 20,000 tries").
+    # The poll sweeps' own threads: SubmitJob never waits behind a sweep (docs/performance.md).
     poll_concurrency: int = Field(default=2, ge=1, le=16)
     # AWS Batch allows 50 SubmitJob calls per second per account and Region (a fixed quota).
     submit_rate_limit: float = Field(default=50.0, ge=0)
     # DescribeJobs calls per second the poll sweeps may average (0: no limit). AWS throttles every Batch
-    # API by request rate per account and Region, DescribeJobs included (re:Post Knowledge Center,
-    # aws-batch-requests-error); 10/s covers 5,000 running jobs at the default POLL_INTERVAL and leaves
-    # most of the account's rate to others.
+    # API per account and Region (re:Post Knowledge Center, aws-batch-requests-error); 10/s covers
+    # 5,000 running jobs at the default POLL_INTERVAL and leaves most of the account's rate to others.
     describe_rate_limit: float = Field(default=10.0, ge=0)
     log_group: str = "/aws/batch/job"
     # Job state from AWS Batch's own events (docs/job-events.md): the SQS queue (URL or ARN) of the
@@ -206,6 +203,10 @@ class ExecutorSettings(BaseSettings):
     events_wait_seconds: int = Field(default=20, ge=0, le=20)
     events_hold_seconds: float = Field(default=600.0, gt=0)
     events_concurrency: int = Field(default=2, ge=1, le=8)  # reader threads, each 10 messages a call
+    # The Batch routes page (docs/ui.md): one shared read of AWS Batch per refresh, within a call budget.
+    ui_refresh_seconds: float = Field(default=15.0, ge=1)
+    ui_window_seconds: int = Field(default=3600, ge=300, le=86_400)
+    ui_max_aws_calls: int = Field(default=20, ge=4, le=200)
     default_queue: str = "default"
     # botocore's DEBUG wire logging (request bodies with tokens, signatures, response bodies) is dropped
     # unless this is on.

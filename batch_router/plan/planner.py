@@ -179,6 +179,13 @@ class Plan:
             with contextlib.suppress(BatchRouterError):
                 self.build(identity=identity, executor_config={"route": route.name}, queue=None)
 
+    def route_of(
+        self, identity: TaskIdentity, executor_config: Mapping[str, Any] | None, queue: str | None
+    ) -> RouteChoice:
+        """The route this table gives the try, and why (the UI's answer for a try it did not see planned);
+        raises ``ExecConfigError`` or ``RoutingError`` as ``build`` would."""
+        return self._routed(identity, executor_config, queue, lost_capacity=False)[1]
+
     def _routed(
         self,
         identity: TaskIdentity,
