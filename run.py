@@ -55,7 +55,8 @@ def main(argv: list[str]) -> int:
     py = str(_bin(VENV, "python"))
     commands: dict[str, list[list[str]]] = {
         "demo": [[str(_bin(VENV, "batch-router")), "demo"]],
-        "test": [[py, "-m", "pytest"]],
+        # Debian's Chromium and ChromeDriver for the page's browser test, when missing (apt, as root).
+        "test": [[py, "-m", "batch_router.dev.browser", "--install"], [py, "-m", "pytest"]],
         "lint": [
             [py, "-m", "ruff", "check", "."],
             [py, "-m", "ruff", "format", "--check", "."],

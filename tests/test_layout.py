@@ -29,7 +29,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "aws": frozenset({"errors", "config", "rules", "plan"}),
     "executor": frozenset({"errors", "config", "rules", "plan", "aws", "provider_info"}),
     "examples": frozenset({"templates"}),
-    "dev": frozenset({"errors", "config", "rules", "plan", "aws", "examples", "provision"}),
+    "dev": frozenset({"errors", "config", "rules", "plan", "aws", "examples", "provision", "ui"}),
     # From a route table to AWS resources and IAM: pure, beside the pipeline (nothing on it imports it).
     "provision": frozenset({"errors", "config", "plan"}),
     # The Batch routes page in Airflow's UI: read-only, served by the API server; never the executor.

@@ -8,14 +8,16 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(process.argv[2] ?? join(here, "..", "batch_router", "ui", "static"));
 mkdirSync(out, { recursive: true });
+// plugin.js: what Airflow's UI imports (a React app); standalone.js: the page at /batch-router/.
 await build({
-  entryPoints: [join(here, "src", "page.ts")],
+  entryPoints: { plugin: join(here, "src", "plugin.ts"), standalone: join(here, "src", "standalone.ts") },
   bundle: true,
   minify: true,
   format: "esm",
   target: "es2020",
+  loader: { ".css": "text" },
   legalComments: "eof",
-  outfile: join(out, "page.js"),
+  outdir: out,
   logLevel: "warning",
 });
-for (const file of ["index.html", "page.css", "icon.svg"]) copyFileSync(join(here, "src", file), join(out, file));
+for (const file of ["index.html", "icon.svg"]) copyFileSync(join(here, "src", file), join(out, file));

@@ -185,7 +185,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except PostgresMissing as exc:
             print(f"error: batch-router demo --postgres: {exc}", file=sys.stderr)
             return 2
-    return run_demo(keep=args.keep, timeout=args.timeout, postgres=args.postgres)
+    return run_demo(keep=args.keep, timeout=args.timeout, postgres=args.postgres, stay=args.stay)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the demo DAG through the executor on the local Batch")
     p.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds the demo DAG run may take")
+    p.add_argument(
+        "--stay", action="store_true",
+        help="keep Airflow and the local Batch running after the run (Airflow's UI, the Batch routes page)",
+    )  # fmt: skip
     p.add_argument(
         "--postgres", action="store_true",
         help="keep Airflow's metadata on a real PostgreSQL server (the 'postgres' extra) instead of SQLite",

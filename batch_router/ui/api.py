@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from batch_router.ui.job_summaries import STATUSES
 from batch_router.ui.page_data import charts, job_rows, route_rows
 from batch_router.ui.state import UiState, state_of
-from batch_router.ui.task_instance import task_instance_answer
+from batch_router.ui.task_instance import task_instance_answer, task_states
 
 __all__ = ["MAX_PAGE", "ui_router"]
 
@@ -66,6 +66,7 @@ def routes(state: StateDep) -> dict[str, Any]:
 def jobs(
     state: StateDep,
     user: GetUserDep,
+    session: SessionDep,
     route: str | None = None,
     dag_id: str | None = None,
     task_id: str | None = None,
@@ -91,8 +92,13 @@ def jobs(
         task_id=task_id,
         status=job_status,
     )
+    shown = rows[offset : offset + limit]
+    ids = [row["try_id"] for row in shown if row["try_id"]] + [row["job_id"] for row in shown]
+    states = task_states(session, ids)
+    for row in shown:
+        row["task_state"] = states.get(row["job_id"]) or states.get(row["try_id"] or "")
     return {
-        "jobs": rows[offset : offset + limit],
+        "jobs": shown,
         "total_entries": len(rows),
         "limit": limit,
         "offset": offset,

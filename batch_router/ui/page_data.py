@@ -214,6 +214,8 @@ def _job_row(
         "waited_seconds": waited_seconds(summary, snapshot.taken_ms),
         "ran_seconds": ran_seconds(summary, snapshot.taken_ms),
         "spot": spot,
+        "try_id": tags.get(TRY_ID_TAG),
+        "task_state": None,  # Airflow's, filled in for the rows of a page (ui/api.py)
         "dag_id": tags.get(DAG_ID_TAG),
         "task_id": tags.get(TASK_ID_TAG),
         "run_id": tags.get(RUN_ID_TAG),

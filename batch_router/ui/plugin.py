@@ -1,10 +1,13 @@
-"""The Airflow plugin that puts the Batch routes page in Airflow's UI (registered by the provider).
+"""The Airflow plugin that puts the Batch routes page in Airflow's UI (the ``airflow.plugins`` entry point).
 
-Airflow 3.1+ reads ``fastapi_apps`` only in the API server, which mounts the app at ``/batch-router``;
-the page is an external view in the navigation ("Browse" > "Batch routes"), shown inside Airflow's UI
-at ``/plugin/batch-routes``, same origin, so it is called with the user's own session. Every process
-loads plugins (the scheduler, the DAG processor, task runners): the app is only made when the API
-server asks for it, so none of them imports FastAPI's security layer or reads the route table for it.
+Airflow 3.1+ reads ``fastapi_apps`` only in the API server, which mounts the app at ``/batch-router``.
+The page is a React app of Airflow's UI (as the edge provider's pages are): "Browse" > "Batch routes"
+at ``/plugin/batch-routes``, and a "Batch tries" tab on every task instance's page; Airflow imports
+``static/plugin.js`` and renders it with its own React, in its own page, so the page's calls carry the
+user's session and its links (to a task instance, to the AWS console) work as any of Airflow's. (An
+external view would be an iframe Airflow sandboxes without top navigation or pop-ups: no link out of it
+would open.) Every process loads plugins (the scheduler, the DAG processor, task runners): the app is
+only made when the API server asks for it, so none of them imports FastAPI's security layer for it.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-__all__ = ["PAGE_ROUTE", "BatchRouterPlugin", "base_path"]
+__all__ = ["PAGE_ROUTE", "TRIES_ROUTE", "BatchRouterPlugin", "base_path"]
 
 PAGE_ROUTE = "batch-routes"
+TRIES_ROUTE = "batch-tries"
 
 
 def base_path(path: str) -> str:
@@ -46,14 +50,22 @@ class BatchRouterPlugin(AirflowPlugin):
         return _apps()
 
     @property
-    def external_views(self) -> list[dict[str, Any]]:  # type: ignore[override]
+    def react_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        bundle = base_path("/batch-router/static/plugin.js")
+        # The names are the ones www/src/plugin.ts puts its component under.
         return [
             {
                 "name": "Batch routes",
-                "href": base_path("/batch-router/"),
+                "bundle_url": bundle,
                 "destination": "nav",
                 "category": "browse",
                 "url_route": PAGE_ROUTE,
                 "icon": base_path("/batch-router/static/icon.svg"),
-            }
+            },
+            {
+                "name": "Batch tries",
+                "bundle_url": bundle,
+                "destination": "task_instance",
+                "url_route": TRIES_ROUTE,
+            },
         ]

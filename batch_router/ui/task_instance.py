@@ -15,7 +15,7 @@ from batch_router.plan.model import TaskIdentity
 from batch_router.ui.state import UiState
 from batch_router.ui.task_tries import TryFacts, job_route, route_and_why
 
-__all__ = ["EVENTS_SHOWN", "task_instance_answer"]
+__all__ = ["EVENTS_SHOWN", "task_instance_answer", "task_states"]
 
 EVENTS_SHOWN = 50
 
@@ -62,6 +62,27 @@ def _tries(session: Session, dag_id: str, run_id: str, task_id: str, map_index: 
             if facts.identity.try_number > 0:
                 found[facts.identity.try_number] = facts
     return [found[n] for n in sorted(found)]
+
+
+def task_states(session: Session, ids: list[str]) -> dict[str, str]:
+    """Airflow's state of each try, by its ``external_executor_id``: the try id the scheduler gave it (a
+    job's try-id tag) until the executor reports the job running, the Batch job id after that; so pass
+    both. A job can succeed while its task failed: the Task SDK's runner reports the task's end to
+    Airflow and exits 0 (execute_workload), so the page shows both."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+
+    states: dict[str, str] = {}
+    if not ids:
+        return states
+    for model in (TaskInstanceHistory, TaskInstance):  # the current try last, so it wins
+        rows = session.execute(
+            select(model.external_executor_id, model.state).where(model.external_executor_id.in_(ids))
+        )
+        for try_id, state in rows:
+            if try_id is not None and state is not None:
+                states[str(try_id)] = str(state)
+    return states
 
 
 def _events(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int) -> list[dict[str, Any]]:

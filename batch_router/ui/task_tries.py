@@ -1,7 +1,8 @@
 """One task instance on the Batch routes page: every try, the route it took and why, its job, its end.
 
-Airflow's metadata gives the tries (the task instance and its history rows, each with the try id the
-scheduler pre-assigned as ``external_executor_id``, its queue and executor_config) and what the
+Airflow's metadata gives the tries (the task instance and its history rows, each with its
+``external_executor_id``: the try id the scheduler pre-assigned, or the job id once the executor
+reported the job running; its queue and executor_config) and what the
 executor wrote to the task's event log. AWS Batch gives each try's job: from the page's snapshot by its
 ``batch-router:try-id`` tag, else by its deterministic name in the queues of the route table (the same
 look-up the executor makes after a lost SubmitJob answer), at most ``LOOKUPS_PER_REQUEST`` tries a
@@ -79,7 +80,8 @@ class TryJobs:
             try_id = facts.identity.try_id
             if not try_id:
                 continue
-            job: Mapping[str, Any] | None = by_try.get(try_id)
+            # Airflow keeps the try id until the job is reported running, then the job's id.
+            job: Mapping[str, Any] | None = by_try.get(try_id) or described.get(try_id)
             if job is None:
                 with self._lock:
                     job = self._found.get(try_id)
@@ -103,7 +105,8 @@ class TryJobs:
         for queue in dict.fromkeys(route.job_queue for route in self._plan.table.routes):
             for job in self._client.find_jobs_named(queue, name):
                 tags = job.get("tags") or {}
-                if tags.get(TRY_ID_TAG) == identity.try_id and tags.get(DEPLOYMENT_TAG) == self._deployment:
+                mine = identity.try_id in (tags.get(TRY_ID_TAG), job.get("jobId"))
+                if mine and tags.get(DEPLOYMENT_TAG) == self._deployment:
                     return job
         return None
 

@@ -63,6 +63,8 @@ export interface JobRow {
   waited_seconds: number | null;
   ran_seconds: number | null;
   spot: string;
+  try_id: string | null;
+  task_state: string | null;
   dag_id: string;
   task_id: string;
   run_id: string;

@@ -17,12 +17,21 @@ __all__ = ["AirflowApi", "ApiError"]
 class AirflowApi:
     """The few REST API v2 calls the demo and the tests need, over the standard library's HTTP client.
 
-    The stack runs the simple auth manager with ``all_admins``, so calls need no token.
+    The stack runs the simple auth manager with ``all_admins``, so calls need no token; a stack with
+    real users (``simple_auth_manager_users``) calls ``login`` first, and every call then carries the
+    user's JWT, as a script of a platform team would.
     """
 
     def __init__(self, base_url: str, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.token: str | None = None
+
+    def login(self, username: str, password: str) -> str:
+        """A JWT from the simple auth manager's ``POST /auth/token``; used by every later call."""
+        answer = self.request("POST", "/auth/token", {"username": username, "password": password})
+        self.token = str(answer["access_token"])
+        return self.token
 
     def request(self, method: str, path: str, body: object = None, **params: Any) -> Any:
         pairs = [(k, v) for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])]
@@ -32,6 +41,8 @@ class AirflowApi:
         req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        if self.token is not None:
+            req.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 text = resp.read().decode()

@@ -28,6 +28,7 @@ from batch_router.dev.demo.batch_jobs import TERMINAL_BATCH_STATUSES, list_batch
 from batch_router.dev.demo.report import all_succeeded, render_table, summary_rows
 from batch_router.dev.local.clients import local_batch_client
 from batch_router.dev.postgres import EmbeddedPostgres
+from batch_router.ui.plugin import PAGE_ROUTE
 
 __all__ = ["DEMO_DAG_ID", "EXECUTOR", "executor_env", "run_demo"]
 
@@ -49,6 +50,7 @@ def executor_env(routes_file: Path, region: str = "us-east-1", poll_interval: fl
         f"{prefix}CHECK_HEALTH_ON_STARTUP": "True",
         f"{prefix}MAX_SUBMIT_JOB_ATTEMPTS": "3",
         f"{prefix}JOB_NAME": "batch-router-demo",
+        f"{prefix}UI_REFRESH_SECONDS": "2",  # the Batch routes page follows the demo closely
     }
 
 
@@ -117,11 +119,13 @@ def run_demo(
     batch_port: int | None = None,
     out: TextIO | None = None,
     postgres: bool = False,
+    stay: bool = False,
 ) -> int:
     """Run the example DAG end to end; 0 only when every task succeeded. Ports default to free ones.
 
     With ``postgres`` the metadata database is a real PostgreSQL server (from the ``postgres`` extra) in
-    the temporary home, as a deployment would have, instead of SQLite.
+    the temporary home, as a deployment would have, instead of SQLite. With ``stay`` everything keeps
+    running after the run, for a look at Airflow's UI and the Batch routes page, until Ctrl-C.
     """
     from batch_router import examples
     from batch_router.config.routes import read_route_file
@@ -150,6 +154,11 @@ def run_demo(
                 database_url=database_url,
             )
             code = _run(stack, table, examples.ROUTES_FILE, batch_port or 0, timeout, say)
+            if stay:
+                say(f"everything stays up: Airflow at {stack.api.base_url}, the page at {page_url(stack)}")
+                say("press Ctrl-C to stop")
+                while True:
+                    time.sleep(3600)
     except StackError as err:
         say(f"demo failed: {err}")
     except (KeyboardInterrupt, _Stop):
@@ -189,6 +198,7 @@ def _run(
     )
     stack.start()
     say(f"started {', '.join(AIRFLOW_COMPONENTS)}; API server on {stack.api.base_url}")
+    say(f"the Batch routes page: {page_url(stack)} (Airflow's UI: Browse > Batch routes)")
     stack.wait_healthy(timeout=left())
     say(f"Airflow is healthy (executor {EXECUTOR})")
     dag = stack.wait_dag(DEMO_DAG_ID, timeout=left())
@@ -215,12 +225,30 @@ def _run(
     print("", file=say.out)
     print(render_table(summary_rows(task_instances, jobs, table)), file=say.out)
     print("", file=say.out, flush=True)
+    say(f"the Batch routes page says: {page_summary(stack)}")
     if all_succeeded(run_state, task_instances, jobs):
         say("every task succeeded, each as its own Batch job on its route")
         return 0
     failed = [t["task_id"] for t in task_instances if t.get("state") != "success"]
     say(f"not every task succeeded: {', '.join(failed) or 'the run failed'}")
     return 1
+
+
+def page_url(stack: AirflowStack) -> str:
+    return f"{stack.api.base_url}/plugin/{PAGE_ROUTE}"
+
+
+def page_summary(stack: AirflowStack) -> str:
+    """What the page's routes endpoint answers: each route's jobs by status (the page's own numbers)."""
+    try:
+        answer = stack.api.get("/batch-router/ui/routes")
+    except StackError as err:
+        return f"could not be read: {err}"
+    parts = []
+    for route in answer["routes"]:
+        counts = ", ".join(f"{n} {status}" for status, n in route["counts"].items() if n)
+        parts.append(f"{route['name']}: {counts or 'no jobs'}")
+    return "; ".join(parts) + (f" (AWS: {answer['error']})" if answer.get("error") else "")
 
 
 def _shut_down(stack: AirflowStack, say: _Progress) -> None:
