@@ -88,6 +88,18 @@ def test_the_wheel_carries_its_schemas_templates_example_dag_and_type_marker(ins
     assert done.stdout.strip() == "True ['exec_config.schema.json'] True True", done.stderr[-2000:]
 
 
+def test_the_wheel_carries_the_ui_page_and_airflow_finds_its_plugin(installed: Any) -> None:
+    script = (
+        "import pathlib; from batch_router.ui.app import STATIC;"
+        "print(sorted(p.name for p in STATIC.iterdir()))"
+    )
+    files = installed("python", "-c", script)
+    plugins = installed("airflow", "plugins", "-o", "json")
+
+    assert "plugin.js" in files.stdout and "index.html" in files.stdout, files.stderr[-2000:]
+    assert '"name": "batch_router"' in plugins.stdout, plugins.stderr[-2000:]
+
+
 def test_airflow_in_that_virtualenv_lists_the_provider_and_its_config_section(installed: Any) -> None:
     providers = installed("airflow", "providers", "list")
     config = installed("airflow", "config", "list", "--section", "aws_batch_executor")

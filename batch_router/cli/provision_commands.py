@@ -22,7 +22,7 @@ from batch_router.errors import BatchRouterError
 
 __all__ = ["add_parsers"]
 
-ROLES = ("scheduler", "execution", "job")
+ROLES = ("scheduler", "execution", "job", "ui")
 
 DEPLOYMENT_HELP = (
     "the executor's DEPLOYMENT (AIRFLOW__AWS_BATCH_EXECUTOR__DEPLOYMENT): the scheduler may stop only jobs "
@@ -64,8 +64,20 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         scheduler_statements,
     )
     from batch_router.provision.arns import sqs_queue_arn
-    from batch_router.provision.iam_policy import execution_role_statements, job_role_statements
+    from batch_router.provision.iam_policy import (
+        execution_role_statements,
+        job_role_statements,
+        ui_statements,
+    )
     from batch_router.provision.iam_resources import ecr_repository_arn
+
+    if args.role == "ui":  # the API server serving the Batch routes page (docs/ui.md): any account, any table
+        json.dump(policy_document(ui_statements()), sys.stdout, indent=2)
+        print()
+        return 0
+    if args.routes is None:
+        print(f"error: iam-policy --role {args.role} needs the route table: --routes FILE", file=sys.stderr)
+        return 2
 
     region = (
         args.region
@@ -178,10 +190,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(func=cmd_provision)
 
     p = sub.add_parser("iam-policy", help="print the least-privilege IAM policy for a route table")
-    p.add_argument("--routes", type=Path, required=True, help="the route table (YAML or JSON)")
     p.add_argument(
-        "--role", choices=ROLES, default="scheduler", help="whose policy (default: the scheduler's)"
+        "--routes", type=Path, default=None, help="the route table (YAML or JSON; not for --role ui)"
     )
+    p.add_argument(
+        "--role", choices=ROLES, default="scheduler",
+        help="whose policy (default: the scheduler's; ui: the API server serving the Batch routes page)",
+    )  # fmt: skip
     p.add_argument("--region", default=None, help="the Region of the queues (default: REGION_NAME)")
     p.add_argument("--account-id", default=None, help="the 12-digit account of the queues")
     p.add_argument(

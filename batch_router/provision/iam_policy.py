@@ -30,6 +30,7 @@ __all__ = [
     "policy_document",
     "routes_that_send_elsewhere",
     "scheduler_statements",
+    "ui_statements",
 ]
 
 POLICY_VERSION = "2012-10-17"
@@ -118,6 +119,22 @@ def scheduler_statements(
         streams = _unique(scope.logs(f"log-group:{group}:log-stream:*") for group in log_groups)
         statements.append(_statement("ReadTaskLogs", ["logs:GetLogEvents"], streams))
     return statements
+
+
+# What the Batch routes page reads (ui/batch_view.py, ui/task_tries.py), and nothing else: no stop, no
+# submit, no logs (the page links to the CloudWatch console instead of reading streams). None of these
+# four takes a resource ARN (User Guide, "Supported resource-level permissions"), so they are on "*".
+UI_ACTIONS = (
+    "batch:DescribeComputeEnvironments",
+    "batch:DescribeJobQueues",
+    "batch:DescribeJobs",
+    "batch:ListJobs",
+)
+
+
+def ui_statements() -> list[dict[str, Any]]:
+    """The API server's statements for the Batch routes page: read-only Batch."""
+    return [_statement("BatchRoutesPageReadsOnly", UI_ACTIONS, ["*"])]
 
 
 def execution_role_statements(
