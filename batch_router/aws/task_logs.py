@@ -3,6 +3,10 @@
 The API server asks the executor for the logs of a running try. The job is found by the id the
 scheduler stored (the Batch job id, or the try's pre-assigned id when the job was not yet reported
 running), else by its deterministic name, which includes the try number, so earlier tries work too.
+The log pane starts with what the executor did for the try: the route and why (the route table's
+answer, pure, so the API server needs no word from the scheduler), the job with its console link, and
+its log stream with the CloudWatch console's link; a refusal, a resubmission or a Spot reclaim is in
+the try's notes (executor/task_notes.py), which Airflow shows from the log folder.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from typing import Any
 
 from batch_router.aws import job_states as states
 from batch_router.aws.batch_client import BatchClient
+from batch_router.aws.console_links import job_console_url, log_stream_url
 from batch_router.aws.errors import BatchApiError
+from batch_router.errors import BatchRouterError
 from batch_router.plan.model import TaskIdentity
-from batch_router.plan.naming import TRY_ID_TAG
+from batch_router.plan.naming import ROUTE_TAG, TRY_ID_TAG
 from batch_router.plan.planner import Plan
 
 LogResult = tuple[list[str], list[str]]  # (messages for the reader, log lines)
@@ -59,21 +65,46 @@ def read_task_log(client: BatchClient, plan: Plan, log_group: str, ti: Any, try_
         job = find_job_for_try(client, plan, ti, try_number)
     except BatchApiError as exc:
         return [f"batch-router could not look up the AWS Batch job of try {try_number}: {exc.reason}"], []
+    route = route_line(plan, ti, try_number, job)
     if job is None:
-        return [f"batch-router found no AWS Batch job for try {try_number} of this task"], []
-    return _read_stream(client, log_group, job)
+        return [route, f"batch-router found no AWS Batch job for try {try_number} of this task"], []
+    messages, lines = _read_stream(client, log_group, job)
+    return [route, *messages], lines
+
+
+def route_line(plan: Plan, ti: Any, try_number: int, job: Mapping[str, Any] | None) -> str:
+    """The try's route and the router's reason, as the route table answers now."""
+    try:
+        choice = plan.route_of(
+            _identity(ti, try_number), getattr(ti, "executor_config", None), getattr(ti, "queue", None)
+        )
+    except BatchRouterError as exc:
+        return f"batch-router: no route: {exc}"
+    text = f"batch-router: route {choice.route.name!r} ({choice.reason})"
+    ran_on = ((job or {}).get("tags") or {}).get(ROUTE_TAG)
+    if ran_on and ran_on != choice.route.name:
+        text += f"; this try's job ran on route {ran_on!r} (its retry route, or the table changed since)"
+    return text
 
 
 def _read_stream(client: BatchClient, default_group: str, job: Mapping[str, Any]) -> LogResult:
     job_text = f"AWS Batch job {job.get('jobName')} ({job.get('jobId')}, {job.get('status')})"
+    region = client.region()
+    messages = [f"{job_text}: {job_console_url(region, str(job.get('jobId')))}" if region else job_text]
     stream = states.log_stream(job)
     if stream is None:
         if job.get("eksProperties"):
-            return [f"{job_text} runs on EKS, which writes no CloudWatch log stream; see the pod's logs"], []
-        return [f"{job_text} has no log stream yet (its container has not started)"], []
+            return [
+                *messages,
+                "it runs on EKS, which writes no CloudWatch log stream; see the pod's logs",
+            ], []
+        return [*messages, "no log stream yet (its container has not started)"], []
     group = states.log_group(job, default_group)
+    where = f"CloudWatch Logs {group}/{stream}"
+    if region:
+        where += f": {log_stream_url(region, group, stream)}"
     try:
         lines = client.log_lines(group, stream)
     except BatchApiError as exc:
-        return [f"{job_text}: could not read CloudWatch Logs {group}/{stream}: {exc.reason}"], []
-    return [f"{job_text}: CloudWatch Logs {group}/{stream}"], lines
+        return [*messages, f"could not read {where}: {exc.reason}"], []
+    return [*messages, where], lines

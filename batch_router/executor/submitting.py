@@ -246,12 +246,12 @@ class Submitter:
             where = f" on retry route {replanned.route!r}"
         hub.tracker.planned(record, request=replanned.request)
         if ticket.why:
-            hub.airflow.log_task_event(
-                event="batch-router: resubmitting",
-                extra=f"{ticket.why}. The task never started, so it is submitted again{where} with a fresh "
-                f"token (attempt {record.attempts + 1} of {hub.max_attempts}).",
-                ti_key=record.key,
+            text = (
+                f"{ticket.why}. The task never started, so it is submitted again{where} with a fresh "
+                f"token (attempt {record.attempts + 1} of {hub.max_attempts})."
             )
+            hub.airflow.log_task_event(event="batch-router: resubmitting", extra=text, ti_key=record.key)
+            hub.note(record.key, f"batch-router: resubmitting: {text}")  # rare: a job lost before start
 
     def _on_refused(self, refused: Refused) -> None:
         record = self._hub.tracker.current(refused.key, refused.serial)

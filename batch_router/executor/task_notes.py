@@ -10,8 +10,10 @@ use; the UI interleaves them with the task's lines by time. The path is Airflow'
 scheduler's log folder (one host, or a shared volume, as for any local task log).
 
 Notes are written on the scheduler thread: each is one small append, and they come a few per queue
-(a job blocking its queue) or one per failed try (every failure the executor decides: a refused
-``executor_config``, no route, a job that failed or vanished), never one per try that runs. A note
+(a job blocking its queue), one per failed try (every failure the executor decides: a refused
+``executor_config``, no route, a job that failed or vanished) or per resubmission (a job lost before its
+task started: a Spot reclaim, an image that could not be pulled), never one per try that runs. A running
+try's route, job and links come from ``get_task_log`` instead (aws/task_logs.py), read by the API server. A note
 that cannot be written is dropped with one line in the scheduler log, which says the same.
 """
 

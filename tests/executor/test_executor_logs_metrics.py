@@ -27,7 +27,25 @@ def test_task_log_returns_the_jobs_cloudwatch_lines_found_by_job_id(
     messages, lines = reader.get_task_log(task_instance(workload, external_executor_id=job_id), 1)
 
     assert lines == ["starting task", "extracted 42 rows"]
-    assert f"/aws/batch/job/airflow-task/default/{job_id}" in messages[0]
+    assert any(f"/aws/batch/job/airflow-task/default/{job_id}" in m for m in messages)
+
+
+def test_task_log_starts_with_the_route_and_why_and_links_to_the_job_and_its_log_stream(
+    executor: BatchRouterExecutor, world: BatchWorld
+) -> None:
+    workload = make_workload()
+    queue_all(executor, workload)
+    job_id = drive(executor, lambda: world.job_ids())[0]
+    world.run(job_id, ["working"])
+
+    messages, _ = BatchRouterExecutor().get_task_log(task_instance(workload, external_executor_id=job_id), 1)
+
+    route, job, stream = messages
+    assert route == "batch-router: route 'default' (Airflow queue 'default' names route 'default')"
+    assert job.endswith(
+        f"https://us-east-1.console.aws.amazon.com/batch/home?region=us-east-1#jobs/detail/{job_id}"
+    )
+    assert "cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Fbatch$252Fjob" in stream
 
 
 def test_task_log_finds_the_job_by_name_when_only_the_try_id_is_known(
@@ -53,7 +71,7 @@ def test_task_log_explains_instead_of_raising_when_aws_fails(
     messages, lines = BatchRouterExecutor().get_task_log(task_instance(workload, external_executor_id="x"), 1)
 
     assert lines == []
-    assert "ServerException" in messages[0]
+    assert any("ServerException" in m for m in messages)
 
 
 def test_task_log_says_so_when_the_container_has_not_started(
@@ -68,7 +86,7 @@ def test_task_log_says_so_when_the_container_has_not_started(
     )
 
     assert lines == []
-    assert "no log stream yet" in messages[0]
+    assert any("no log stream yet" in m for m in messages)
 
 
 class _Backend:

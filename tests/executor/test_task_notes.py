@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from airflow.utils.helpers import log_filename_template_renderer
 from airflow.utils.log.file_task_handler import FileTaskHandler
+from batch_world import BatchWorld
 from executor_kit import RecordingLog, drive, make_workload, queue_all
 
 from batch_router.executor import BatchRouterExecutor
@@ -73,3 +74,24 @@ def test_a_try_the_executor_refuses_has_its_reason_in_its_log_pane(
     (line,) = [json.loads(text) for text in notes.read_text().splitlines()]
     assert "containerOverride" in line["event"] and line["level"] == "error"
     assert "task_id=refused" in str(notes)
+
+
+def test_a_try_resubmitted_after_its_spot_host_was_reclaimed_says_so_in_its_log_pane(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world: BatchWorld, default_route: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(tmp_path))
+    executor = BatchRouterExecutor()
+    executor.start()
+    try:
+        workload = make_workload(task_id="reclaimed")
+        queue_all(executor, workload)
+        first = drive(executor, lambda: world.job_ids())[0]
+        world.fail(first, "Host EC2 (instance i-0abc) terminated.", started=False)
+        drive(executor, lambda: list(tmp_path.rglob(f"*{NOTES_SUFFIX}")))
+    finally:
+        executor.end()
+
+    (notes,) = tmp_path.rglob(f"attempt=1.log{NOTES_SUFFIX}")
+    (line,) = [json.loads(text) for text in notes.read_text().splitlines()]
+    assert line["event"].startswith("batch-router: resubmitting: ")
+    assert "Host EC2 (instance i-0abc) terminated" in line["event"]
