@@ -13,8 +13,8 @@ Notes are written on the scheduler thread: each is one small append, and they co
 (a job blocking its queue), one per failed try (every failure the executor decides: a refused
 ``executor_config``, no route, a job that failed or vanished) or per resubmission (a job lost before its
 task started: a Spot reclaim, an image that could not be pulled), never one per try that runs. A running
-try's route, job and links come from ``get_task_log`` instead (aws/task_logs.py), read by the API server. A note
-that cannot be written is dropped with one line in the scheduler log, which says the same.
+try's route, job and links come from ``get_task_log`` instead (aws/task_logs.py), read by the API
+server. A note that cannot be written is dropped with one line in the scheduler log, which says the same.
 """
 
 from __future__ import annotations
