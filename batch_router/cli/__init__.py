@@ -169,7 +169,14 @@ def cmd_local(args: argparse.Namespace) -> int:
         from batch_router.dev.local import run_local
     except ImportError as exc:
         return _needs_local_extra("local", exc)
-    return run_local(args.routes, args.port, args.region, args.work_dir, held=args.hold_capacity)
+    return run_local(
+        args.routes,
+        args.port,
+        args.region,
+        args.work_dir,
+        held=args.hold_capacity,
+        throttle_submits=args.throttle_submits,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -240,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="act as if EC2 had no instances for this queue: its jobs wait in RUNNABLE with AWS's "
         "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY reason (repeatable)",
     )
+    p.add_argument(
+        "--throttle-submits", type=int, default=0, metavar="N",
+        help="answer the first N SubmitJob calls with AWS's throttling error (429 TooManyRequestsException)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_local)
 
     p = sub.add_parser("demo", help="run the demo DAG through the executor on the local Batch")

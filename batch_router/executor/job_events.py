@@ -226,7 +226,7 @@ class EventReader:
             if change is None or not is_news(record, change, queue_blocked=event.queue_blocked):
                 drop.append(event.receipt)  # a duplicate, or later than what the executor knows
                 continue
-            changes.append(EventChanged(change, queue_blocked=event.queue_blocked))
+            changes.append(EventChanged(change, queue_blocked=event.queue_blocked, sent_at=event.sent_at))
             receipts.append(event.receipt)
         self._ack.delete(drop)
         self._ack.release(hold)

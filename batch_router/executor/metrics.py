@@ -29,6 +29,11 @@ GAUGES = ("pending", "queued", "running")
 # given to gauges() as "blocked:<reason code>" and sent as ``jobs.blocked`` tagged with the reason, and
 # for plain StatsD as ``jobs.blocked.<reason, lower case, ":" as ".">.<route>``.
 BLOCKED = "blocked"
+# How late state reaches the executor, the largest since the last heartbeat, as gauges (no route: one
+# reader, one sweep for all): ``events.lag_seconds`` from SQS's receipt of an event to the executor's
+# hearing of it; ``poll.sweep_seconds`` from a sweep's first DescribeJobs to its last answer (a job's
+# state is at most POLL_INTERVAL plus that old on the poll path).
+LAGS = ("events.lag_seconds", "poll.sweep_seconds")
 
 
 class MetricsSink(Protocol):
@@ -50,6 +55,7 @@ class ExecutorMetrics:
         self._non_zero: set[tuple[str, str]] = set()  # of those, the ones last sent above 0
         self._next_gauges = float("-inf")
         self._next_refresh = float("-inf")
+        self._lags: dict[str, float] = {}
 
     def _tags(
         self, route: str, job_queue: str | None = None, job_definition: str | None = None
@@ -86,10 +92,18 @@ class ExecutorMetrics:
         except Exception:
             pass
 
+    def lag(self, name: str, seconds: float) -> None:
+        """Keep the largest of ``name`` (one of LAGS) until the next flush."""
+        self._lags[name] = max(self._lags.get(name, 0.0), max(seconds, 0.0))
+
     def flush(self) -> None:
-        """Send the counts added since the last flush."""
+        """Send the counts added since the last flush, and the largest lags seen."""
         counts, self._counts = self._counts, Counter()
+        lags, self._lags = self._lags, {}
         try:
+            team = {"team_name": self._team_name} if self._team_name else None
+            for name, seconds in lags.items():
+                self._sink.gauge(f"{PREFIX}.{name}", round(seconds, 3), tags=team)
             by_route: Counter[tuple[str, str]] = Counter()
             for (name, route, job_queue, job_definition), by in counts.items():
                 self._sink.incr(f"{PREFIX}.{name}", by, tags=self._tags(route, job_queue, job_definition))

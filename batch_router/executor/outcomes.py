@@ -297,6 +297,7 @@ class EventChanged:
 
     update: StatusChanged
     queue_blocked: bool = False  # from a "Batch Job Queue Blocked" event (the job blocks its queue)
+    sent_at: float | None = None  # when SQS got the event (epoch seconds): the event path's lag
 
     def about(self) -> About:
         return About(jobs=(self.update.job_id,))

@@ -139,6 +139,8 @@ class Poller:
             self._job_missing(job_id)
         for update in result.updates:  # each on its own: one that cannot be handled costs only its try
             hub.channel.queue(update)
+        if not self._unsent and not self._in_flight:  # the sweep's last answer: how long a sweep takes
+            hub.metrics.lag("poll.sweep_seconds", now - self._last_sweep_at)
 
     def _job_missing(self, job_id: str) -> None:
         record = self._hub.tracker.by_job(job_id)
@@ -159,6 +161,8 @@ class Poller:
 
     def _on_event(self, event: EventChanged) -> None:
         """A change from a job event: applied as the poll's, unless its job has moved past it since."""
+        if event.sent_at is not None:  # how late the executor hears of a change (docs/metrics.md)
+            self._hub.metrics.lag("events.lag_seconds", time.time() - event.sent_at)
         record = self._hub.tracker.by_job(event.update.job_id)
         if record is not None and is_news(record, event.update, queue_blocked=event.queue_blocked):
             self._on_job(event.update)

@@ -95,6 +95,10 @@ def compute_environment(
                     "LaunchTemplateId": ref(LAUNCH_TEMPLATE),
                     "Version": get_att(LAUNCH_TEMPLATE, "LatestVersionNumber"),
                 },
+                # On the instances it launches (the environment's own Tags stay on it: "Compute
+                # environment tags do not propagate", User Guide, "Tag your resources"), so the EC2 bill
+                # reads per route with cost allocation tags (docs/metrics.md).
+                "Tags": {"managed-by": "batch-router", "batch-router:route": route.name},
             }
         )
     if compute.pods:

@@ -146,6 +146,18 @@ def test_per_route_gauges_count_jobs_waiting_in_batch(
     drive(executor, lambda: ("gauge", "batch_router.jobs.queued.default", 2.0, None) in sent_metrics.sent)
 
 
+def test_a_completed_poll_sweep_reports_how_long_it_took(
+    executor: BatchRouterExecutor, world: BatchWorld, sent_metrics: _Backend
+) -> None:
+    queue_all(executor, make_workload())
+    drive(executor, lambda: world.job_ids())
+    sweeps = drive(
+        executor,
+        lambda: [v for kind, stat, v, _ in sent_metrics.sent if stat == "batch_router.poll.sweep_seconds"],
+    )
+    assert all(0 <= seconds < 30 for seconds in sweeps)
+
+
 def saved_task_events(executor: BatchRouterExecutor) -> list[tuple[str | None, str | None, str | None]]:
     """Save the executor's task events the way Airflow's scheduler loop does, into a real table."""
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner

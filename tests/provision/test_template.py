@@ -113,6 +113,15 @@ def test_a_cpu_route_without_instance_types_lets_batch_pick_its_default_families
     assert env["Properties"]["ComputeResources"]["InstanceTypes"] == ["default_x86_64"]
 
 
+def test_ec2_instances_carry_their_route_for_cost_allocation_and_fargate_has_no_instances_to_tag() -> None:
+    template = build_template(table(route("etl", "ec2"), route("small")), FULL)
+
+    envs = of_type(template, "AWS::Batch::ComputeEnvironment").values()
+    tags = {e["Properties"]["Tags"]["batch-router:route"]: e["Properties"]["ComputeResources"] for e in envs}
+    assert tags["etl"]["Tags"] == {"managed-by": "batch-router", "batch-router:route": "etl"}
+    assert "Tags" not in tags["small"]
+
+
 def test_an_eks_route_joins_the_cluster_given_as_a_parameter() -> None:
     template = build_template(table(route("k8s", "eks", provision={"instance_types": ["m6i"]})), FULL)
 

@@ -129,7 +129,9 @@ class AirflowStack:
         self.components[name] = component
         return component
 
-    def spawn_local_batch(self, routes_file: Path, port: int = 0, *, held: Sequence[str] = ()) -> None:
+    def spawn_local_batch(
+        self, routes_file: Path, port: int = 0, *, held: Sequence[str] = (), throttle_submits: int = 0
+    ) -> None:
         """Start ``batch-router local`` for ``routes_file`` without waiting (``wait_local_batch`` does)."""
         port = port or free_port()
         check_port_free(port, "the local Batch")
@@ -147,6 +149,8 @@ class AirflowStack:
         ]
         for job_queue in held:
             args += ["--hold-capacity", job_queue]
+        if throttle_submits:
+            args += ["--throttle-submits", str(throttle_submits)]
         self._spawn(LOCAL_BATCH, args)
 
     def wait_local_batch(self, timeout: float = 60.0) -> dict[str, str]:
@@ -167,11 +171,16 @@ class AirflowStack:
         raise StackError(f"the local Batch did not start within {timeout:.0f}s; see {component.log_path}")
 
     def start_on_local_batch(
-        self, routes_file: Path, timeout: float = 180.0, *, held: Sequence[str] = ()
+        self,
+        routes_file: Path,
+        timeout: float = 180.0,
+        *,
+        held: Sequence[str] = (),
+        throttle_submits: int = 0,
     ) -> None:
         """The usual whole start: the local Batch for ``routes_file`` (while the database is migrated;
         ``held``: job queues whose capacity it holds), then every Airflow component, healthy."""
-        self.spawn_local_batch(routes_file, held=held)
+        self.spawn_local_batch(routes_file, held=held, throttle_submits=throttle_submits)
         self.migrate()
         self.wait_local_batch()
         self.start()

@@ -37,6 +37,7 @@ def run_local(
     work_dir: Path | None = None,
     *,
     held: Sequence[str] = (),
+    throttle_submits: int = 0,
 ) -> int:
     """Serve a local Batch provisioned from ``routes_file`` (default: the bundled example routes).
 
@@ -55,7 +56,7 @@ def run_local(
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    batch = LocalBatch(table, port=port, region=region, work_dir=work_dir)
+    batch = LocalBatch(table, port=port, region=region, work_dir=work_dir, throttle_submits=throttle_submits)
     try:
         try:
             batch.start()
@@ -76,6 +77,10 @@ def run_local(
             print(f"  {route.name} ({route.compute}): {route.job_queue} / {route.job_definition}")
         for job_queue in held:
             print(f"  capacity held for {job_queue}: its jobs wait (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY)")
+        if throttle_submits:
+            print(
+                f"  the first {throttle_submits} SubmitJob calls are throttled (429 TooManyRequestsException)"
+            )
         print("\nPoint Airflow and boto3 at it with:\n")
         print("\n".join(export_lines(batch.env())))
         print("\nPress Ctrl-C to stop (every running job is killed).", flush=True)

@@ -56,11 +56,13 @@ class LocalBatch:
         kill_grace_seconds: float = 5.0,
         max_concurrent_jobs: int = 256,
         events: bool = True,
+        throttle_submits: int = 0,
     ):
         self.table = table
         self.events = events  # the job events path: a rule for the table's queues into an SQS queue
         self.region = region
         self._requested_port = port or 0
+        self._throttle_submits = throttle_submits  # the first SubmitJob calls answered 429 (throttling.py)
         self._work_dir = Path(work_dir) if work_dir is not None else None
         self._transition_seconds = transition_seconds
         self._kill_grace_seconds = kill_grace_seconds
@@ -153,7 +155,8 @@ class LocalBatch:
         global _active
         if self._server is not None:
             return self
-        server = MotoHttpServer(HOST, self._requested_port)  # raises PortInUseError at once
+        # raises PortInUseError at once
+        server = MotoHttpServer(HOST, self._requested_port, throttle_submits=self._throttle_submits)
         with _active_lock:
             if _active is not None:
                 server.stop()

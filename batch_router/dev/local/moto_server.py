@@ -25,6 +25,7 @@ from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from batch_router.dev.local.throttling import SubmitThrottle
 from batch_router.errors import BatchRouterError
 
 HOST = "127.0.0.1"
@@ -109,7 +110,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 class MotoHttpServer:
     """moto's full API (every service, one endpoint) served from a daemon thread."""
 
-    def __init__(self, host: str = HOST, port: int = 0):
+    def __init__(self, host: str = HOST, port: int = 0, *, throttle_submits: int = 0):
         # moto reads this when it makes each service's app (on first use), so it is set before any is made.
         setattr(werkzeug_app, "DISABLE_GLOBAL_CORS", True)  # noqa: B010 (not exported by moto)
         sock = _listening_socket(host, port)
@@ -118,7 +119,11 @@ class MotoHttpServer:
             self._server: BaseWSGIServer = make_server(
                 host,
                 bound,
-                LocalOnly(DomainDispatcherApplication(create_backend_app), host, bound),
+                LocalOnly(
+                    SubmitThrottle(DomainDispatcherApplication(create_backend_app), throttle_submits),
+                    host,
+                    bound,
+                ),
                 threaded=True,
                 request_handler=_QuietRequestHandler,
                 fd=sock.fileno(),

@@ -1,4 +1,7 @@
-"""The Batch routes page as a person uses it: a real Airflow, the local Batch, a real headless Chromium.
+"""The Batch routes page as a person uses it, and the metrics where they arrive: one real Airflow stack.
+
+The stack (API server, scheduler, DAG processor, the local Batch) runs with StatsD on, sending to a UDP
+port this module listens on, and the local Batch throttles the first two SubmitJob calls as AWS would.
 
 The stack runs Airflow's simple auth manager with a real user (no all-admins shortcut): the browser
 logs in through Airflow's login page, opens "Batch routes" inside Airflow's UI, and reads what a
@@ -14,7 +17,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,8 +58,69 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) ->
     raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
 
 
+THROTTLED_SUBMITS = 2
+RUNS: dict[str, str] = {}  # the DAG run this module's first test made; the metrics test reads its metrics
+
+
+class StatsdListener:
+    """A StatsD server for the test: every datagram Airflow's StatsD client sends, kept as lines."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            self.lines += [line for line in data.decode().splitlines() if line]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+    def counters(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for name, value, kind in self._parsed():
+            if kind == "c":
+                totals[name] += value
+        return dict(totals)
+
+    def gauges(self) -> dict[str, list[float]]:
+        """Every value each gauge was sent, in order."""
+        values: dict[str, list[float]] = defaultdict(list)
+        for name, value, kind in self._parsed():
+            if kind == "g":
+                values[name].append(value)
+        return dict(values)
+
+    def _parsed(self) -> list[tuple[str, float, str]]:
+        parsed = []
+        for line in list(self.lines):
+            name, _, rest = line.partition(":")
+            value, _, kind = rest.partition("|")
+            parsed.append((name, float(value), kind.split("|")[0]))
+        return parsed
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
+def statsd() -> Iterator[StatsdListener]:
+    listener = StatsdListener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, statsd: StatsdListener) -> Iterator[AirflowStack]:
     if (problem := browser_missing()) is not None:
         if os.environ.get("CI"):
             pytest.fail(f"the browser test must run in CI: {problem}")
@@ -69,10 +136,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
     }
     airflow = AirflowStack(home=home, dags_folder=dags, executor=EXECUTOR, extra_env=env)
     try:
-        airflow.start_on_local_batch(examples.ROUTES_FILE)
+        airflow.start_on_local_batch(examples.ROUTES_FILE, throttle_submits=THROTTLED_SUBMITS)
         airflow.api.login(USER, PASSWORD)
         yield airflow
     finally:
@@ -125,7 +196,7 @@ def test_an_on_call_engineer_finds_every_route_the_failed_job_and_the_way_back_t
 
     dag = stack.wait_dag("e2e_ui")
     assert dag is not None
-    run_id = stack.run_dag("e2e_ui")
+    run_id = RUNS["e2e_ui"] = stack.run_dag("e2e_ui")
     client = local_batch_client(stack.batch_env)
     gpu_queue = "airflow-gpu"
     wait_for(
@@ -235,3 +306,41 @@ def test_an_on_call_engineer_finds_every_route_the_failed_job_and_the_way_back_t
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTIFACT))
         raise
+
+
+def test_the_documented_metrics_arrive_at_statsd_per_route_with_their_values(
+    stack: AirflowStack, statsd: StatsdListener, browser: Any
+) -> None:
+    """After the run above (this module's first test): five tries on three routes, two SubmitJob calls
+    throttled, one job failed, the sleeper seen running for 40 s. Names as docs/metrics.md lists them."""
+    prefix = "airflow.batch_router"
+    if "e2e_ui" not in RUNS:  # run on its own (-k): make the run the page test would have made
+        RUNS["e2e_ui"] = stack.run_dag("e2e_ui")
+        stack.wait_run("e2e_ui", RUNS["e2e_ui"], timeout=240)
+
+    def settled() -> dict[str, float] | None:
+        counters = statsd.counters()
+        done = counters.get(f"{prefix}.succeeded.ec2-gpu") and counters.get(f"{prefix}.failed.fargate-small")
+        return counters if done else None
+
+    counters = wait_for("the run's counters at StatsD", settled, timeout=60)
+    gauges = wait_for(
+        "the running gauges back at 0",
+        lambda: (g := statsd.gauges()) and g.get(f"{prefix}.jobs.running.ec2-gpu", [1])[-1] == 0 and g,
+        timeout=60,
+    )
+
+    assert counters[f"{prefix}.submitted.fargate-small"] == 3
+    assert counters[f"{prefix}.submitted.ec2-large"] == 1
+    assert counters[f"{prefix}.submitted.ec2-gpu"] == 1
+    assert counters[f"{prefix}.succeeded.fargate-small"] == 2  # quick, and fails (its job succeeded)
+    assert counters[f"{prefix}.failed.fargate-small"] == 1  # killed: its job failed
+    assert counters[f"{prefix}.running.ec2-gpu"] == 1
+    assert sum(v for k, v in counters.items() if k.startswith(f"{prefix}.throttled.")) == THROTTLED_SUBMITS
+    assert f"{prefix}.submitted" in counters  # the tagged name too (for backends that keep tags)
+    assert 1 in gauges[f"{prefix}.jobs.running.ec2-gpu"]
+    assert max(gauges[f"{prefix}.jobs.queued.fargate-small"]) >= 1
+    assert gauges[f"{prefix}.jobs.queued.fargate-small"][-1] == 0
+    # how late state arrives: the job events path (the local Batch sends AWS's events) and the sweeps
+    assert 0 <= max(gauges[f"{prefix}.events.lag_seconds"]) < 60
+    assert f"{prefix}.poll.sweep_seconds" in gauges
