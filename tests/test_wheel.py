@@ -97,6 +97,7 @@ def test_the_wheel_carries_the_ui_page_and_airflow_finds_its_plugin(installed: A
     plugins = installed("airflow", "plugins", "-o", "json")
 
     assert "plugin.js" in files.stdout and "index.html" in files.stdout, files.stderr[-2000:]
+    assert "'page-" in files.stdout  # the chunk both entry points import
     assert '"name": "batch_router"' in plugins.stdout, plugins.stderr[-2000:]
 
 

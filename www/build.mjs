@@ -12,6 +12,8 @@ mkdirSync(out, { recursive: true });
 await build({
   entryPoints: { plugin: join(here, "src", "plugin.ts"), standalone: join(here, "src", "standalone.ts") },
   bundle: true,
+  splitting: true, // the page's code once, in a chunk both entry points import
+  chunkNames: "page-[hash]",
   minify: true,
   format: "esm",
   target: "es2020",

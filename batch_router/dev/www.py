@@ -65,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail when the committed files are stale")
     args = parser.parse_args(argv)
     if not args.check:
-        build(STATIC)
+        with tempfile.TemporaryDirectory() as tmp:
+            build(Path(tmp))
+            for old in STATIC.iterdir():  # a chunk's name carries its hash: the last build's goes
+                old.unlink()
+            for new in Path(tmp).iterdir():
+                shutil.copy2(new, STATIC / new.name)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         build(Path(tmp))
