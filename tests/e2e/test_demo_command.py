@@ -86,6 +86,13 @@ def test_demo_table_shows_every_job_and_task_succeeded(demo: DemoResult) -> None
     )
 
 
+def test_demo_prints_the_batch_routes_page_and_what_it_shows_for_the_demos_jobs(demo: DemoResult) -> None:
+    assert re.search(r"the Batch routes page: http://127\.0\.0\.1:\d+/plugin/batch-routes", demo.output)
+    said = next(line for line in demo.output.splitlines() if "the Batch routes page says:" in line)
+    for route in EXPECTED_ROUTES.values():
+        assert f"{route}: 1 SUCCEEDED" in said, said
+
+
 def test_demo_leaves_no_process_behind(demo: DemoResult) -> None:
     assert processes_with_env("AIRFLOW_HOME", str(demo.home)) == []
     assert "none left behind" in demo.output
