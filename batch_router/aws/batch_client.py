@@ -58,10 +58,15 @@ class BatchClient:
         submit_rate_limit: float = 0.0,
         make_client: ClientFactory | None = None,
         log_requests: bool = False,
+        read_attempts: int = READ_MAX_ATTEMPTS,
+        timeouts: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
     ):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.retry_mode = retry_mode
+        # A reader with a person waiting (the UI page) gives up sooner than the executor's threads.
+        self._read_attempts = read_attempts
+        self._timeouts = timeouts
         self._make_client = make_client
         # LOG_AWS_REQUESTS: botocore's wire logging of these calls (aws/wire_logging.py).
         self._quiet = not log_requests
@@ -79,8 +84,8 @@ class BatchClient:
     def _config(self, *, max_attempts: int, mode: str) -> Config:
         return Config(
             retries={"mode": mode, "total_max_attempts": max_attempts},  # type: ignore[typeddict-item]
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
+            connect_timeout=self._timeouts[0],
+            read_timeout=self._timeouts[1],
         )
 
     def _make(self, purpose: str) -> Any:
@@ -91,7 +96,7 @@ class BatchClient:
             mode = "standard" if self.submit_pacer is not None else "adaptive"
             config = self._config(max_attempts=1, mode=mode)
         else:
-            config = self._config(max_attempts=READ_MAX_ATTEMPTS, mode=self.retry_mode)
+            config = self._config(max_attempts=self._read_attempts, mode=self.retry_mode)
         service = purpose if purpose in ("logs", "sqs") else "batch"
         if self._make_client is not None:
             return self._make_client(service, config)

@@ -47,7 +47,7 @@ class Place:
     """What the answers need besides the snapshot: whose jobs, where the consoles and Airflow are."""
 
     deployment: str
-    region: str
+    region: str | None  # None: the connection names none; the page then gives no console links
     log_group: str
     airflow_base: str  # Airflow's base path ("/" or "/airflow/"), for links back to task instances
 
@@ -222,8 +222,8 @@ def _job_row(
         "map_index": int(tags.get(MAP_INDEX_TAG, "-1") or -1),
         "try_number": int(tags.get(TRY_NUMBER_TAG, "0") or 0),
         "task_instance_url": task_instance_path(place.airflow_base, tags),
-        "console_url": job_console_url(place.region, job_id),
-        "log_url": log_stream_url(place.region, group, stream) if stream else None,
+        "console_url": job_console_url(place.region, job_id) if place.region else None,
+        "log_url": log_stream_url(place.region, group, stream) if stream and place.region else None,
         "log_stream": f"{group}/{stream}" if stream else None,
     }
 

@@ -18,11 +18,14 @@ from batch_router.plan.configured import NothingConfigured, configured_plan
 from batch_router.plan.planner import Plan
 from batch_router.ui.batch_view import BatchView, ViewLimits
 from batch_router.ui.page_data import Place
+from batch_router.ui.plugin import base_path
 from batch_router.ui.task_tries import TryJobs
 
 __all__ = ["UiState", "make_state", "state_of"]
 
 _STATE_KEY = "batch_router_ui"
+UI_READ_ATTEMPTS = 2
+UI_TIMEOUTS = (3.0, 10.0)  # connect, read (seconds)
 _LOCK = threading.Lock()
 
 
@@ -38,24 +41,23 @@ class UiState:
 
 def make_state(client_factory: Callable[..., BatchClient] = BatchClient) -> UiState | str:
     """The state for the configuration here, or the reason there is none."""
-    from airflow.configuration import conf
-
     try:
         configured = configured_plan(None)
     except (NothingConfigured, BatchRouterError) as exc:
         return f"batch-router is not configured on this API server: {exc}"
     settings = configured.settings
+    # Someone waits for the page: two attempts and short timeouts, then the page says AWS did not answer.
     client = client_factory(
-        aws_conn_id=settings.aws_conn_id, region_name=settings.region_name, retry_mode=settings.retry_mode
+        aws_conn_id=settings.aws_conn_id,
+        region_name=settings.region_name,
+        retry_mode=settings.retry_mode,
+        read_attempts=UI_READ_ATTEMPTS,
+        timeouts=UI_TIMEOUTS,
     )
     limits = ViewLimits(settings.ui_refresh_seconds, settings.ui_window_seconds, settings.ui_max_aws_calls)
     queues = [route.job_queue for route in configured.plan.table.routes]
-    base = conf.get("api", "base_url", fallback="/") or "/"
-    if "://" in base:
-        from urllib.parse import urlparse
-
-        base = urlparse(base).path or "/"
-    place = Place(settings.deployment, client.region() or "us-east-1", settings.log_group, base)
+    base = base_path("/")  # Airflow's base path, for links back to task instances
+    place = Place(settings.deployment, client.region(), settings.log_group, base)
     return UiState(
         configured.plan,
         configured.source,

@@ -146,6 +146,7 @@ def _job(job: Mapping[str, Any], state: UiState, route: str | None) -> dict[str,
     stream = job_states.log_stream(job)
     group = job_states.log_group(job, state.place.log_group)
     ran_on = job_route(job)
+    region = state.place.region
     return {
         "job_id": job_id,
         "job_name": job.get("jobName"),
@@ -158,7 +159,7 @@ def _job(job: Mapping[str, Any], state: UiState, route: str | None) -> dict[str,
         "route_note": None
         if ran_on is None or ran_on == route
         else f"the job ran on route {ran_on!r} (a retry route, or the table changed since)",
-        "console_url": job_console_url(state.place.region, job_id),
-        "log_url": log_stream_url(state.place.region, group, stream) if stream else None,
+        "console_url": job_console_url(region, job_id) if region else None,
+        "log_url": log_stream_url(region, group, stream) if stream and region else None,
         "log_stream": f"{group}/{stream}" if stream else None,
     }

@@ -71,7 +71,7 @@ export interface JobRow {
   map_index: number;
   try_number: number;
   task_instance_url: string;
-  console_url: string;
+  console_url: string | null;
   log_url: string | null;
   log_stream: string | null;
 }
@@ -98,7 +98,7 @@ export interface TryJob {
   exit_code: number | null;
   route: string | null;
   route_note: string | null;
-  console_url: string;
+  console_url: string | null;
   log_url: string | null;
   log_stream: string | null;
 }

@@ -203,7 +203,7 @@ export function mount(root: HTMLElement, options: MountOptions): () => void {
       el(
         "td",
         {},
-        link(job.console_url, "console", { target: "_blank", "data-testid": "console-link" }),
+        job.console_url ? link(job.console_url, "console", { target: "_blank", "data-testid": "console-link" }) : null,
         " ",
         job.log_url ? link(job.log_url, "log stream", { target: "_blank", "data-testid": "log-link", title: job.log_stream ?? "" }) : el("span", { class: "small" }, "no log (never started)"),
       ),
@@ -260,7 +260,7 @@ export function mount(root: HTMLElement, options: MountOptions): () => void {
           el("td", {}, t.route ?? "–", el("div", { class: "small" }, t.why)),
           el("td", { class: "mono" }, t.job ? t.job.job_id : "no job found"),
           el("td", {}, t.job ? `${t.job.status}${t.job.exit_code === null ? "" : ` (exit ${t.job.exit_code})`}` : "", t.job?.status_reason ? el("div", { class: "small" }, t.job.status_reason) : null, t.job?.route_note ? el("div", { class: "small" }, t.job.route_note) : null),
-          el("td", {}, t.job ? link(t.job.console_url, "console", { target: "_blank" }) : null, " ", t.job?.log_url ? link(t.job.log_url, "log stream", { target: "_blank" }) : null),
+          el("td", {}, t.job?.console_url ? link(t.job.console_url, "console", { target: "_blank" }) : null, " ", t.job?.log_url ? link(t.job.log_url, "log stream", { target: "_blank" }) : null),
           el("td", { class: "small" }, ...t.events.map((e) => el("div", {}, `${clock(e.when_ms)} ${e.event}: ${e.extra ?? ""}`))),
         ),
       );
