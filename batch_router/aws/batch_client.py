@@ -274,6 +274,13 @@ class BatchClient:
 
         return self._call("read", "DescribeJobQueues", call)
 
+    def job_queue_snapshot(self, job_queue: str) -> dict[str, Any]:
+        """GetJobQueueSnapshot: the first RUNNABLE jobs in dispatch order, and the capacity in use."""
+        answer = self._call(
+            "read", "GetJobQueueSnapshot", lambda c: c.get_job_queue_snapshot(jobQueue=job_queue)
+        )
+        return {key: answer[key] for key in ("frontOfQueue", "queueUtilization") if key in answer}
+
     def describe_compute_environments(self, refs: Sequence[str]) -> list[dict[str, Any]]:
         def call(client: Any) -> list[dict[str, Any]]:
             pages = client.get_paginator("describe_compute_environments").paginate(

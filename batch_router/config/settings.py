@@ -206,7 +206,7 @@ class ExecutorSettings(BaseSettings):
     # The Batch routes page (docs/ui.md): one shared read of AWS Batch per refresh, within a call budget.
     ui_refresh_seconds: float = Field(default=15.0, ge=1)
     ui_window_seconds: int = Field(default=3600, ge=300, le=86_400)
-    ui_max_aws_calls: int = Field(default=20, ge=4, le=200)
+    ui_max_aws_calls: int = Field(default=40, ge=4, le=200)
     default_queue: str = "default"
     # botocore's DEBUG wire logging (request bodies with tokens, signatures, response bodies) is dropped
     # unless this is on.

@@ -122,12 +122,14 @@ def scheduler_statements(
 
 
 # What the Batch routes page reads (ui/batch_view.py, ui/task_tries.py), and nothing else: no stop, no
-# submit, no logs (the page links to the CloudWatch console instead of reading streams). None of these
-# four takes a resource ARN (User Guide, "Supported resource-level permissions"), so they are on "*".
+# submit, no logs (the page links to the CloudWatch console instead of reading streams). They are on
+# "*": the describes and ListJobs take no resource ARN (User Guide, "Supported resource-level
+# permissions"), and GetJobQueueSnapshot is asked of every queue of the table.
 UI_ACTIONS = (
     "batch:DescribeComputeEnvironments",
     "batch:DescribeJobQueues",
     "batch:DescribeJobs",
+    "batch:GetJobQueueSnapshot",
     "batch:ListJobs",
 )
 

@@ -4,7 +4,8 @@ Every open page, of every user, reads the same snapshot: one refresh per ``UI_RE
 whole API server, never one per page or per job. A refresh makes at most ``UI_MAX_CALLS`` calls:
 
 - DescribeJobQueues once for every queue of the route table; DescribeComputeEnvironments once, again
-  only every ``ENVIRONMENTS_SECONDS``;
+  only every ``ENVIRONMENTS_SECONDS``; GetJobQueueSnapshot per queue (the job at the head of the
+  queue, whose reason is the queue's when it is blocked, and the capacity in use);
 - per queue, ListJobs with the AFTER_CREATED_AT filter for the window (every status, newest first, 100
   a page; at most ``WINDOW_PAGES`` pages), and ListJobs for RUNNABLE and for RUNNING (1,000 a page), so a
   job that has waited or run longer than the window is still seen;
@@ -41,7 +42,7 @@ SPOT_TYPES = frozenset({"SPOT", "FARGATE_SPOT"})
 class ViewLimits:
     refresh_seconds: float = 15.0
     window_seconds: int = 3600
-    max_calls: int = 20
+    max_calls: int = 40
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class QueueState:
     status_reason: str | None = None
     environments: tuple[ComputeEnvironment, ...] = ()
     found: bool = True
+    head_job_id: str | None = None  # GetJobQueueSnapshot's first RUNNABLE job: next to be dispatched
+    capacity_in_use: tuple[tuple[str, float], ...] = ()  # (capacity unit, quantity) of dispatched jobs
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,9 @@ class BatchView:
                 if not queues.get(name, QueueState(name)).found:
                     jobs[name] = ()
                     continue
+                if name in queues:
+                    queues[name], missing = self._snapshot(queues[name], budget)
+                    left_out += missing
                 listed, missing = self._list(name, now_ms - window_ms, budget)
                 jobs[name] = listed
                 left_out += missing
@@ -195,6 +201,21 @@ class BatchView:
                 ),
             )
         return states
+
+    def _snapshot(self, queue: QueueState, budget: _Budget) -> tuple[QueueState, list[str]]:
+        """The queue with its head job and capacity in use; what failed is named, not raised: the
+        listings still tell counts and reasons (the head is then the oldest RUNNABLE job)."""
+        if budget.left < 4 or not budget.take():  # the listings come first
+            return queue, [f"{queue.name}: its queue snapshot"]
+        try:
+            answer = self._client.job_queue_snapshot(queue.name)
+        except BatchApiError as exc:
+            return queue, [f"{queue.name}: GetJobQueueSnapshot failed: {exc.code}"]
+        front = (answer.get("frontOfQueue") or {}).get("jobs") or []
+        head = str(front[0].get("jobArn", "")).rsplit("/", 1)[-1] if front else None
+        usage = (answer.get("queueUtilization") or {}).get("totalCapacityUsage") or []
+        in_use = tuple((str(u.get("capacityUnit")), float(u.get("quantity") or 0)) for u in usage)
+        return replace(queue, head_job_id=head or None, capacity_in_use=in_use), []
 
     def _list(
         self, queue: str, after_ms: int, budget: _Budget

@@ -80,9 +80,11 @@ class WaitStats:
 
 def wait_stats(summaries: Iterable[Mapping[str, Any]], since_ms: int) -> WaitStats:
     waits = sorted(
-        (s["startedAt"] - s["createdAt"]) / 1000
+        (started - created) / 1000
         for s in summaries
-        if (_ms(s, "startedAt") or 0) >= since_ms and _ms(s, "createdAt") is not None
+        if (started := _ms(s, "startedAt")) is not None
+        and started >= since_ms
+        and (created := _ms(s, "createdAt")) is not None
     )
     if not waits:
         return WaitStats(0, None, None, None)

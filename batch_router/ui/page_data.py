@@ -114,8 +114,7 @@ def route_rows(table: RouteTable, snapshot: Snapshot, place: Place) -> list[dict
         ours_anywhere = sum(
             1 for s in summaries if _ours(snapshot.descriptions.get(str(s["jobId"])), place.deployment)
         )
-        head = blocking_job(summaries)
-        found = blocked(head) if head is not None else None
+        found = _queue_blocked(summaries, queue.head_job_id if queue else None)
         waits = wait_stats(mine, snapshot.taken_ms - snapshot.window_ms)
         envs = queue.environments if queue else ()
         rows.append(
@@ -137,6 +136,10 @@ def route_rows(table: RouteTable, snapshot: Snapshot, place: Place) -> list[dict
                     for e in envs
                 ],
                 "spot": _spot(envs),
+                "capacity_in_use": [
+                    {"unit": unit, "quantity": quantity}
+                    for unit, quantity in (queue.capacity_in_use if queue else ())
+                ],
                 "caps": _caps(route),
                 "policy": _policy(route),
                 "airflow_queues": list(route.queues),
@@ -147,6 +150,17 @@ def route_rows(table: RouteTable, snapshot: Snapshot, place: Place) -> list[dict
             }
         )
     return rows
+
+
+def _queue_blocked(summaries: Collection[Mapping[str, Any]], head_job_id: str | None) -> Any:
+    """The documented reason the queue is blocked: its head job's (GetJobQueueSnapshot's first
+    RUNNABLE job), else the oldest RUNNABLE job's that has one (aws/blocked_reasons.py)."""
+    if head_job_id is not None:
+        head = next((s for s in summaries if str(s.get("jobId")) == head_job_id), None)
+        if head is not None and (found := blocked(head)) is not None:
+            return found
+    oldest = blocking_job(summaries)
+    return blocked(oldest) if oldest is not None else None
 
 
 def _spot(envs: Collection[Any]) -> str:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "executor"))
 
 from batch_world import BatchWorld, hold_jobs
 
-from batch_router.dev.local import job_definition_revisions
+from batch_router.dev.local import job_definition_revisions, queue_snapshot
 
 JWT_SECRET = "batch-router-ui-test-secret-" * 4
 
@@ -30,11 +30,13 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchWorld]:
     hold_jobs(monkeypatch)
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     job_definition_revisions.install()
+    queue_snapshot.install()  # moto does not answer GetJobQueueSnapshot; the local Batch does
     try:
         with mock_aws():
             yield BatchWorld()
     finally:
         job_definition_revisions.uninstall()
+        queue_snapshot.uninstall()
 
 
 @pytest.fixture(scope="session")

@@ -116,7 +116,8 @@ def test_routes_lists_every_route_with_its_queue_and_counts_by_status(
     assert rows["small"]["queue_state"] == "ENABLED"
     assert rows["spot"]["spot"] == "yes" and rows["small"]["spot"] == "no"
     assert rows["small"]["default"] is True
-    assert answer["error"] is None
+    assert rows["small"]["capacity_in_use"] == [{"unit": "VCPU", "quantity": 1.0}]  # the running job
+    assert answer["error"] is None and answer["left_out"] == []
 
 
 def test_jobs_shows_reason_exit_code_and_links_of_a_failed_job(
@@ -191,8 +192,8 @@ def test_one_refresh_serves_every_request_until_it_is_due(
     for _ in range(5):
         again = get(client, "/ui/routes", token).json()
         assert again["refreshed_ms"] == first["refreshed_ms"]
-    # DescribeJobQueues, DescribeComputeEnvironments, 3 listings per queue, one DescribeJobs
-    assert first["aws_calls_last_refresh"] == 1 + 1 + 3 * 2 + 1
+    # DescribeJobQueues, DescribeComputeEnvironments, a snapshot and 3 listings per queue, one DescribeJobs
+    assert first["aws_calls_last_refresh"] == 1 + 1 + (1 + 3) * 2 + 1
 
 
 def test_a_refresh_never_makes_more_aws_calls_than_its_budget(

@@ -11,7 +11,7 @@ from batch_world import BatchWorld, Faults, hold_jobs, install
 from fastapi.testclient import TestClient
 from moto import mock_aws
 
-from batch_router.dev.local import job_definition_revisions
+from batch_router.dev.local import job_definition_revisions, queue_snapshot
 from batch_router.plan.configured import configured_plan
 from batch_router.plan.model import TaskIdentity
 from batch_router.provision.iam_policy import ui_statements
@@ -34,6 +34,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[BatchWorld, Faul
     monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__ROUTES", json.dumps(ROUTES))
     monkeypatch.setenv("AIRFLOW__AWS_BATCH_EXECUTOR__REGION_NAME", "us-east-1")
     job_definition_revisions.install()
+    queue_snapshot.install()
     try:
         with mock_aws():
             world = BatchWorld()
@@ -42,6 +43,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[BatchWorld, Faul
             yield world, recorder
     finally:
         job_definition_revisions.uninstall()
+        queue_snapshot.uninstall()
 
 
 def test_the_page_makes_only_the_calls_the_ui_role_allows_and_the_role_allows_no_more(

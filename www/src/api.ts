@@ -38,6 +38,7 @@ export interface RouteRow {
   blocked: { code: string; message: string; fix: string } | null;
   compute_environments: ComputeEnvironment[];
   spot: string;
+  capacity_in_use: { unit: string; quantity: number }[];
   caps: string;
   policy: string;
   airflow_queues: string[];

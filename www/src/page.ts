@@ -88,6 +88,9 @@ export function mount(root: HTMLElement, options: MountOptions): () => void {
       el("div", { class: "mono" }, row.job_queue),
       el("div", { class: row.queue_state === "ENABLED" && row.queue_status === "VALID" ? "ok" : "bad" }, state),
       row.queue_status_reason ? el("div", { class: "small" }, row.queue_status_reason) : null,
+    row.capacity_in_use.length
+      ? el("div", { class: "small", "data-testid": "in-use" }, `in use: ${row.capacity_in_use.map((c) => `${c.quantity} ${c.unit}`).join(", ")}`)
+      : null,
       row.blocked
         ? el(
             "div",

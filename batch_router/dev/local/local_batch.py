@@ -25,6 +25,7 @@ from batch_router.dev.local import (
     credentials,
     job_definition_revisions,
     managed_instances,
+    queue_snapshot,
     runner,
     runtime,
 )
@@ -186,6 +187,7 @@ class LocalBatch:
             cloudformation_gaps.install()  # with eks_environments: the template deploys as on AWS
             job_definition_revisions.install()
             managed_instances.install()
+            queue_snapshot.install()
             server.start()
             atexit.register(self.stop)
             if self.table is not None:
@@ -219,6 +221,7 @@ class LocalBatch:
             cloudformation_gaps.uninstall()
             job_definition_revisions.uninstall()
             managed_instances.uninstall()
+            queue_snapshot.uninstall()
             credentials.release()
             moto_api_backend.reset()
             if self._temp_dir is not None:

@@ -1,1 +1,1 @@
-import{a as e,b as o}from"./page-4YEWXZZM.js";o();e(document.getElementById("root"),{apiBase:new URL(".",window.location.href).pathname});
+import{a as e,b as o}from"./page-PIHTQWTU.js";o();e(document.getElementById("root"),{apiBase:new URL(".",window.location.href).pathname});
