@@ -17,22 +17,12 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-__all__ = ["PAGE_ROUTE", "TRIES_ROUTE", "BatchRouterPlugin", "base_path"]
+from batch_router.ui.airflow_paths import base_path
+
+__all__ = ["PAGE_ROUTE", "TRIES_ROUTE", "BatchRouterPlugin"]
 
 PAGE_ROUTE = "batch-routes"
 TRIES_ROUTE = "batch-tries"
-
-
-def base_path(path: str) -> str:
-    """``path`` under Airflow's ``[api] base_url`` (a full URL or a path), as the UI links must be."""
-    from urllib.parse import urlparse
-
-    from airflow.configuration import conf
-
-    base = conf.get("api", "base_url", fallback="/") or "/"
-    if base.startswith(("http://", "https://")):
-        base = urlparse(base).path
-    return base.rstrip("/") + path
 
 
 @functools.cache

@@ -16,9 +16,9 @@ from batch_router.aws.batch_client import BatchClient
 from batch_router.errors import BatchRouterError
 from batch_router.plan.configured import NothingConfigured, configured_plan
 from batch_router.plan.planner import Plan
+from batch_router.ui.airflow_paths import base_path
 from batch_router.ui.batch_view import BatchView, ViewLimits
 from batch_router.ui.page_data import Place
-from batch_router.ui.plugin import base_path
 from batch_router.ui.task_tries import TryJobs
 
 __all__ = ["UiState", "make_state", "state_of"]
