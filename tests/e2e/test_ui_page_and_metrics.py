@@ -339,11 +339,10 @@ def test_the_documented_metrics_arrive_at_statsd_per_route_with_their_values(
     assert sum(v for k, v in counters.items() if k.startswith(f"{prefix}.throttled.")) == THROTTLED_SUBMITS
     assert f"{prefix}.submitted" in counters  # the tagged name too (for backends that keep tags)
     assert 1 in gauges[f"{prefix}.jobs.running.ec2-gpu"]
-    # Tries whose SubmitJob was throttled wait as pending through their backoff (seconds, longer than
-    # the gauges' 1 s interval); a job's time in queued on the local Batch can be shorter than that.
-    pending = {k: v for k, v in gauges.items() if k.startswith(f"{prefix}.jobs.pending.")}
-    assert max(max(values) for values in pending.values()) >= 1
-    for route in ("fargate-small", "ec2-large", "ec2-gpu"):
+    # Every route's gauges arrive (each is reported at start) and end at 0. How long a try stays pending
+    # or queued on the local Batch can be under the gauges' 1 s interval, so only the sleeper's
+    # running (40 s) is sure to be seen above 0.
+    for route in ROUTES:
         for gauge in ("pending", "queued", "running"):
             assert gauges[f"{prefix}.jobs.{gauge}.{route}"][-1] == 0, (gauge, route)
     # how late state arrives: the job events path (the local Batch sends AWS's events) and the sweeps
