@@ -72,17 +72,30 @@ def read_task_log(client: BatchClient, plan: Plan, log_group: str, ti: Any, try_
     return [route, *messages], lines
 
 
-def route_line(plan: Plan, ti: Any, try_number: int, job: Mapping[str, Any] | None) -> str:
-    """The try's route and the router's reason, as the route table answers now."""
+def route_and_why(
+    plan: Plan, identity: TaskIdentity, executor_config: Any, queue: str | None
+) -> tuple[str | None, str]:
+    """The try's route and the router's reason, as the route table answers now; (None, why not)."""
     try:
-        choice = plan.route_of(
-            _identity(ti, try_number), getattr(ti, "executor_config", None), getattr(ti, "queue", None)
-        )
+        choice = plan.route_of(identity, executor_config, queue)
     except BatchRouterError as exc:
-        return f"batch-router: no route: {exc}"
-    text = f"batch-router: route {choice.route.name!r} ({choice.reason})"
+        return None, f"no route: {exc}"
+    except Exception as exc:  # an executor_config no parser expected: said, never raised to a reader
+        return None, f"no route: {type(exc).__name__}: {exc}"
+    return choice.route.name, choice.reason
+
+
+def route_line(plan: Plan, ti: Any, try_number: int, job: Mapping[str, Any] | None) -> str:
+    """The log pane's first line: the try's route and why."""
+    identity = _identity(ti, try_number)
+    route, why = route_and_why(
+        plan, identity, getattr(ti, "executor_config", None), getattr(ti, "queue", None)
+    )
+    if route is None:
+        return f"batch-router: {why}"
+    text = f"batch-router: route {route!r} ({why})"
     ran_on = ((job or {}).get("tags") or {}).get(ROUTE_TAG)
-    if ran_on and ran_on != choice.route.name:
+    if ran_on and ran_on != route:
         text += f"; this try's job ran on route {ran_on!r} (its retry route, or the table changed since)"
     return text
 

@@ -17,6 +17,7 @@ from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag, requires_access_view
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
+from batch_router.ui.batch_view import Snapshot
 from batch_router.ui.job_summaries import STATUSES
 from batch_router.ui.page_data import charts, job_rows, route_rows
 from batch_router.ui.state import UiState, state_of
@@ -39,8 +40,8 @@ def _ready(request: Request) -> UiState:
 StateDep = Annotated[UiState, Depends(_ready)]
 
 
-def _freshness(state: UiState) -> dict[str, Any]:
-    snapshot = state.view.snapshot()
+def _freshness(state: UiState, snapshot: Snapshot) -> dict[str, Any]:
+    """When the figures of this answer were read (the same snapshot they come from)."""
     return {
         "refreshed_ms": snapshot.taken_ms,
         "window_seconds": snapshot.window_ms // 1000,
@@ -58,7 +59,7 @@ def routes(state: StateDep) -> dict[str, Any]:
     return {
         "source": state.source,
         "routes": route_rows(state.plan.table, snapshot, state.place),
-        **_freshness(state),
+        **_freshness(state, snapshot),
     }
 
 
@@ -82,9 +83,10 @@ def jobs(
     from airflow.api_fastapi.app import get_auth_manager
 
     permitted = get_auth_manager().get_authorized_dag_ids(user=user, method="GET")
+    snapshot = state.view.snapshot()
     rows = job_rows(
         state.plan.table,
-        state.view.snapshot(),
+        snapshot,
         state.place,
         permitted=permitted,
         route=route,
@@ -102,7 +104,7 @@ def jobs(
         "total_entries": len(rows),
         "limit": limit,
         "offset": offset,
-        **_freshness(state),
+        **_freshness(state, snapshot),
     }
 
 
@@ -110,8 +112,7 @@ def jobs(
 def route_charts(state: StateDep) -> dict[str, Any]:
     """Per route over the window: jobs waiting, running, succeeded and failed; waits before start."""
     snapshot = state.view.snapshot()
-    waits = {row["name"]: row["wait"] for row in route_rows(state.plan.table, snapshot, state.place)}
-    return {**charts(state.plan.table, snapshot, state.place), "waits": waits, **_freshness(state)}
+    return {**charts(state.plan.table, snapshot, state.place), **_freshness(state, snapshot)}
 
 
 @ui_router.get(

@@ -37,7 +37,7 @@ from batch_router.ui.job_summaries import (
     waited_seconds,
 )
 
-__all__ = ["Place", "charts", "job_rows", "route_rows", "task_instance_path"]
+__all__ = ["Place", "charts", "job_facts", "job_rows", "route_rows", "task_instance_path"]
 
 CHART_STEP_MS = 5 * 60 * 1000
 
@@ -115,7 +115,6 @@ def route_rows(table: RouteTable, snapshot: Snapshot, place: Place) -> list[dict
             1 for s in summaries if _ours(snapshot.descriptions.get(str(s["jobId"])), place.deployment)
         )
         found = _queue_blocked(summaries, queue.head_job_id if queue else None)
-        waits = wait_stats(mine, snapshot.taken_ms - snapshot.window_ms)
         envs = queue.environments if queue else ()
         rows.append(
             {
@@ -146,7 +145,7 @@ def route_rows(table: RouteTable, snapshot: Snapshot, place: Place) -> list[dict
                 "counts": count_by_status(mine),
                 "other_jobs_in_queue": len(summaries) - ours_anywhere - unread,
                 "unread": unread,
-                "wait": {"jobs": waits.jobs, "p50": waits.p50, "p90": waits.p90, "longest": waits.longest},
+                "wait": _waits(mine, snapshot),
             }
         )
     return rows
@@ -211,19 +210,9 @@ def _job_row(
 ) -> dict[str, Any]:
     job_id = str(summary["jobId"])
     description = snapshot.descriptions.get(job_id) or {}
-    merged = {**description, **summary}  # the listing's status is the newer
-    stream = job_states.log_stream(description)
-    group = job_states.log_group(description, place.log_group)
-    reason = merged.get("statusReason")
     return {
-        "job_id": job_id,
-        "job_name": summary.get("jobName"),
+        **job_facts({**description, **summary}, place),  # the listing's status is the newer
         "route": route,
-        "status": summary.get("status"),
-        "status_reason": job_states.status_reason(merged)
-        if reason or summary.get("status") == "FAILED"
-        else None,
-        "exit_code": job_states.exit_code(merged),
         "created_ms": summary.get("createdAt"),
         "waited_seconds": waited_seconds(summary, snapshot.taken_ms),
         "ran_seconds": ran_seconds(summary, snapshot.taken_ms),
@@ -236,8 +225,26 @@ def _job_row(
         "map_index": int(tags.get(MAP_INDEX_TAG, "-1") or -1),
         "try_number": int(tags.get(TRY_NUMBER_TAG, "0") or 0),
         "task_instance_url": task_instance_path(place.airflow_base, tags),
-        "console_url": job_console_url(place.region, job_id) if place.region else None,
-        "log_url": log_stream_url(place.region, group, stream) if stream and place.region else None,
+    }
+
+
+def job_facts(job: Mapping[str, Any], place: Place) -> dict[str, Any]:
+    """What the page says of any job: its status and why, exit code, and links to it and its logs (no
+    console links when the connection names no region)."""
+    job_id = str(job["jobId"])
+    stream = job_states.log_stream(job)
+    group = job_states.log_group(job, place.log_group)
+    region = place.region
+    return {
+        "job_id": job_id,
+        "job_name": job.get("jobName"),
+        "status": job.get("status"),
+        "status_reason": job_states.status_reason(job)
+        if job.get("statusReason") or job.get("status") == "FAILED"
+        else None,
+        "exit_code": job_states.exit_code(job),
+        "console_url": job_console_url(region, job_id) if region else None,
+        "log_url": log_stream_url(region, group, stream) if stream and region else None,
         "log_stream": f"{group}/{stream}" if stream else None,
     }
 
@@ -245,10 +252,17 @@ def _job_row(
 def charts(table: RouteTable, snapshot: Snapshot, place: Place) -> dict[str, Any]:
     """Per route: jobs waiting, running, succeeded and failed over the window, and its waits."""
     routes = {}
+    waits = {}
     times: tuple[int, ...] = ()
     for route in table.routes:
         mine = [s for s, _ in _route_jobs(snapshot, route, place.deployment)]
         drawn = chart(mine, snapshot.taken_ms, snapshot.window_ms, CHART_STEP_MS)
         times = drawn.times
         routes[route.name] = dict(drawn.series)
-    return {"times_ms": list(times), "step_seconds": CHART_STEP_MS // 1000, "routes": routes}
+        waits[route.name] = _waits(mine, snapshot)
+    return {"times_ms": list(times), "step_seconds": CHART_STEP_MS // 1000, "routes": routes, "waits": waits}
+
+
+def _waits(summaries: list[Mapping[str, Any]], snapshot: Snapshot) -> dict[str, Any]:
+    waits = wait_stats(summaries, snapshot.taken_ms - snapshot.window_ms)
+    return {"jobs": waits.jobs, "p50": waits.p50, "p90": waits.p90, "longest": waits.longest}

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from batch_router.aws import job_states
-from batch_router.aws.console_links import job_console_url, log_stream_url
+from batch_router.aws.task_logs import route_and_why
 from batch_router.plan.model import TaskIdentity
+from batch_router.ui.page_data import job_facts
 from batch_router.ui.state import UiState
-from batch_router.ui.task_tries import TryFacts, job_route, route_and_why
+from batch_router.ui.task_tries import TryFacts, job_route
 
 __all__ = ["EVENTS_SHOWN", "task_instance_answer", "task_states"]
 
@@ -115,7 +115,7 @@ def task_instance_answer(
     events = _events(session, dag_id, run_id, task_id, map_index)
     answers = []
     for facts in reversed(tries):
-        route, why = route_and_why(state.plan, facts)
+        route, why = route_and_why(state.plan, facts.identity, facts.executor_config, facts.queue)
         job = jobs.get(facts.identity.try_id or "")
         answers.append(
             {
@@ -142,24 +142,11 @@ def task_instance_answer(
 
 
 def _job(job: Mapping[str, Any], state: UiState, route: str | None) -> dict[str, Any]:
-    job_id = str(job["jobId"])
-    stream = job_states.log_stream(job)
-    group = job_states.log_group(job, state.place.log_group)
     ran_on = job_route(job)
-    region = state.place.region
     return {
-        "job_id": job_id,
-        "job_name": job.get("jobName"),
-        "status": job.get("status"),
-        "status_reason": job_states.status_reason(job)
-        if job.get("statusReason") or job.get("status") == "FAILED"
-        else None,
-        "exit_code": job_states.exit_code(job),
+        **job_facts(job, state.place),
         "route": ran_on,
         "route_note": None
         if ran_on is None or ran_on == route
         else f"the job ran on route {ran_on!r} (a retry route, or the table changed since)",
-        "console_url": job_console_url(region, job_id) if region else None,
-        "log_url": log_stream_url(region, group, stream) if stream and region else None,
-        "log_stream": f"{group}/{stream}" if stream else None,
     }

@@ -4,11 +4,12 @@ Airflow's metadata gives the tries (the task instance and its history rows, each
 ``external_executor_id``: the try id the scheduler pre-assigned, or the job id once the executor
 reported the job running; its queue and executor_config) and what the
 executor wrote to the task's event log. AWS Batch gives each try's job: from the page's snapshot by its
-``batch-router:try-id`` tag, else by its deterministic name in the queues of the route table (the same
-look-up the executor makes after a lost SubmitJob answer), at most ``LOOKUPS_PER_REQUEST`` tries a
-request, remembered once found. The router's reason is the route table's answer for the try's queue and
-executor_config now (the planning is pure); when the job's route tag names another route (a retry
-route, or a table changed since), the page says so.
+``batch-router:try-id`` tag, else as the log pane finds it (``aws.task_logs.find_job_for_try``: by the
+id Airflow keeps, then by its deterministic name where the plan would have sent it), at most
+``LOOKUPS_PER_REQUEST`` tries a request, remembered once found. The router's reason is the route table's
+answer for the try's queue and executor_config now (``aws.task_logs.route_and_why``, shared with the log
+pane); when the job's route tag names another route (a retry route, or a table changed since), the page
+says so.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from batch_router.aws.batch_client import BatchClient
 from batch_router.aws.errors import BatchApiError
-from batch_router.errors import BatchRouterError
+from batch_router.aws.task_logs import find_job_for_try
 from batch_router.plan.model import TaskIdentity
-from batch_router.plan.naming import DEPLOYMENT_TAG, ROUTE_TAG, TRY_ID_TAG, job_name
+from batch_router.plan.naming import DEPLOYMENT_TAG, ROUTE_TAG, TRY_ID_TAG
 from batch_router.plan.planner import Plan
 
-__all__ = ["LOOKUPS_PER_REQUEST", "TryFacts", "TryJobs", "route_and_why"]
+__all__ = ["LOOKUPS_PER_REQUEST", "TryFacts", "TryJobs"]
 
 LOOKUPS_PER_REQUEST = 3
 FOUND_KEPT = 5_000
@@ -43,16 +45,6 @@ class TryFacts:
     executor: str | None
     start_ms: int | None
     end_ms: int | None
-
-
-def route_and_why(plan: Plan, facts: TryFacts) -> tuple[str | None, str]:
-    try:
-        choice = plan.route_of(facts.identity, facts.executor_config, facts.queue)
-    except BatchRouterError as exc:
-        return None, f"not routed: {exc}"
-    except Exception as exc:  # an executor_config Airflow could not even unpickle, say
-        return None, f"not routed: {type(exc).__name__}: {exc}"
-    return choice.route.name, choice.reason
 
 
 class TryJobs:
@@ -87,8 +79,8 @@ class TryJobs:
                     job = self._found.get(try_id)
             if job is None and lookups < LOOKUPS_PER_REQUEST:
                 lookups += 1
-                try:
-                    job = self._look_up(facts.identity)
+                try:  # as the log pane finds a try's job: by the id Airflow keeps, else by its name
+                    job = find_job_for_try(self._client, self._plan, _as_ti(facts), facts.identity.try_number)
                 except BatchApiError as exc:
                     return found, exc.reason
             if job is not None:
@@ -100,15 +92,20 @@ class TryJobs:
                             self._found.popitem(last=False)
         return found, None
 
-    def _look_up(self, identity: TaskIdentity) -> Mapping[str, Any] | None:
-        name = job_name(self._plan.job_name_prefix, identity)
-        for queue in dict.fromkeys(route.job_queue for route in self._plan.table.routes):
-            for job in self._client.find_jobs_named(queue, name):
-                tags = job.get("tags") or {}
-                mine = identity.try_id in (tags.get(TRY_ID_TAG), job.get("jobId"))
-                if mine and tags.get(DEPLOYMENT_TAG) == self._deployment:
-                    return job
-        return None
+
+def _as_ti(facts: TryFacts) -> SimpleNamespace:
+    """The try as the task instance ``find_job_for_try`` reads (its own try, its own id)."""
+    identity = facts.identity
+    return SimpleNamespace(
+        dag_id=identity.dag_id,
+        task_id=identity.task_id,
+        run_id=identity.run_id,
+        map_index=identity.map_index,
+        try_number=identity.try_number,
+        external_executor_id=identity.try_id,
+        executor_config=facts.executor_config,
+        queue=facts.queue,
+    )
 
 
 def job_route(job: Mapping[str, Any]) -> str | None:
