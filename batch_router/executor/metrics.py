@@ -29,11 +29,6 @@ GAUGES = ("pending", "queued", "running")
 # given to gauges() as "blocked:<reason code>" and sent as ``jobs.blocked`` tagged with the reason, and
 # for plain StatsD as ``jobs.blocked.<reason, lower case, ":" as ".">.<route>``.
 BLOCKED = "blocked"
-# How late state reaches the executor, the largest since the last heartbeat, as gauges (no route: one
-# reader, one sweep for all): ``events.lag_seconds`` from SQS's receipt of an event to the executor's
-# hearing of it; ``poll.sweep_seconds`` from a sweep's first DescribeJobs to its last answer (a job's
-# state is at most POLL_INTERVAL plus that old on the poll path).
-LAGS = ("events.lag_seconds", "poll.sweep_seconds")
 
 
 class MetricsSink(Protocol):
@@ -93,7 +88,10 @@ class ExecutorMetrics:
             pass
 
     def lag(self, name: str, seconds: float) -> None:
-        """Keep the largest of ``name`` (one of LAGS) until the next flush."""
+        """Keep the largest of ``name`` until the next flush, sent then as a gauge without a route (one
+        reader, one sweep for all): ``events.lag_seconds``, from SQS's receipt of an event to the
+        executor hearing of it; ``poll.sweep_seconds``, from a sweep's first DescribeJobs to its last
+        answer (a job's state is at most POLL_INTERVAL plus that old on the poll path)."""
         self._lags[name] = max(self._lags.get(name, 0.0), max(seconds, 0.0))
 
     def flush(self) -> None:

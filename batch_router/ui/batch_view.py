@@ -40,9 +40,11 @@ SPOT_TYPES = frozenset({"SPOT", "FARGATE_SPOT"})
 
 @dataclass(frozen=True)
 class ViewLimits:
-    refresh_seconds: float = 15.0
-    window_seconds: int = 3600
-    max_calls: int = 40
+    """UI_REFRESH_SECONDS, UI_WINDOW_SECONDS and UI_MAX_AWS_CALLS (their defaults are the settings')."""
+
+    refresh_seconds: float
+    window_seconds: int
+    max_calls: int
 
 
 @dataclass(frozen=True)
